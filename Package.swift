@@ -1,0 +1,39 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+// Targets mirror the flow in DESIGN.md: stores → formats/detection → pipeline → warehouses.
+// Only the `autoloader` executable (and tests) wires concrete backends together.
+let package = Package(
+    name: "autoloader",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "autoloader", targets: ["autoloader"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+    ],
+    targets: [
+        .systemLibrary(name: "CSQLite", path: "Sources/CSQLite"),
+        .target(name: "AutoloaderCore"),
+        .target(name: "AutoloaderFormats", dependencies: ["AutoloaderCore"]),
+        .target(name: "AutoloaderDetection", dependencies: ["AutoloaderCore", "AutoloaderFormats"]),
+        .target(name: "AutoloaderStores", dependencies: ["AutoloaderCore", "AutoloaderFormats"]),
+        .target(name: "AutoloaderSQLite", dependencies: ["AutoloaderCore", "CSQLite"]),
+        .target(name: "AutoloaderPipeline", dependencies: ["AutoloaderCore", "AutoloaderFormats", "AutoloaderDetection"]),
+        .executableTarget(
+            name: "autoloader",
+            dependencies: [
+                "AutoloaderCore", "AutoloaderDetection", "AutoloaderStores", "AutoloaderSQLite", "AutoloaderPipeline",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        .testTarget(name: "AutoloaderCoreTests", dependencies: ["AutoloaderCore"]),
+        .testTarget(name: "AutoloaderFormatsTests", dependencies: ["AutoloaderFormats"]),
+        .testTarget(name: "AutoloaderDetectionTests", dependencies: ["AutoloaderDetection"], resources: [.copy("Fixtures")]),
+        .testTarget(
+            name: "AutoloaderPipelineTests",
+            dependencies: ["AutoloaderCore", "AutoloaderStores", "AutoloaderSQLite", "AutoloaderPipeline", "CSQLite"]
+        ),
+        .testTarget(name: "autoloaderTests", dependencies: ["autoloader", "CSQLite"]),
+    ]
+)

@@ -1,0 +1,130 @@
+/// The catalog: the seed's three DynamoDB tables (table config, file metadata, load log) plus
+/// load_errors, as SQL. Every operation a user can do is a method here, so the CLI and the service
+/// share one implementation.
+public struct TableRecord: Sendable, Codable, Equatable {
+    public var name: String
+    public var sourceFolder: String
+    public var status: TableStatus
+    public var options: TableOptions
+    /// Latest modification time of a loaded file (nanoseconds); informational, never used to skip files.
+    public var checkpointNanos: Int64?
+    public var schema: TableSchema?
+    public var dialect: Dialect?
+    public var partitionColumns: [String]
+    public var createdAt: String
+    public init(name: String, sourceFolder: String, status: TableStatus = .active, options: TableOptions = .init(),
+                checkpointNanos: Int64? = nil, schema: TableSchema? = nil, dialect: Dialect? = nil,
+                partitionColumns: [String] = [], createdAt: String = "") {
+        self.name = name
+        self.sourceFolder = sourceFolder
+        self.status = status
+        self.options = options
+        self.checkpointNanos = checkpointNanos
+        self.schema = schema
+        self.dialect = dialect
+        self.partitionColumns = partitionColumns
+        self.createdAt = createdAt
+    }
+}
+
+public struct FileRecord: Sendable, Codable, Equatable {
+    public var id: Int64
+    public var table: String
+    public var key: String
+    public var size: Int64
+    public var modifiedNanos: Int64
+    public var sha256: String?
+    /// JSON object of partition values from `name=value` folders.
+    public var partitions: [String: String]
+    public var state: FileState
+    public var discoveredAt: String
+    public var loadID: Int64?
+    public var duplicateOf: Int64?
+    public var rows: Int64?
+    public var error: String?
+    public init(id: Int64, table: String, key: String, size: Int64, modifiedNanos: Int64, sha256: String? = nil,
+                partitions: [String: String] = [:], state: FileState = .pending, discoveredAt: String = "", loadID: Int64? = nil,
+                duplicateOf: Int64? = nil, rows: Int64? = nil, error: String? = nil) {
+        self.id = id; self.table = table; self.key = key; self.size = size; self.modifiedNanos = modifiedNanos
+        self.sha256 = sha256; self.partitions = partitions; self.state = state; self.discoveredAt = discoveredAt
+        self.loadID = loadID; self.duplicateOf = duplicateOf; self.rows = rows; self.error = error
+    }
+}
+
+public struct LoadRecord: Sendable, Codable, Equatable {
+    public var id: Int64
+    public var table: String
+    public var files: [String]
+    public var statement: String
+    public var status: LoadStatus
+    public var rowsLoaded: Int64
+    public var rowsRejected: Int64
+    public var bytes: Int64
+    public var startedAt: String
+    public var finishedAt: String?
+    public var error: String?
+    public init(id: Int64, table: String, files: [String], statement: String, status: LoadStatus, rowsLoaded: Int64,
+                rowsRejected: Int64, bytes: Int64, startedAt: String, finishedAt: String?, error: String?) {
+        self.id = id; self.table = table; self.files = files; self.statement = statement; self.status = status
+        self.rowsLoaded = rowsLoaded; self.rowsRejected = rowsRejected; self.bytes = bytes; self.startedAt = startedAt
+        self.finishedAt = finishedAt; self.error = error
+    }
+}
+
+public struct LoadErrorRecord: Sendable, Codable, Equatable {
+    public var loadID: Int64
+    public var file: String
+    public var line: Int?
+    public var column: String?
+    public var rawText: String
+    public var reason: String
+    public init(loadID: Int64, file: String, line: Int?, column: String?, rawText: String, reason: String) {
+        self.loadID = loadID
+        self.file = file
+        self.line = line
+        self.column = column
+        self.rawText = rawText
+        self.reason = reason
+    }
+}
+
+/// What recording a listed object did.
+public enum RecordOutcome: Sendable, Equatable {
+    case new(FileRecord)
+    /// Same key, size and modification time as a version already recorded.
+    case known
+    /// A new version of a key already recorded (overwritten file).
+    case newVersion(FileRecord)
+}
+
+public protocol Catalog: AnyObject {
+    /// Creates the catalog tables if missing and repairs what a crash left: files `loading` go back to
+    /// `pending`, loads `running` become `aborted` (their transaction never committed).
+    func prepare(recoverInterrupted: Bool) throws
+
+    func ensureTable(name: String, sourceFolder: String) throws
+    func record(object: ObjectInfo, as landing: LandingKey) throws -> RecordOutcome
+
+    func tables() throws -> [TableRecord]
+    func table(named name: String) throws -> TableRecord?
+    func setStatus(table: String, _ status: TableStatus) throws
+    func setOptions(table: String, _ options: TableOptions) throws
+
+    func files(table: String?, state: FileState?) throws -> [FileRecord]
+    func loads(table: String?, status: LoadStatus?) throws -> [LoadRecord]
+    func load(id: Int64) throws -> LoadRecord?
+    func errors(loadID: Int64) throws -> [LoadErrorRecord]
+
+    /// Active tables with pending files, the ones with the oldest pending file first.
+    func tablesWithPendingFiles() throws -> [String]
+    /// Pending files of one table, oldest first, cut to the batch limits (always at least one file).
+    func nextBatch(table: String, maxFiles: Int, maxBytes: Int64) throws -> [FileRecord]
+
+    /// Whether another version of `key` has loaded rows (then an overwrite must replace them).
+    func hasLoadedVersion(key: String, excludingID: Int64) throws -> Bool
+
+    /// Files of `table` modified after `sinceNanos` become pending again; returns how many.
+    func reload(table: String, sinceNanos: Int64) throws -> Int
+    /// Failed files of a load become pending again; returns how many.
+    func retry(loadID: Int64) throws -> Int
+}

@@ -1,0 +1,44 @@
+/// Where in a file something went wrong. Lines are 1-based physical lines of the decoded text.
+public struct SourceLocation: Sendable, Equatable, CustomStringConvertible {
+    public var file: String
+    public var line: Int?
+    public var column: String?
+    public init(file: String, line: Int? = nil, column: String? = nil) {
+        self.file = file
+        self.line = line
+        self.column = column
+    }
+    public var description: String {
+        var s = file
+        if let line { s += ":\(line)" }
+        if let column { s += " column \(column)" }
+        return s
+    }
+}
+
+/// Errors the user can act on. Each says what went wrong, where, and what to do next; none prints secrets.
+public enum AutoloaderError: Error, Sendable, Equatable, CustomStringConvertible {
+    /// The file's content cannot be read as the format it was detected as (located).
+    case badInput(SourceLocation, reason: String)
+    /// The file vanished or cannot be opened; it will be retried when it shows up again.
+    case unreadable(file: String, reason: String)
+    case unsupportedFormat(file: String, format: String)
+    case unknownTable(String)
+    case unknownLoad(Int64)
+    case invalidOptions(reason: String)
+    case warehouse(reason: String, transient: Bool)
+    case usage(String)
+
+    public var description: String {
+        switch self {
+        case let .badInput(loc, reason): return "\(loc): \(reason)"
+        case let .unreadable(file, reason): return "\(file): cannot read (\(reason)); it is retried when it changes or on `autoloader retry`"
+        case let .unsupportedFormat(file, format): return "\(file): \(format) files are detected but not loadable yet; convert to CSV or wait for the \(format) reader"
+        case let .unknownTable(t): return "no table '\(t)' in the catalog; `autoloader tables` lists them"
+        case let .unknownLoad(id): return "no load \(id) in the catalog; `autoloader loads` lists them"
+        case let .invalidOptions(reason): return "invalid options: \(reason)"
+        case let .warehouse(reason, transient): return "warehouse error\(transient ? " (will retry)" : ""): \(reason)"
+        case let .usage(s): return s
+        }
+    }
+}

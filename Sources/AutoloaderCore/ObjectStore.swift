@@ -1,0 +1,91 @@
+/// One object (file) in a landing area. `key` is '/'-separated and relative to the store's root.
+public struct ObjectInfo: Sendable, Equatable, Hashable {
+    public var key: String
+    public var size: Int64
+    /// Modification time, nanoseconds since the Unix epoch.
+    public var modifiedNanos: Int64
+    public init(key: String, size: Int64, modifiedNanos: Int64) {
+        self.key = key
+        self.size = size
+        self.modifiedNanos = modifiedNanos
+    }
+}
+
+/// A sequential reader over one object's bytes.
+public protocol ByteReader: AnyObject {
+    /// Fills up to `buffer.count` bytes; returns 0 at the end.
+    func read(into buffer: UnsafeMutableRawBufferPointer) throws -> Int
+}
+
+/// The seam every source implements (local folder now; S3 next). Listing is the source of truth;
+/// change notifications only make it faster.
+public protocol ObjectStore: Sendable {
+    /// Where the objects live, for messages (never includes credentials).
+    var location: String { get }
+    /// Every object under the root, recursively.
+    func list() throws -> [ObjectInfo]
+    func open(key: String) throws -> any ByteReader
+    /// Starts change notifications; `onChange` is called (from any thread) when something may have changed.
+    /// Returns nil when the store has none, and listing alone is used.
+    func watch(onChange: @escaping @Sendable () -> Void) throws -> (any ChangeWatch)?
+}
+
+public protocol ChangeWatch: AnyObject, Sendable {
+    func stop()
+}
+
+/// How keys map to tables: the first folder is the table; deeper `name=value` folders are partition
+/// columns; hidden files, temp files and folder markers are not data.
+public struct LandingKey: Sendable, Equatable {
+    public var table: String
+    public var sourceFolder: String
+    public var partitions: [(name: String, value: String)]
+
+    public static func == (a: LandingKey, b: LandingKey) -> Bool {
+        a.table == b.table && a.sourceFolder == b.sourceFolder
+            && a.partitions.map(\.name) == b.partitions.map(\.name) && a.partitions.map(\.value) == b.partitions.map(\.value)
+    }
+
+    /// nil when the object is not a data file of a table (file at the root, hidden, temp, marker).
+    public static func classify(_ object: ObjectInfo) -> LandingKey? {
+        if object.size == 0 && object.key.hasSuffix("/") { return nil }
+        let parts = object.key.split(separator: "/", omittingEmptySubsequences: true).map(String.init)
+        guard parts.count >= 2, let name = parts.last else { return nil }
+        if parts.contains(where: { $0.hasPrefix(".") || $0.hasPrefix("_temporary") }) { return nil }
+        if isTemporaryName(name) { return nil }
+        // Zero-byte objects are folder markers (`orders/` or `orders/$folder$`), never data.
+        if object.size == 0 && (name.hasSuffix("$folder$") || name == "_SUCCESS") { return nil }
+        var partitions: [(String, String)] = []
+        for folder in parts.dropFirst().dropLast() {
+            if let eq = folder.firstIndex(of: "="), eq != folder.startIndex {
+                let column = String(folder[..<eq])
+                let value = String(folder[folder.index(after: eq)...])
+                partitions.append((column, value.removingPercentEncodingIfAny))
+            }
+        }
+        return LandingKey(table: SQLIdentifier.tableName(fromFolder: parts[0]), sourceFolder: parts[0], partitions: partitions)
+    }
+
+    public static func isTemporaryName(_ name: String) -> Bool {
+        name.hasPrefix(".") || name.hasPrefix("~$") || name.hasSuffix("~") || name.hasSuffix(".tmp")
+            || name.hasSuffix(".part") || name.hasSuffix(".crdownload") || name.hasSuffix(".swp") || name == "_SUCCESS"
+    }
+}
+
+extension String {
+    /// Hive writes `a%2Fb` for `a/b` in partition folders.
+    var removingPercentEncodingIfAny: String {
+        guard contains("%") else { return self }
+        var bytes: [UInt8] = []
+        var it = Array(utf8)[...]
+        while let b = it.popFirst() {
+            if b == UInt8(ascii: "%"), it.count >= 2, let v = UInt8(String(decoding: it.prefix(2), as: UTF8.self), radix: 16) {
+                bytes.append(v)
+                it = it.dropFirst(2)
+            } else {
+                bytes.append(b)
+            }
+        }
+        return String(decoding: bytes, as: UTF8.self)
+    }
+}

@@ -1,0 +1,105 @@
+/// The type lattice shared by detection, the catalog and every warehouse. Widening follows the order
+/// boolean → smallint → integer → bigint → decimal → double → varchar; temporal types only join with
+/// themselves (same format) and otherwise fall to varchar.
+public enum TypeKind: String, Codable, Sendable, CaseIterable {
+    case boolean, smallint, integer, bigint, decimal, double, date, time, timestamp, timestamptz, varchar, json
+}
+
+public struct ColumnType: Codable, Sendable, Equatable {
+    public var kind: TypeKind
+    /// decimal only
+    public var precision: Int?
+    public var scale: Int?
+    /// date/time/timestamp(tz): the strptime-style format that parsed every sampled value.
+    public var format: String?
+    /// varchar only: longest value in Unicode code points and in UTF-8 bytes.
+    public var maxLength: Int?
+    public var maxBytes: Int?
+
+    public init(kind: TypeKind, precision: Int? = nil, scale: Int? = nil, format: String? = nil, maxLength: Int? = nil, maxBytes: Int? = nil) {
+        self.kind = kind
+        self.precision = precision
+        self.scale = scale
+        self.format = format
+        self.maxLength = maxLength
+        self.maxBytes = maxBytes
+    }
+
+    public static let boolean = ColumnType(kind: .boolean)
+    public static let smallint = ColumnType(kind: .smallint)
+    public static let integer = ColumnType(kind: .integer)
+    public static let bigint = ColumnType(kind: .bigint)
+    public static let double = ColumnType(kind: .double)
+    public static let json = ColumnType(kind: .json)
+    public static func varchar(_ length: Int = 0, bytes: Int? = nil) -> ColumnType {
+        ColumnType(kind: .varchar, maxLength: length, maxBytes: bytes ?? length)
+    }
+    public static func decimal(_ p: Int, _ s: Int) -> ColumnType { ColumnType(kind: .decimal, precision: p, scale: s) }
+
+    /// Human/SQL-ish spelling used in listings: `decimal(6,2)`, `date %m/%d/%Y`, `varchar(11)`.
+    public var description: String {
+        switch kind {
+        case .decimal: return "decimal(\(precision ?? 18),\(scale ?? 0))"
+        case .varchar: return "varchar(\(maxLength ?? 0))"
+        case .date, .time, .timestamp, .timestamptz: return "\(kind.rawValue) \(format ?? "")"
+        default: return kind.rawValue
+        }
+    }
+
+    /// The narrowest type holding values of both (used when a later file disagrees with the table).
+    public func joined(with other: ColumnType) -> ColumnType {
+        if self == other { return self }
+        let numeric: [TypeKind] = [.smallint, .integer, .bigint, .decimal, .double]
+        if let a = numeric.firstIndex(of: kind), let b = numeric.firstIndex(of: other.kind) {
+            if kind == .decimal || other.kind == .decimal, max(a, b) == 3 {
+                let s = max(scale ?? 0, other.scale ?? 0)
+                let intDigits = max(integerDigits, other.integerDigits)
+                return .decimal(intDigits + s, s)
+            }
+            return max(a, b) == a ? self : other
+        }
+        if kind == other.kind, kind == .varchar {
+            return .varchar(max(maxLength ?? 0, other.maxLength ?? 0), bytes: max(maxBytes ?? 0, other.maxBytes ?? 0))
+        }
+        if kind == other.kind, kind == .json { return self }
+        return .varchar(max(maxLength ?? 0, other.maxLength ?? 0, 64), bytes: max(maxBytes ?? 0, other.maxBytes ?? 0, 64))
+    }
+
+    private var integerDigits: Int {
+        switch kind {
+        case .smallint: return 5
+        case .integer: return 10
+        case .bigint: return 19
+        case .decimal: return (precision ?? 18) - (scale ?? 0)
+        default: return 0
+        }
+    }
+}
+
+public struct Column: Codable, Sendable, Equatable {
+    public var name: String
+    public var type: ColumnType
+    public var nullable: Bool
+    /// Null spellings seen for this column in the sample (empty, NULL, null, NA, N/A, \N).
+    public var nullTokens: [String]
+    public init(name: String, type: ColumnType, nullable: Bool = true, nullTokens: [String] = []) {
+        self.name = name
+        self.type = type
+        self.nullable = nullable
+        self.nullTokens = nullTokens
+    }
+}
+
+/// Extra columns every loaded table carries.
+public enum LineageColumn {
+    /// The key of the file a row came from: lets an overwritten file replace exactly its own rows.
+    public static let sourceFile = "_source_file"
+}
+
+public struct TableSchema: Codable, Sendable, Equatable {
+    public var columns: [Column]
+    public init(columns: [Column]) { self.columns = columns }
+    public func index(of name: String) -> Int? {
+        columns.firstIndex { $0.name.lowercased() == name.lowercased() }
+    }
+}

@@ -1,0 +1,86 @@
+import Foundation
+
+/// Per-table load options (`autoloader options T '{…}'`), stored as JSON in the catalog.
+/// Unknown keys are rejected so a typo does not silently do nothing.
+public struct TableOptions: Codable, Sendable, Equatable {
+    public enum OnError: String, Codable, Sendable, CaseIterable {
+        /// Default: a file with any bad row loads nothing; the load records where and why.
+        case abortFile = "abort_file"
+        /// Bad rows are skipped and stored in load_errors, up to `max_errors` per file.
+        case skipRows = "skip_rows"
+    }
+    public enum Overwrite: String, Codable, Sendable, CaseIterable {
+        /// Default: a file overwritten with new content replaces the rows its earlier version loaded.
+        case replace
+        case append
+        case ignore
+    }
+
+    public var onError: OnError
+    public var maxErrors: Int
+    public var overwrite: Overwrite
+    public var maxFilesPerLoad: Int
+    public var maxBytesPerLoad: Int64
+    /// Overrides for detection, e.g. `{"delimiter": "|", "header": false}`.
+    public var delimiter: String?
+    public var header: Bool?
+
+    public init(onError: OnError = .abortFile, maxErrors: Int = 1000, overwrite: Overwrite = .replace,
+                maxFilesPerLoad: Int = 100, maxBytesPerLoad: Int64 = 1 << 30, delimiter: String? = nil, header: Bool? = nil) {
+        self.onError = onError
+        self.maxErrors = maxErrors
+        self.overwrite = overwrite
+        self.maxFilesPerLoad = maxFilesPerLoad
+        self.maxBytesPerLoad = maxBytesPerLoad
+        self.delimiter = delimiter
+        self.header = header
+    }
+
+    enum CodingKeys: String, CodingKey, CaseIterable {
+        case onError = "on_error", maxErrors = "max_errors", overwrite, maxFilesPerLoad = "max_files"
+        case maxBytesPerLoad = "max_bytes", delimiter, header
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        let d = TableOptions()
+        onError = try c.decodeIfPresent(OnError.self, forKey: .onError) ?? d.onError
+        maxErrors = try c.decodeIfPresent(Int.self, forKey: .maxErrors) ?? d.maxErrors
+        overwrite = try c.decodeIfPresent(Overwrite.self, forKey: .overwrite) ?? d.overwrite
+        maxFilesPerLoad = try c.decodeIfPresent(Int.self, forKey: .maxFilesPerLoad) ?? d.maxFilesPerLoad
+        maxBytesPerLoad = try c.decodeIfPresent(Int64.self, forKey: .maxBytesPerLoad) ?? d.maxBytesPerLoad
+        delimiter = try c.decodeIfPresent(String.self, forKey: .delimiter)
+        header = try c.decodeIfPresent(Bool.self, forKey: .header)
+    }
+
+    /// Applies a JSON object of changes on top of these options (`{"on_error": "skip_rows"}`).
+    public func merging(json: String) throws -> TableOptions {
+        guard let data = json.data(using: .utf8),
+              let patch = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else {
+            throw AutoloaderError.invalidOptions(reason: "options must be a JSON object, e.g. '{\"on_error\": \"skip_rows\", \"max_errors\": 10}'")
+        }
+        let known = Set(CodingKeys.allCases.map(\.rawValue))
+        if let unknown = patch.keys.first(where: { !known.contains($0) }) {
+            throw AutoloaderError.invalidOptions(reason: "unknown option '\(unknown)'; known: \(known.sorted().joined(separator: ", "))")
+        }
+        var merged = (try JSONSerialization.jsonObject(with: JSONEncoder().encode(self)) as? [String: Any]) ?? [:]
+        for (k, v) in patch { merged[k] = v is NSNull ? nil : v }
+        do {
+            let options = try JSONDecoder().decode(TableOptions.self, from: JSONSerialization.data(withJSONObject: merged))
+            if let d = options.delimiter, d.utf8.count != 1 {
+                throw AutoloaderError.invalidOptions(reason: "delimiter must be one byte, got '\(d)'")
+            }
+            return options
+        } catch let error as AutoloaderError {
+            throw error
+        } catch {
+            throw AutoloaderError.invalidOptions(reason: "\(error)")
+        }
+    }
+
+    public func jsonString() -> String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        return (try? String(decoding: encoder.encode(self), as: UTF8.self)) ?? "{}"
+    }
+}

@@ -1,0 +1,89 @@
+/// What differs between warehouses, as data read by one planner (not `if sqlite` branches).
+public struct WarehouseCapabilities: Sendable {
+    public var name: String
+    /// Rows and catalog marks can commit in one transaction (true for SQLite and PostgreSQL).
+    public var transactionalCatalog: Bool
+    public var maxVarcharBytes: Int?
+    /// SQL type for a column type in this warehouse's DDL.
+    public var typeName: @Sendable (ColumnType) -> String
+    public init(name: String, transactionalCatalog: Bool, maxVarcharBytes: Int?, typeName: @escaping @Sendable (ColumnType) -> String) {
+        self.name = name
+        self.transactionalCatalog = transactionalCatalog
+        self.maxVarcharBytes = maxVarcharBytes
+        self.typeName = typeName
+    }
+}
+
+/// A converted cell. Text points into the batch's byte arena, so no String is made per field.
+public enum CellValue: Sendable, Equatable {
+    case null
+    case int(Int64)
+    case double(Double)
+    case text(start: Int32, count: Int32)
+}
+
+/// Rows ready for a warehouse, row-major, with their text bytes in one arena.
+public struct RowBatch: Sendable {
+    public let columnCount: Int
+    public var cells: [CellValue] = []
+    public var arena: [UInt8] = []
+    public var rowCount: Int { columnCount == 0 ? 0 : cells.count / columnCount }
+
+    public init(columnCount: Int, reservingRows rows: Int = 0) {
+        self.columnCount = columnCount
+        cells.reserveCapacity(rows * columnCount)
+        arena.reserveCapacity(rows * columnCount * 8)
+    }
+
+    @inline(__always) public mutating func appendText(_ bytes: UnsafeBufferPointer<UInt8>) {
+        let start = Int32(truncatingIfNeeded: arena.count)
+        arena.append(contentsOf: bytes)
+        cells.append(.text(start: start, count: Int32(truncatingIfNeeded: bytes.count)))
+    }
+
+    public mutating func appendText(_ string: String) {
+        var s = string
+        s.withUTF8 { appendText($0) }
+    }
+
+    public mutating func removeAll() {
+        cells.removeAll(keepingCapacity: true)
+        arena.removeAll(keepingCapacity: true)
+    }
+
+    /// Drops the cells of a row being built (a rejected row) without touching earlier rows.
+    public mutating func truncate(toCellCount count: Int) {
+        cells.removeSubrange(count...)
+    }
+}
+
+/// One load in progress: a warehouse transaction that holds the rows AND the catalog marks.
+/// Invariant: rows and their file's `loaded` mark commit together or not at all.
+public protocol LoadTransaction: AnyObject {
+    var loadID: Int64 { get }
+    /// Creates the table or adds missing columns; returns the table's schema after the change.
+    func prepareTable(_ table: String, schema: TableSchema, partitionColumns: [String]) throws -> TableSchema
+    /// Starts one file inside the load (a savepoint): its rows and outcome are undone together on abort.
+    func beginFile(_ file: FileRecord) throws
+    /// Deletes the rows earlier versions of this key loaded (overwrite policy `replace`).
+    func deleteRows(table: String, key: String) throws -> Int64
+    /// Appends converted rows; column order is `columns` given to `beginInsert`.
+    func beginInsert(table: String, columns: [String]) throws
+    func insert(_ batch: RowBatch) throws
+    /// For duplicate detection at commit time: a loaded file with the same content but another id.
+    func loadedFile(withHash sha256: String, size: Int64, excludingID: Int64) throws -> FileRecord?
+    func recordError(_ error: LoadErrorRecord) throws
+    /// Ends the current file: keeps its rows (`.loaded`) or undoes them (any other state).
+    func endFile(_ file: FileRecord, state: FileState, sha256: String?, rows: Int64, duplicateOf: Int64?, error: String?) throws
+    func commit(status: LoadStatus, rowsLoaded: Int64, rowsRejected: Int64, error: String?, schema: TableSchema?, dialect: Dialect?, partitionColumns: [String]) throws
+    /// Undoes everything; the load is recorded failed and its files go back to pending (`requeue`) or failed.
+    func rollback(reason: String, requeue: Bool)
+}
+
+public protocol Warehouse: AnyObject {
+    var capabilities: WarehouseCapabilities { get }
+    /// Starts a load of `files` into `table`: records the load as running and claims the files.
+    func beginLoad(table: String, files: [FileRecord], statement: String) throws -> any LoadTransaction
+    /// Marks a load that could not even start (e.g. the batch vanished) as failed, outside any row transaction.
+    func failLoad(table: String, files: [FileRecord], error: String) throws
+}

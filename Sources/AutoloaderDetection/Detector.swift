@@ -1,0 +1,204 @@
+import AutoloaderCore
+import AutoloaderFormats
+
+/// What detection decided about one file, and why. Codable: `autoloader detect --json` prints it.
+public struct Detection: Codable, Sendable {
+    public struct DetectedColumn: Codable, Sendable, Equatable {
+        public var name: String
+        public var type: String
+        public var precision: Int?
+        public var scale: Int?
+        public var format: String?
+        public var maxLength: Int?
+        public var maxBytes: Int?
+        public var nullable: Bool
+        public var nullTokens: [String]
+        public var sample: String?
+    }
+    public var file: String
+    public var format: FileFormat
+    public var compression: Compression
+    public var encoding: String?
+    public var delimiter: String?
+    public var quote: String?
+    public var escape: String?
+    public var header: Bool?
+    public var skipLines: Int?
+    public var lineEnding: String?
+    public var trailingDelimiter: Bool?
+    public var quoteObserved: Bool?
+    /// Data records seen in the sample; equals the file's rows when `sampleComplete`.
+    public var rows: Int?
+    public var sampleComplete: Bool?
+    public var badRows: [Int]?
+    public var columns: [DetectedColumn]?
+    public var delimiterScores: [DialectSniffer.Candidate]?
+    public var error: String?
+    public var errorLine: Int?
+    public var errorByteOffset: Int?
+
+    /// The parts the loader needs, when the file is loadable.
+    public var schema: TableSchema?
+    public var dialect: Dialect?
+}
+
+public struct DetectionOptions: Sendable {
+    /// The sample is bounded in bytes and rows, so a 10 GB file costs what a 10 MB one does.
+    public var sampleBytes = 8 << 20
+    public var sampleRows = 100_000
+    public var forcedDelimiter: UInt8?
+    public var forcedHeader: Bool?
+    public init() {}
+}
+
+/// The detection orchestrator: one short step after another, each result passed forward.
+public enum Detector {
+    public static func detect(path: String, options: DetectionOptions = .init()) -> Detection {
+        do {
+            return try detect(reader: FileByteReader(path: path), name: path, options: options)
+        } catch {
+            return Detection(file: path, format: .invalid, compression: .none, error: "\(error)")
+        }
+    }
+
+    public static func detect(reader: any ByteReader, name: String, options: DetectionOptions = .init()) throws -> Detection {
+        let (raw, complete) = try readPrefix(reader, maxBytes: options.sampleBytes)
+        return detect(sample: raw, complete: complete, name: name, options: options)
+    }
+
+    /// Detection over a sample already read (the loader reads it once and replays it into the parser).
+    public static func detect(sample raw: [UInt8], complete: Bool, name: String, options: DetectionOptions = .init()) -> Detection {
+        var result = Detection(file: name, format: .invalid, compression: FormatSniffer.compression(Array(raw.prefix(8))))
+        if result.compression != .none {
+            result.error = "\(result.compression.rawValue)-compressed file: decompression is not built yet (issue 'Detect format, dialect…')"
+            return result
+        }
+        let (format, reason) = FormatSniffer.format(Array(raw.prefix(16384)))
+        result.format = format
+        if let reason {
+            result.error = reason
+            return result
+        }
+        guard format == .csv else {
+            result.error = "\(format.rawValue) is recognised but not loadable yet"
+            return result
+        }
+        let encoding: Dialect.Encoding
+        switch EncodingSniffer.sniff(raw, complete: complete) {
+        case let .encoding(e): encoding = e
+        case let .invalid(line, offset):
+            result.format = .invalid
+            result.error = "invalid UTF-8 at line \(line), byte offset \(offset): the file mixes UTF-8 with another encoding; re-export it as UTF-8"
+            result.errorLine = line
+            result.errorByteOffset = offset
+            return result
+        }
+        result.encoding = encoding.rawValue
+        let sample = EncodingSniffer.decode(raw, as: encoding)
+        let sniffed = DialectSniffer.sniff(sample, complete: complete, encoding: encoding, forcedDelimiter: options.forcedDelimiter)
+        var dialect = sniffed.dialect
+        result.delimiterScores = sniffed.candidates
+        result.quoteObserved = sniffed.quoteObserved
+
+        // Step 4: split the sample into the header candidate, data rows and bad rows.
+        let columns = sniffed.columns
+        var firstRow: [[UInt8]] = []
+        var body = [ColumnStats](repeating: ColumnStats(), count: columns)
+        var headerStats = [ColumnStats](repeating: ColumnStats(), count: columns)
+        var badLines: [Int] = []
+        var records = 0
+        var bodyRows = 0
+        sample.withUnsafeBufferPointer { buf in
+            guard let base = buf.baseAddress else { return }
+            var tokenizer = CSVTokenizer(dialect: dialect)
+            var pos = 0
+            var line = 1
+            var scratch = [UInt8](repeating: 0, count: 1024)
+            while pos < buf.count && bodyRows < options.sampleRows {
+                guard let r = tokenizer.parseRecord(base, from: pos, to: buf.count, atEOF: complete) else { break }
+                defer { line += 1 + r.embeddedNewlines; pos = r.next }
+                if line <= dialect.skipLines { continue }
+                var n = tokenizer.fieldCount
+                if n == 1 && tokenizer.starts[0] == tokenizer.ends[0] && tokenizer.flags[0] == 0 { continue }
+                if dialect.trailingDelimiter, n == columns + 1, tokenizer.starts[n - 1] == tokenizer.ends[n - 1] { n -= 1 }
+                records += 1
+                if n != columns {
+                    if records == 1 { firstRow = [] }
+                    badLines.append(line)
+                    continue
+                }
+                for k in 0..<n {
+                    let length = tokenizer.ends[k] - tokenizer.starts[k]
+                    if scratch.count < length { scratch = [UInt8](repeating: 0, count: length * 2) }
+                    let field: UnsafeBufferPointer<UInt8> = scratch.withUnsafeMutableBufferPointer { s in
+                        if tokenizer.flags[k] & CSVTokenizer.needsUnescapeFlag != 0 {
+                            return UnsafeBufferPointer(start: s.baseAddress!, count: tokenizer.unescape(base, field: k, into: s.baseAddress!))
+                        }
+                        return UnsafeBufferPointer(start: base + tokenizer.starts[k], count: length)
+                    }
+                    if records == 1 {
+                        firstRow.append(Array(field))
+                        headerStats[k].add(field)
+                    } else {
+                        body[k].add(field)
+                    }
+                }
+                if records > 1 { bodyRows += 1 }
+            }
+        }
+
+        // Step 5: header, by comparing the first row with the body's types.
+        let header: Bool
+        if let forced = options.forcedHeader {
+            header = forced
+        } else if firstRow.isEmpty {
+            header = false
+        } else if bodyRows == 0 {
+            header = true  // one line: a header with no rows
+        } else {
+            var typedColumns = 0
+            var misfits = 0
+            for k in 0..<columns where body[k].values > 0 && body[k].resolve().kind != .varchar {
+                typedColumns += 1
+                if !firstRow[k].withUnsafeBufferPointer({ body[k].accepts($0) }) { misfits += 1 }
+            }
+            header = typedColumns == 0 ? true : misfits > 0
+        }
+        dialect.header = header
+        var stats = body
+        if !header && !firstRow.isEmpty {
+            for k in 0..<columns { firstRow[k].withUnsafeBufferPointer { stats[k].add($0) } }
+        }
+        let names: [String] = header && !firstRow.isEmpty
+            ? firstRow.map { String(decoding: $0, as: UTF8.self) }
+            : (0..<columns).map { "column\($0 + 1)" }
+
+        // Step 6: types, from every sampled value.
+        var detected: [Detection.DetectedColumn] = []
+        var schemaColumns: [Column] = []
+        for k in 0..<columns {
+            let type = stats[k].resolve()
+            detected.append(.init(name: names[k], type: type.kind.rawValue, precision: type.precision, scale: type.scale,
+                                  format: type.format, maxLength: type.maxLength, maxBytes: type.maxBytes,
+                                  nullable: stats[k].nullable, nullTokens: stats[k].nullTokens, sample: stats[k].sample))
+            schemaColumns.append(Column(name: names[k], type: type, nullable: stats[k].nullable, nullTokens: stats[k].nullTokens))
+        }
+        let uniqueNames = SQLIdentifier.uniqueColumnNames(names)
+        for k in 0..<columns { schemaColumns[k].name = uniqueNames[k] }
+
+        result.delimiter = dialect.delimiterName == "\\t" ? "\t" : dialect.delimiterName
+        result.quote = dialect.quote.map { String(UnicodeScalar($0)) }
+        result.escape = dialect.escape.map { String(UnicodeScalar($0)) }
+        result.header = header
+        result.skipLines = dialect.skipLines
+        result.lineEnding = dialect.lineEnding.rawValue
+        result.trailingDelimiter = dialect.trailingDelimiter
+        result.rows = header ? bodyRows : bodyRows + (firstRow.isEmpty ? 0 : 1)
+        result.sampleComplete = complete && bodyRows < options.sampleRows
+        result.badRows = badLines
+        result.columns = detected
+        result.schema = TableSchema(columns: schemaColumns)
+        result.dialect = dialect
+        return result
+    }
+}

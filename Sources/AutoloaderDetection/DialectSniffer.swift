@@ -1,0 +1,146 @@
+import AutoloaderCore
+import AutoloaderFormats
+
+/// Step 3: delimiter, quote and escape, scored like DuckDB's and CleverCSV's sniffers: each candidate
+/// splits the sample, and the one whose records agree most on a field count wins. Scores are kept as evidence.
+public enum DialectSniffer {
+    /// The candidate set, in order of preference for ties.
+    public static let standardDelimiters: [UInt8] = [",", "\t", "|", ";", ":", "^"].map { UInt8(ascii: $0) }
+    static let quoteCandidates: [UInt8?] = [UInt8(ascii: "\""), UInt8(ascii: "'"), nil]
+    static let maxRecords = 2000
+
+    public struct Candidate: Codable, Sendable, Equatable {
+        public var delimiter: String
+        public var quote: String?
+        public var escape: String?
+        public var columns: Int
+        public var consistentRows: Int
+        public var inconsistentRows: Int
+        public var skipLines: Int
+        public var score: Int { consistentRows - inconsistentRows }
+    }
+
+    public struct Result: Sendable {
+        public var dialect: Dialect
+        public var columns: Int
+        public var quoteObserved: Bool
+        public var candidates: [Candidate]
+    }
+
+    /// Splits the sample with one dialect: field counts, first lines and quoting of each record.
+    struct Split {
+        var counts: [Int] = []
+        var lines: [Int] = []
+        var lastFieldEmpty: [Bool] = []
+        var anyQuoted = false
+    }
+
+    static func split(_ sample: UnsafeBufferPointer<UInt8>, dialect: Dialect, complete: Bool, limit: Int) -> Split {
+        var tokenizer = CSVTokenizer(dialect: dialect)
+        var out = Split()
+        var pos = 0
+        var line = 1
+        guard let base = sample.baseAddress else { return out }
+        while pos < sample.count && out.counts.count < limit {
+            guard let r = tokenizer.parseRecord(base, from: pos, to: sample.count, atEOF: complete) else { break }
+            let n = tokenizer.fieldCount
+            let blank = n == 1 && tokenizer.starts[0] == tokenizer.ends[0] && tokenizer.flags[0] == 0
+            if !blank {
+                out.counts.append(n)
+                out.lines.append(line)
+                out.lastFieldEmpty.append(tokenizer.starts[n - 1] == tokenizer.ends[n - 1] && tokenizer.flags[n - 1] == 0)
+                for k in 0..<n where tokenizer.flags[k] & CSVTokenizer.quotedFlag != 0 { out.anyQuoted = true }
+            }
+            line += 1 + r.embeddedNewlines
+            pos = r.next
+        }
+        return out
+    }
+
+    public static func sniff(_ sample: [UInt8], complete: Bool, encoding: Dialect.Encoding, forcedDelimiter: UInt8? = nil) -> Result {
+        var delimiters = forcedDelimiter.map { [$0] } ?? standardDelimiters
+        if forcedDelimiter == nil {
+            // Any other punctuation on the first line may be the delimiter too ("any that splits rows consistently").
+            for b in sample.prefix(while: { $0 != 0x0A && $0 != 0x0D }).prefix(4096)
+            where b < 0x80 && !delimiters.contains(b) && isPunctuation(b) && delimiters.count < 16 {
+                delimiters.append(b)
+            }
+        }
+        var best: (rank: (Int, Int, Int), dialect: Dialect, columns: Int, quoted: Bool)?
+        var evidence: [Candidate] = []
+        sample.withUnsafeBufferPointer { buf in
+            for (order, delimiter) in delimiters.enumerated() {
+                for (qOrder, quote) in quoteCandidates.enumerated() {
+                    if quote == delimiter { continue }
+                    for escape in quote == nil ? [nil] : [nil, UInt8(ascii: "\\")] as [UInt8?] {
+                        let dialect = Dialect(delimiter: delimiter, quote: quote, escape: escape, encoding: encoding)
+                        let s = split(buf, dialect: dialect, complete: complete, limit: maxRecords)
+                        guard let (columns, skip, consistent, inconsistent) = consistency(s) else { continue }
+                        let candidate = Candidate(delimiter: dialect.delimiterName, quote: quote.map { String(UnicodeScalar($0)) },
+                                                  escape: escape.map { String(UnicodeScalar($0)) }, columns: columns,
+                                                  consistentRows: consistent, inconsistentRows: inconsistent,
+                                                  skipLines: skip)
+                        // A quote or escape that changes nothing is not evidence for it: prefer the plainer reading.
+                        let plainness = -(qOrder * 2 + (escape == nil ? 0 : 1))
+                        let effective = columns >= 2 ? candidate.score : (forcedDelimiter != nil ? candidate.score : -1_000_000 + candidate.score)
+                        let rank = (effective, columns, -order * 10 + plainness)
+                        if best == nil || rank > best!.rank {
+                            var d = dialect
+                            d.skipLines = skip
+                            best = (rank, d, columns, s.anyQuoted)
+                        }
+                        if escape == nil && (quote == UInt8(ascii: "\"") || quote == nil) && columns >= 2 { evidence.append(candidate) }
+                    }
+                }
+            }
+        }
+        guard var chosen = best else {
+            return Result(dialect: Dialect(encoding: encoding), columns: 1, quoteObserved: false, candidates: evidence)
+        }
+        var dialect = chosen.dialect
+        // Trailing delimiter: every record ends with an empty, unquoted field.
+        let s = sample.withUnsafeBufferPointer { split($0, dialect: dialect, complete: complete, limit: maxRecords) }
+        let skipRecords = s.lines.firstIndex { $0 > dialect.skipLines } ?? s.lines.count
+        let body = skipRecords..<s.counts.count
+        if chosen.columns >= 2, !body.isEmpty, body.allSatisfy({ s.counts[$0] != chosen.columns || s.lastFieldEmpty[$0] }) {
+            dialect.trailingDelimiter = true
+            chosen.columns -= 1
+        }
+        dialect.lineEnding = lineEnding(sample)
+        if !chosen.quoted { dialect.quote = UInt8(ascii: "\""); dialect.escape = nil }
+        evidence.sort { ($0.score, $0.columns) > ($1.score, $1.columns) }
+        return Result(dialect: dialect, columns: chosen.columns, quoteObserved: chosen.quoted, candidates: Array(evidence.prefix(6)))
+    }
+
+    /// Modal field count, physical lines to skip before the first record having it, and how many records after
+    /// that have it or not. When two counts are equally common, the larger wins.
+    static func consistency(_ s: Split) -> (columns: Int, skipLines: Int, consistent: Int, inconsistent: Int)? {
+        guard !s.counts.isEmpty else { return nil }
+        var freq: [Int: Int] = [:]
+        for c in s.counts { freq[c, default: 0] += 1 }
+        guard let mode = freq.max(by: { ($0.value, $0.key) < ($1.value, $1.key) })?.key else { return nil }
+        guard let first = s.counts.firstIndex(of: mode) else { return nil }
+        let rest = s.counts[first...]
+        let consistent = rest.filter { $0 == mode }.count
+        return (mode, s.lines[first] - 1, consistent, rest.count - consistent)
+    }
+
+    static func lineEnding(_ sample: [UInt8]) -> Dialect.LineEnding {
+        var inQuote = false
+        for (i, b) in sample.enumerated() {
+            if b == UInt8(ascii: "\"") { inQuote.toggle() }
+            if inQuote { continue }
+            if b == 0x0A { return .lf }
+            if b == 0x0D { return i + 1 < sample.count && sample[i + 1] == 0x0A ? .crlf : .cr }
+        }
+        return .lf
+    }
+
+    static func isPunctuation(_ b: UInt8) -> Bool {
+        switch b {
+        case UInt8(ascii: "!"), UInt8(ascii: "#"), UInt8(ascii: "$"), UInt8(ascii: "%"), UInt8(ascii: "&"), UInt8(ascii: "*"),
+             UInt8(ascii: "~"), UInt8(ascii: "@"), UInt8(ascii: "`"), 0x1F, 0x1E, 0x01: return true
+        default: return false
+        }
+    }
+}

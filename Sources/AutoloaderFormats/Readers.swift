@@ -1,0 +1,128 @@
+import AutoloaderCore
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// Reads a local file with plain `read(2)`: no Foundation buffering on the hot path.
+public final class FileByteReader: ByteReader {
+    private let fd: Int32
+    public let path: String
+
+    public init(path: String) throws {
+        self.path = path
+        fd = open(path, O_RDONLY | O_CLOEXEC)
+        if fd < 0 { throw AutoloaderError.unreadable(file: path, reason: String(cString: strerror(errno))) }
+    }
+
+    deinit { close(fd) }
+
+    public func read(into buffer: UnsafeMutableRawBufferPointer) throws -> Int {
+        while true {
+            let n = Glibc.read(fd, buffer.baseAddress, buffer.count)
+            if n >= 0 { return n }
+            if errno == EINTR { continue }
+            throw AutoloaderError.unreadable(file: path, reason: String(cString: strerror(errno)))
+        }
+    }
+}
+
+/// Hashes the raw bytes as they pass, so the content hash costs no second read of the file.
+public final class HashingReader: ByteReader {
+    private let inner: any ByteReader
+    private var hasher = SHA256()
+    public private(set) var bytesRead: Int64 = 0
+
+    public init(_ inner: any ByteReader) { self.inner = inner }
+
+    public func read(into buffer: UnsafeMutableRawBufferPointer) throws -> Int {
+        let n = try inner.read(into: buffer)
+        if n > 0 {
+            hasher.update(UnsafeRawBufferPointer(rebasing: buffer[0..<n]))
+            bytesRead += Int64(n)
+        }
+        return n
+    }
+
+    /// Drains what is left (so the hash covers the whole file) and returns the hex digest.
+    public func finish() throws -> String {
+        let scratch = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 16, alignment: 8)
+        defer { scratch.deallocate() }
+        while try read(into: scratch) > 0 {}
+        return hasher.finalizeHex()
+    }
+}
+
+/// Latin-1 → UTF-8 on the fly (each byte ≥ 0x80 becomes two bytes), so everything after it sees UTF-8.
+public final class Latin1ToUTF8Reader: ByteReader {
+    private let inner: any ByteReader
+    private var raw: [UInt8]
+    private var spill: [UInt8] = []
+
+    public init(_ inner: any ByteReader, chunk: Int = 1 << 16) {
+        self.inner = inner
+        raw = [UInt8](repeating: 0, count: chunk)
+    }
+
+    public func read(into buffer: UnsafeMutableRawBufferPointer) throws -> Int {
+        guard buffer.count > 1 else { return 0 }
+        var written = 0
+        while written < buffer.count, !spill.isEmpty {
+            buffer[written] = spill.removeFirst()
+            written += 1
+        }
+        if written > 0 { return written }
+        let want = min(raw.count, buffer.count / 2)
+        let n = try raw.withUnsafeMutableBytes { try inner.read(into: UnsafeMutableRawBufferPointer(rebasing: $0[0..<want])) }
+        for i in 0..<n {
+            let b = raw[i]
+            if b < 0x80 {
+                buffer[written] = b
+                written += 1
+            } else {
+                buffer[written] = 0xC0 | (b >> 6)
+                buffer[written + 1] = 0x80 | (b & 0x3F)
+                written += 2
+            }
+        }
+        return written
+    }
+}
+
+/// Reads a whole (small) prefix of a reader into memory: the detection sample.
+public func readPrefix(_ reader: any ByteReader, maxBytes: Int) throws -> (bytes: [UInt8], reachedEnd: Bool) {
+    var out = [UInt8](repeating: 0, count: maxBytes)
+    var filled = 0
+    while filled < maxBytes {
+        let n = try out.withUnsafeMutableBytes { try reader.read(into: UnsafeMutableRawBufferPointer(rebasing: $0[filled...])) }
+        if n == 0 {
+            out.removeSubrange(filled...)
+            return (out, true)
+        }
+        filled += n
+    }
+    return (out, false)
+}
+
+/// Replays bytes already read (the detection sample), then continues with the rest of the stream.
+public final class PrefixedReader: ByteReader {
+    private let prefix: [UInt8]
+    private var offset = 0
+    private let rest: any ByteReader
+
+    public init(prefix: [UInt8], rest: any ByteReader) {
+        self.prefix = prefix
+        self.rest = rest
+    }
+
+    public func read(into buffer: UnsafeMutableRawBufferPointer) throws -> Int {
+        if offset < prefix.count {
+            let n = min(buffer.count, prefix.count - offset)
+            prefix.withUnsafeBytes { buffer.baseAddress!.copyMemory(from: $0.baseAddress! + offset, byteCount: n) }
+            offset += n
+            return n
+        }
+        return try rest.read(into: buffer)
+    }
+}

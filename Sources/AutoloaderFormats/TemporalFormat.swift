@@ -1,0 +1,155 @@
+import AutoloaderCore
+
+/// A strptime-style date/time format (`%Y-%m-%d`, `%m/%d/%Y %H:%M`, `%Y-%m-%dT%H:%M:%S.%f%z`), compiled
+/// once and matched against bytes. Month, day and hour accept one or two digits (`3/8/1971`).
+public struct TemporalFormat: Sendable, Equatable {
+    enum Token: Equatable, Sendable { case year, month, day, hour, minute, second, fraction, offset, literal(UInt8) }
+
+    public let pattern: String
+    public let kind: TypeKind
+    let tokens: [Token]
+
+    public init?(_ pattern: String, kind: TypeKind) {
+        var tokens: [Token] = []
+        var it = Array(pattern.utf8)[...]
+        while let b = it.popFirst() {
+            if b == UInt8(ascii: "%") {
+                guard let c = it.popFirst() else { return nil }
+                switch c {
+                case UInt8(ascii: "Y"): tokens.append(.year)
+                case UInt8(ascii: "m"): tokens.append(.month)
+                case UInt8(ascii: "d"): tokens.append(.day)
+                case UInt8(ascii: "H"): tokens.append(.hour)
+                case UInt8(ascii: "M"): tokens.append(.minute)
+                case UInt8(ascii: "S"): tokens.append(.second)
+                case UInt8(ascii: "f"): tokens.append(.fraction)
+                case UInt8(ascii: "z"): tokens.append(.offset)
+                default: return nil
+                }
+            } else {
+                tokens.append(.literal(b))
+            }
+        }
+        self.pattern = pattern
+        self.kind = kind
+        self.tokens = tokens
+    }
+
+    public struct Value: Equatable, Sendable {
+        public var year = 1970, month = 1, day = 1, hour = 0, minute = 0, second = 0
+        /// Fraction digits as written (up to 9), and how many.
+        public var fraction = 0, fractionDigits = 0
+        public var offsetMinutes: Int?
+    }
+
+    /// Parses the whole field or returns nil (also for impossible dates such as 2024-02-30 or month 13).
+    public func parse(_ b: UnsafeBufferPointer<UInt8>) -> Value? {
+        var v = Value()
+        var i = 0
+        let n = b.count
+        @inline(__always) func digits(min: Int, max: Int) -> Int? {
+            var value = 0, count = 0
+            while i < n && count < max, b[i] &- 48 < 10 {
+                value = value * 10 + Int(b[i] - 48)
+                i += 1
+                count += 1
+            }
+            return count >= min ? value : nil
+        }
+        for token in tokens {
+            switch token {
+            case let .literal(c):
+                guard i < n, b[i] == c else { return nil }
+                i += 1
+            case .year: guard let x = digits(min: 4, max: 4) else { return nil }; v.year = x
+            case .month: guard let x = digits(min: 1, max: 2), x >= 1, x <= 12 else { return nil }; v.month = x
+            case .day: guard let x = digits(min: 1, max: 2), x >= 1, x <= 31 else { return nil }; v.day = x
+            case .hour: guard let x = digits(min: 1, max: 2), x <= 23 else { return nil }; v.hour = x
+            case .minute: guard let x = digits(min: 2, max: 2), x <= 59 else { return nil }; v.minute = x
+            case .second: guard let x = digits(min: 2, max: 2), x <= 59 else { return nil }; v.second = x
+            case .fraction:
+                let s = i
+                guard let x = digits(min: 1, max: 9) else { return nil }
+                v.fraction = x
+                v.fractionDigits = i - s
+            case .offset:
+                guard i < n else { return nil }
+                if b[i] == UInt8(ascii: "Z") {
+                    i += 1
+                    v.offsetMinutes = 0
+                } else {
+                    guard b[i] == UInt8(ascii: "+") || b[i] == UInt8(ascii: "-") else { return nil }
+                    let sign = b[i] == UInt8(ascii: "-") ? -1 : 1
+                    i += 1
+                    guard let hh = digits(min: 2, max: 2), hh <= 18 else { return nil }
+                    var mm = 0
+                    if i < n && b[i] == UInt8(ascii: ":") { i += 1 }
+                    if i < n { guard let m = digits(min: 2, max: 2), m <= 59 else { return nil }; mm = m }
+                    v.offsetMinutes = sign * (hh * 60 + mm)
+                }
+            }
+        }
+        guard i == n else { return nil }
+        if v.day > Self.daysIn(month: v.month, year: v.year) { return nil }
+        return v
+    }
+
+    static func daysIn(month: Int, year: Int) -> Int {
+        switch month {
+        case 2: return (year % 4 == 0 && year % 100 != 0) || year % 400 == 0 ? 29 : 28
+        case 4, 6, 9, 11: return 30
+        default: return 31
+        }
+    }
+
+    /// Writes the value as ISO 8601 text: `YYYY-MM-DD`, `HH:MM:SS[.f]`, `YYYY-MM-DD HH:MM:SS[.f]`, and for
+    /// timestamptz the same converted to UTC with a `Z` (so text order is time order).
+    public func writeISO(_ value: Value, into out: inout [UInt8]) {
+        var v = value
+        if kind == .timestamptz, let off = v.offsetMinutes, off != 0 {
+            let days = Self.daysFromCivil(v.year, v.month, v.day)
+            var minutes = days * 1440 + v.hour * 60 + v.minute - off
+            let d = Int((Double(minutes) / 1440).rounded(.down))
+            minutes -= d * 1440
+            (v.year, v.month, v.day) = Self.civilFromDays(d)
+            v.hour = minutes / 60
+            v.minute = minutes % 60
+        }
+        @inline(__always) func put(_ x: Int, _ width: Int) {
+            var digits = [UInt8](repeating: 48, count: width)
+            var y = x
+            for k in stride(from: width - 1, through: 0, by: -1) { digits[k] = UInt8(48 + y % 10); y /= 10 }
+            out.append(contentsOf: digits)
+        }
+        if kind != .time {
+            put(v.year, 4); out.append(UInt8(ascii: "-")); put(v.month, 2); out.append(UInt8(ascii: "-")); put(v.day, 2)
+            if kind == .date { return }
+            out.append(UInt8(ascii: " "))
+        }
+        put(v.hour, 2); out.append(UInt8(ascii: ":")); put(v.minute, 2); out.append(UInt8(ascii: ":")); put(v.second, 2)
+        if v.fractionDigits > 0 { out.append(UInt8(ascii: ".")); put(v.fraction, v.fractionDigits) }
+        if kind == .timestamptz { out.append(UInt8(ascii: "Z")) }
+    }
+
+    /// Days since 1970-01-01 (proleptic Gregorian), after Howard Hinnant's algorithm.
+    static func daysFromCivil(_ y0: Int, _ m: Int, _ d: Int) -> Int {
+        let y = m <= 2 ? y0 - 1 : y0
+        let era = (y >= 0 ? y : y - 399) / 400
+        let yoe = y - era * 400
+        let doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1
+        let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy
+        return era * 146097 + doe - 719468
+    }
+
+    static func civilFromDays(_ z0: Int) -> (Int, Int, Int) {
+        let z = z0 + 719468
+        let era = (z >= 0 ? z : z - 146096) / 146097
+        let doe = z - era * 146097
+        let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365
+        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100)
+        let mp = (5 * doy + 2) / 153
+        let d = doy - (153 * mp + 2) / 5 + 1
+        let m = mp < 10 ? mp + 3 : mp - 9
+        return (yoe + era * 400 + (m <= 2 ? 1 : 0), m, d)
+    }
+}

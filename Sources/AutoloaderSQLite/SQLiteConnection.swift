@@ -1,0 +1,151 @@
+import AutoloaderCore
+import CSQLite
+
+/// A thin, typed wrapper over libsqlite3: prepared statements reused on the hot path, errors carrying
+/// SQLite's message. One connection per thread; SQLite's own locking (WAL + busy timeout) does the rest.
+public final class SQLiteConnection {
+    let db: OpaquePointer
+    public let path: String
+
+    public init(path: String) throws {
+        var handle: OpaquePointer?
+        let flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX
+        guard sqlite3_open_v2(path, &handle, flags, nil) == SQLITE_OK, let handle else {
+            let message = handle.map { String(cString: sqlite3_errmsg($0)) } ?? "out of memory"
+            sqlite3_close(handle)
+            throw AutoloaderError.warehouse(reason: "cannot open SQLite database \(path): \(message)", transient: false)
+        }
+        db = handle
+        self.path = path
+        sqlite3_busy_timeout(db, 30_000)
+        // WAL: readers (users' queries, `autoloader tables`) never block the loader and vice versa.
+        // synchronous=NORMAL in WAL keeps every commit atomic; a power cut may lose the last commits, together
+        // with their "loaded" marks, so exactly-once still holds.
+        try execute("PRAGMA journal_mode=WAL")
+        try execute("PRAGMA synchronous=NORMAL")
+        try execute("PRAGMA foreign_keys=ON")
+    }
+
+    deinit { sqlite3_close_v2(db) }
+
+    func error(_ code: Int32, _ sql: String? = nil) -> AutoloaderError {
+        let message = String(cString: sqlite3_errmsg(db))
+        let busy = code == SQLITE_BUSY || code == SQLITE_LOCKED
+        return .warehouse(reason: "SQLite: \(message)" + (sql.map { " in: \($0.prefix(200))" } ?? ""), transient: busy)
+    }
+
+    public func execute(_ sql: String) throws {
+        var message: UnsafeMutablePointer<CChar>?
+        let rc = sqlite3_exec(db, sql, nil, nil, &message)
+        if rc != SQLITE_OK {
+            let text = message.map { String(cString: $0) } ?? "code \(rc)"
+            sqlite3_free(message)
+            throw AutoloaderError.warehouse(reason: "SQLite: \(text) in: \(sql.prefix(200))", transient: rc == SQLITE_BUSY)
+        }
+    }
+
+    public func prepare(_ sql: String) throws -> Statement {
+        var stmt: OpaquePointer?
+        let rc = sqlite3_prepare_v3(db, sql, -1, UInt32(SQLITE_PREPARE_PERSISTENT), &stmt, nil)
+        guard rc == SQLITE_OK, let stmt else { throw error(rc, sql) }
+        return Statement(stmt: stmt, connection: self)
+    }
+
+    /// Runs a statement with parameters and returns all rows (catalog queries only, not the hot path).
+    @discardableResult
+    public func query(_ sql: String, _ params: [SQLValue] = []) throws -> [[SQLValue]] {
+        let stmt = try prepare(sql)
+        try stmt.bind(params)
+        var rows: [[SQLValue]] = []
+        while try stmt.step() { rows.append(stmt.row()) }
+        return rows
+    }
+
+    public var lastInsertRowID: Int64 { sqlite3_last_insert_rowid(db) }
+    public var changes: Int64 { Int64(sqlite3_changes(db)) }
+
+    /// Runs `body` in an IMMEDIATE transaction (takes the write lock up front, so it cannot deadlock later).
+    public func transaction<T>(_ body: () throws -> T) throws -> T {
+        try execute("BEGIN IMMEDIATE")
+        do {
+            let value = try body()
+            try execute("COMMIT")
+            return value
+        } catch {
+            try? execute("ROLLBACK")
+            throw error
+        }
+    }
+}
+
+public enum SQLValue: Equatable, Sendable {
+    case null, int(Int64), double(Double), text(String)
+    public var int: Int64? { if case let .int(v) = self { return v }; return nil }
+    public var text: String? {
+        switch self {
+        case let .text(s): return s
+        case let .int(v): return String(v)
+        case let .double(v): return String(v)
+        case .null: return nil
+        }
+    }
+}
+
+extension Optional where Wrapped == String {
+    var sql: SQLValue { map { .text($0) } ?? .null }
+}
+
+extension Optional where Wrapped == Int64 {
+    var sql: SQLValue { map { .int($0) } ?? .null }
+}
+
+// SQLITE_TRANSIENT / SQLITE_STATIC are macros Swift cannot import.
+let sqliteTransient = unsafeBitCast(-1, to: sqlite3_destructor_type.self)
+let sqliteStatic = unsafeBitCast(0, to: sqlite3_destructor_type.self)
+
+public final class Statement {
+    let stmt: OpaquePointer
+    unowned let connection: SQLiteConnection
+
+    init(stmt: OpaquePointer, connection: SQLiteConnection) {
+        self.stmt = stmt
+        self.connection = connection
+    }
+
+    deinit { sqlite3_finalize(stmt) }
+
+    public func bind(_ params: [SQLValue]) throws {
+        sqlite3_reset(stmt)
+        sqlite3_clear_bindings(stmt)
+        for (i, p) in params.enumerated() {
+            let index = Int32(i + 1)
+            let rc: Int32
+            switch p {
+            case .null: rc = sqlite3_bind_null(stmt, index)
+            case let .int(v): rc = sqlite3_bind_int64(stmt, index, v)
+            case let .double(v): rc = sqlite3_bind_double(stmt, index, v)
+            case let .text(s): rc = sqlite3_bind_text(stmt, index, s, -1, sqliteTransient)
+            }
+            if rc != SQLITE_OK { throw connection.error(rc) }
+        }
+    }
+
+    /// true: a row is ready; false: done.
+    public func step() throws -> Bool {
+        let rc = sqlite3_step(stmt)
+        if rc == SQLITE_ROW { return true }
+        if rc == SQLITE_DONE { return false }
+        throw connection.error(rc)
+    }
+
+    func row() -> [SQLValue] {
+        (0..<sqlite3_column_count(stmt)).map { i in
+            switch sqlite3_column_type(stmt, i) {
+            case SQLITE_INTEGER: return .int(sqlite3_column_int64(stmt, i))
+            case SQLITE_FLOAT: return .double(sqlite3_column_double(stmt, i))
+            case SQLITE_NULL: return .null
+            default: return .text(String(cString: sqlite3_column_text(stmt, i)))
+            }
+        }
+    }
+}

@@ -1,0 +1,186 @@
+import AutoloaderCore
+import AutoloaderFormats
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The embedded default source: a folder on this machine (`./landing`). Listing walks it with
+/// readdir/lstat; inotify (Linux) wakes the service as soon as something changes below it.
+public final class LocalFolderStore: ObjectStore {
+    public let root: String
+
+    public init(root: String) {
+        var r = root
+        while r.count > 1 && r.hasSuffix("/") { r.removeLast() }
+        self.root = r
+    }
+
+    public var location: String { root }
+
+    public func list() throws -> [ObjectInfo] {
+        var out: [ObjectInfo] = []
+        guard isDirectory(root) else {
+            throw AutoloaderError.unreadable(file: root, reason: "no such folder; create it or pass --source")
+        }
+        walk(dir: root, prefix: "", into: &out)
+        return out
+    }
+
+    private func walk(dir: String, prefix: String, into out: inout [ObjectInfo]) {
+        guard let handle = opendir(dir) else { return }  // vanished or unreadable folder: next listing retries
+        defer { closedir(handle) }
+        while let entry = readdir(handle) {
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
+                String(decoding: raw.prefix(while: { $0 != 0 }), as: UTF8.self)
+            }
+            if name == "." || name == ".." || name.hasPrefix(".") { continue }
+            let path = dir + "/" + name
+            var st = stat()
+            guard lstat(path, &st) == 0 else { continue }
+            let key = prefix.isEmpty ? name : prefix + "/" + name
+            if (st.st_mode & S_IFMT) == S_IFDIR {
+                walk(dir: path, prefix: key, into: &out)
+            } else if (st.st_mode & S_IFMT) == S_IFREG {
+                let nanos = Int64(st.st_mtim.tv_sec) * 1_000_000_000 + Int64(st.st_mtim.tv_nsec)
+                out.append(ObjectInfo(key: key, size: Int64(st.st_size), modifiedNanos: nanos))
+            }
+        }
+    }
+
+    private func isDirectory(_ path: String) -> Bool {
+        var st = stat()
+        return stat(path, &st) == 0 && (st.st_mode & S_IFMT) == S_IFDIR
+    }
+
+    public func open(key: String) throws -> any ByteReader {
+        try FileByteReader(path: root + "/" + key)
+    }
+
+    public func watch(onChange: @escaping @Sendable () -> Void) throws -> (any ChangeWatch)? {
+        #if os(Linux)
+        return InotifyWatch(root: root, onChange: onChange)
+        #else
+        return nil
+        #endif
+    }
+}
+
+#if os(Linux)
+/// Recursive inotify on the landing folder. Events only wake the service: the listing that follows decides
+/// what is new, so a lost or coalesced event costs latency (until the periodic listing), never a file.
+final class InotifyWatch: ChangeWatch, @unchecked Sendable {
+    private let fd: Int32
+    private let root: String
+    private let onChange: @Sendable () -> Void
+    private var watches: [Int32: String] = [:]
+    private let lock = NSLockLike()
+    private var stopped = false
+
+    init?(root: String, onChange: @escaping @Sendable () -> Void) {
+        fd = inotify_init1(Int32(IN_CLOEXEC | IN_NONBLOCK))
+        if fd < 0 { return nil }
+        self.root = root
+        self.onChange = onChange
+        addRecursive(root)
+        let thread = PosixThread { [weak self] in self?.loop() }
+        thread.start()
+    }
+
+    deinit { close(fd) }
+
+    private static let mask = UInt32(IN_CLOSE_WRITE | IN_MOVED_TO | IN_CREATE | IN_DELETE | IN_ATTRIB | IN_MODIFY | IN_MOVED_FROM)
+
+    private func addRecursive(_ dir: String) {
+        let wd = inotify_add_watch(fd, dir, Self.mask)
+        if wd >= 0 { lock.withLock { watches[wd] = dir } }
+        guard let handle = opendir(dir) else { return }
+        defer { closedir(handle) }
+        while let entry = readdir(handle) {
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix(while: { $0 != 0 }), as: UTF8.self) }
+            if name == "." || name == ".." || name.hasPrefix(".") { continue }
+            if Int32(entry.pointee.d_type) == Int32(DT_DIR) { addRecursive(dir + "/" + name) }
+        }
+    }
+
+    private func loop() {
+        var buffer = [UInt8](repeating: 0, count: 64 * 1024)
+        while !lock.withLock({ stopped }) {
+            var pfd = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+            let ready = poll(&pfd, 1, 250)
+            if ready <= 0 { continue }
+            let n = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+            if n <= 0 { continue }
+            var offset = 0
+            var changed = false
+            while offset + MemoryLayout<inotify_event>.size <= n {
+                let (wd, mask, len, name) = buffer.withUnsafeBytes { raw -> (Int32, UInt32, Int, String) in
+                    let e = raw.loadUnaligned(fromByteOffset: offset, as: inotify_event.self)
+                    let nameStart = offset + MemoryLayout<inotify_event>.size
+                    let nameBytes = raw[nameStart..<min(nameStart + Int(e.len), raw.count)].prefix(while: { $0 != 0 })
+                    return (e.wd, e.mask, Int(e.len), String(decoding: nameBytes, as: UTF8.self))
+                }
+                offset += MemoryLayout<inotify_event>.size + len
+                changed = true
+                if mask & UInt32(IN_ISDIR) != 0 && mask & UInt32(IN_CREATE | IN_MOVED_TO) != 0, !name.hasPrefix("."),
+                   let parent = lock.withLock({ watches[wd] }) {
+                    addRecursive(parent + "/" + name)  // files copied in before the watch existed are found by the listing
+                }
+                if mask & UInt32(IN_IGNORED) != 0 { lock.withLock { _ = watches.removeValue(forKey: wd) } }
+            }
+            if changed { onChange() }
+        }
+    }
+
+    func stop() { lock.withLock { stopped = true } }
+}
+#endif
+
+/// A pthread mutex, for the few bits of shared state outside the hot path.
+public final class NSLockLike: @unchecked Sendable {
+    private var mutex = pthread_mutex_t()
+    public init() { pthread_mutex_init(&mutex, nil) }
+    deinit { pthread_mutex_destroy(&mutex) }
+    public func withLock<T>(_ body: () throws -> T) rethrows -> T {
+        pthread_mutex_lock(&mutex)
+        defer { pthread_mutex_unlock(&mutex) }
+        return try body()
+    }
+}
+
+/// A detached POSIX thread running one closure (blocking loops that must not occupy Swift's cooperative pool).
+public final class PosixThread: @unchecked Sendable {
+    private let body: () -> Void
+    public init(_ body: @escaping () -> Void) { self.body = body }
+    public func start() {
+        let box = Unmanaged.passRetained(self)
+        var thread = pthread_t()
+        pthread_create(&thread, nil, { arg in
+            let me = Unmanaged<PosixThread>.fromOpaque(arg!).takeRetainedValue()
+            me.body()
+            return nil
+        }, box.toOpaque())
+        pthread_detach(thread)
+    }
+}
+
+/// Named files outside any landing folder (`autoloader load FILE…`): key `table/absolute/path` → path.
+public final class FileListStore: ObjectStore {
+    let files: [String: String]
+    public init(files: [String: String]) { self.files = files }
+    public var location: String { "\(files.count) file(s)" }
+
+    public func list() throws -> [ObjectInfo] {
+        files.compactMap { key, path in
+            var st = stat()
+            guard stat(path, &st) == 0 else { return nil }
+            return ObjectInfo(key: key, size: Int64(st.st_size), modifiedNanos: Int64(st.st_mtim.tv_sec) * 1_000_000_000 + Int64(st.st_mtim.tv_nsec))
+        }
+    }
+
+    public func open(key: String) throws -> any ByteReader {
+        guard let path = files[key] else { throw AutoloaderError.unreadable(file: key, reason: "not among the files given") }
+        return try FileByteReader(path: path)
+    }
+
+    public func watch(onChange: @escaping @Sendable () -> Void) throws -> (any ChangeWatch)? { nil }
+}

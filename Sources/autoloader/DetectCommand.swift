@@ -1,0 +1,58 @@
+import ArgumentParser
+import AutoloaderCore
+import AutoloaderDetection
+import AutoloaderSQLite
+import Foundation
+
+struct DetectCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "detect",
+        abstract: "Show what detection decides for files: format, encoding, dialect, header, columns, CREATE TABLE."
+    )
+    @Argument(help: ArgumentHelp("Files to inspect.", valueName: "file")) var files: [String]
+    @OptionGroup var output: OutputOptions
+
+    func run() throws {
+        let detections = files.map { Detector.detect(path: $0) }
+        if output.json {
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+            // One object per file (an array when several), without the loader-internal schema/dialect fields.
+            let objects: [Any] = try detections.map { d in
+                var object = try JSONSerialization.jsonObject(with: encoder.encode(d)) as? [String: Any] ?? [:]
+                object.removeValue(forKey: "schema")
+                object.removeValue(forKey: "dialect")
+                return object
+            }
+            let value: Any = objects.count == 1 ? objects[0] : objects
+            print(String(decoding: try JSONSerialization.data(withJSONObject: value, options: [.prettyPrinted, .sortedKeys]), as: UTF8.self))
+            return
+        }
+        for d in detections {
+            print("file:        \(d.file)")
+            print("format:      \(d.format.rawValue)   compression: \(d.compression.rawValue)   encoding: \(d.encoding ?? "-")")
+            if let error = d.error {
+                print("verdict:     rejected — \(error)")
+                print("")
+                continue
+            }
+            let delimiter = d.delimiter == "\t" ? "\\t" : (d.delimiter ?? "-")
+            print("dialect:     delimiter '\(delimiter)'  quote \(d.quote.map { "'\($0)'" } ?? "none")  escape \(d.escape.map { "'\($0)'" } ?? "doubled quote")  line ending \(d.lineEnding ?? "-")\(d.trailingDelimiter == true ? "  trailing delimiter" : "")")
+            print("header:      \(d.header == true ? "yes" : "no")   skipped lines: \(d.skipLines ?? 0)   rows: \(d.rows ?? 0)\(d.sampleComplete == true ? "" : " (in the sample)")\(d.badRows?.isEmpty == false ? "   bad rows at lines \(d.badRows!.map(String.init).joined(separator: ", "))" : "")")
+            if let columns = d.schema?.columns, let detected = d.columns {
+                Output.table(["column", "type", "nullable", "null tokens", "sample"], zip(columns, detected).map { c, dc in
+                    [c.name, c.type.description, c.nullable ? "yes" : "no", dc.nullTokens.map { $0.isEmpty ? "(empty)" : $0 }.joined(separator: " "), dc.sample ?? ""]
+                })
+            }
+            if let scores = d.delimiterScores, !scores.isEmpty {
+                print("evidence:    " + scores.prefix(4).map { "'\($0.delimiter == "\t" ? "\\t" : $0.delimiter)' \($0.columns) cols, \($0.consistentRows) consistent / \($0.inconsistentRows) not" }.joined(separator: "; "))
+            }
+            if let schema = d.schema {
+                let table = SQLIdentifier.tableName(fromFolder: URL(fileURLWithPath: d.file).deletingPathExtension().lastPathComponent)
+                let typeName = SQLiteWarehouse.sqliteCapabilities.typeName
+                let defs = schema.columns.map { "  \(SQLIdentifier.quoted($0.name)) \(typeName($0.type))" }
+                print("\n-- SQLite\nCREATE TABLE \(SQLIdentifier.quoted(table)) (\n\(defs.joined(separator: ",\n"))\n);\n")
+            }
+        }
+    }
+}

@@ -1,0 +1,84 @@
+import ArgumentParser
+import AutoloaderCore
+import AutoloaderPipeline
+import AutoloaderStores
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+
+struct LoadCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "load",
+        abstract: "Load files or landing folders once, then exit.",
+        discussion: """
+        A folder is read like the landing folder (each first-level folder is a table). A file goes into \
+        --table, or a table named after the file. Files already loaded are recognised and not loaded twice. \
+        Exit status is 1 if any file failed.
+        """
+    )
+
+    @Argument(help: ArgumentHelp("Files or landing folders.", valueName: "path"))
+    var paths: [String]
+    @Option(help: "Table for files given directly (default: from the file name).")
+    var table: String?
+    @OptionGroup var warehouse: WarehouseOptions
+    @OptionGroup var output: OutputOptions
+
+    func run() throws {
+        let started = Date()
+        var summaries: [LoadSummary] = []
+        var files: [String: String] = [:]
+        for path in paths {
+            var isDir: ObjCBool = false
+            guard FileManager.default.fileExists(atPath: path, isDirectory: &isDir) else {
+                throw ValidationError("\(path): no such file or folder")
+            }
+            if isDir.boolValue {
+                summaries += try Wiring.service(source: path, options: warehouse).runOnce(progress: ProgressBar.callback())
+            } else {
+                let absolute = URL(fileURLWithPath: path).standardizedFileURL.path
+                let name = table ?? SQLIdentifier.tableName(fromFolder: URL(fileURLWithPath: path).deletingPathExtension().lastPathComponent)
+                files[name + absolute] = absolute
+            }
+        }
+        if !files.isEmpty {
+            let store = FileListStore(files: files)
+            summaries += try Wiring.service(source: "", options: warehouse, store: store).runOnce(progress: ProgressBar.callback())
+        }
+        ProgressBar.clear()
+        let all = summaries.flatMap(\.files)
+        let failed = all.filter { $0.state == .failed }
+        let rows = summaries.reduce(0) { $0 + $1.rowsLoaded }
+        let seconds = Date().timeIntervalSince(started)
+        if output.json {
+            try Output.json(all.map { ["file": $0.key, "state": $0.state.rawValue, "rows": String($0.rows), "error": $0.error ?? ""] })
+        } else {
+            for s in summaries where s.status != .finished || s.files.contains(where: { $0.state != .loaded }) {
+                print(LoaderService.describe(s))
+            }
+        }
+        let others = all.filter { $0.state == .duplicate || $0.state == .skipped }.count
+        let tables = Set(summaries.map(\.table)).count
+        FileHandle.standardError.write(Data(("loaded \(all.count - failed.count - others) file(s), \(rows) rows into \(tables) table(s) in "
+            + String(format: "%.2f", seconds) + "s; \(failed.count) failed, \(others) duplicate/unchanged\n").utf8))
+        if !failed.isEmpty { throw ExitCode(1) }
+    }
+}
+
+/// A progress bar on stderr when it is a terminal; silent otherwise.
+enum ProgressBar {
+    static func callback() -> (@Sendable (String, Int64, Int64) -> Void)? {
+        guard isatty(STDERR_FILENO) == 1 else { return nil }
+        return { table, done, total in
+            let fraction = total > 0 ? min(1, Double(done) / Double(total)) : 1
+            let filled = Int(fraction * 30)
+            let bar = String(repeating: "#", count: filled) + String(repeating: " ", count: 30 - filled)
+            FileHandle.standardError.write(Data("\r\(table) [\(bar)] \(Int(fraction * 100))% \(done >> 20)/\(total >> 20) MB".utf8))
+        }
+    }
+
+    static func clear() {
+        if isatty(STDERR_FILENO) == 1 { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }
+    }
+}

@@ -1,0 +1,26 @@
+import ArgumentParser
+import AutoloaderCore
+
+struct LoadsCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "loads", abstract: "List loads (current and previous): files, rows, status, error.")
+    @Option(help: "Only this table.") var table: String?
+    @Option(help: "Only this status: queued, running, finished, failed, aborted.") var status: String?
+    @OptionGroup var warehouse: WarehouseOptions
+    @OptionGroup var output: OutputOptions
+
+    func run() throws {
+        var wanted: LoadStatus?
+        if let status {
+            guard let s = LoadStatus(rawValue: status) else {
+                throw ValidationError("unknown status '\(status)'; one of \(LoadStatus.allCases.map(\.rawValue).joined(separator: ", "))")
+            }
+            wanted = s
+        }
+        let loads = try Wiring.catalog(warehouse).loads(table: table, status: wanted)
+        if output.json { return try Output.json(loads) }
+        Output.table(["id", "table", "status", "files", "rows", "rejected", "bytes", "started", "finished", "error"], loads.map { l in
+            [String(l.id), l.table, l.status.rawValue, String(l.files.count), String(l.rowsLoaded), String(l.rowsRejected), String(l.bytes),
+             l.startedAt, l.finishedAt ?? "-", l.error ?? ""]
+        })
+    }
+}
