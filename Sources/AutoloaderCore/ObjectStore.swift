@@ -28,6 +28,12 @@ public protocol ObjectStore: Sendable {
     /// Starts change notifications; `onChange` is called (from any thread) when something may have changed.
     /// Returns nil when the store has none, and listing alone is used.
     func watch(onChange: @escaping @Sendable () -> Void) throws -> (any ChangeWatch)?
+    /// Which table an object belongs to, or nil when it is not data. Defaults to the landing layout.
+    func classify(_ object: ObjectInfo) -> LandingKey?
+}
+
+extension ObjectStore {
+    public func classify(_ object: ObjectInfo) -> LandingKey? { LandingKey.classify(object) }
 }
 
 public protocol ChangeWatch: AnyObject, Sendable {
@@ -40,6 +46,12 @@ public struct LandingKey: Sendable, Equatable {
     public var table: String
     public var sourceFolder: String
     public var partitions: [(name: String, value: String)]
+
+    public init(table: String, sourceFolder: String, partitions: [(name: String, value: String)] = []) {
+        self.table = table
+        self.sourceFolder = sourceFolder
+        self.partitions = partitions
+    }
 
     public static func == (a: LandingKey, b: LandingKey) -> Bool {
         a.table == b.table && a.sourceFolder == b.sourceFolder

@@ -1,3 +1,4 @@
+import Foundation
 import AutoloaderCore
 #if canImport(Glibc)
 import Glibc
@@ -125,4 +126,85 @@ public final class PrefixedReader: ByteReader {
         }
         return try rest.read(into: buffer)
     }
+}
+
+/// Reads ahead on its own thread, so that whatever `inner` does per byte (hashing, decompression) runs
+/// beside the parser instead of before it. At most `depth` chunks are in flight: memory stays bounded.
+public final class ReadAheadReader: ByteReader, @unchecked Sendable {
+    private let condition = NSCondition()
+    private var chunks: [[UInt8]] = []
+    private var finished = false
+    private var failure: (any Error)?
+    private var cancelled = false
+    private var current: [UInt8] = []
+    private var offset = 0
+    private let depth: Int
+
+    public init(_ inner: any ByteReader, chunkSize: Int = 1 << 20, depth: Int = 4) {
+        self.depth = depth
+        // The reader is handed over: from here on only the reading thread touches it.
+        let inner = UncheckedBox(inner)
+        let thread = Thread { [self] in
+            while true {
+                var chunk = [UInt8](repeating: 0, count: chunkSize)
+                let n: Int
+                do {
+                    n = try chunk.withUnsafeMutableBytes { try inner.value.read(into: $0) }
+                } catch {
+                    condition.lock(); failure = error; finished = true; condition.broadcast(); condition.unlock()
+                    return
+                }
+                condition.lock()
+                if n == 0 || cancelled {
+                    finished = true
+                    condition.broadcast()
+                    condition.unlock()
+                    return
+                }
+                chunk.removeSubrange(n...)
+                while chunks.count >= depth && !cancelled { condition.wait() }
+                chunks.append(chunk)
+                condition.broadcast()
+                condition.unlock()
+            }
+        }
+        thread.start()
+    }
+
+    deinit { cancel() }
+
+    /// Stops the reading thread early (the consumer gave up).
+    public func cancel() {
+        condition.lock()
+        cancelled = true
+        condition.broadcast()
+        condition.unlock()
+    }
+
+    public func read(into buffer: UnsafeMutableRawBufferPointer) throws -> Int {
+        if offset >= current.count {
+            condition.lock()
+            while chunks.isEmpty && !finished { condition.wait() }
+            if chunks.isEmpty {
+                let error = failure
+                condition.unlock()
+                if let error { throw error }
+                return 0
+            }
+            current = chunks.removeFirst()
+            offset = 0
+            condition.broadcast()
+            condition.unlock()
+        }
+        let n = min(buffer.count, current.count - offset)
+        current.withUnsafeBytes { buffer.baseAddress!.copyMemory(from: $0.baseAddress! + offset, byteCount: n) }
+        offset += n
+        return n
+    }
+}
+
+/// Moves a non-Sendable value to another thread that becomes its only user.
+struct UncheckedBox<T>: @unchecked Sendable {
+    let value: T
+    init(_ value: T) { self.value = value }
 }

@@ -115,19 +115,30 @@ public struct TemporalFormat: Sendable, Equatable {
             v.hour = minutes / 60
             v.minute = minutes % 60
         }
-        @inline(__always) func put(_ x: Int, _ width: Int) {
-            var digits = [UInt8](repeating: 48, count: width)
-            var y = x
-            for k in stride(from: width - 1, through: 0, by: -1) { digits[k] = UInt8(48 + y % 10); y /= 10 }
-            out.append(contentsOf: digits)
+        // Digits are appended one by one: this runs once per date cell, so no temporary arrays.
+        @inline(__always) func put2(_ x: Int) {
+            out.append(UInt8(48 + x / 10))
+            out.append(UInt8(48 + x % 10))
+        }
+        @inline(__always) func put4(_ x: Int) {
+            put2(x / 100 % 100)
+            put2(x % 100)
+        }
+        @inline(__always) func putFraction(_ x: Int, _ digits: Int) {
+            var divisor = 1
+            for _ in 1..<digits { divisor *= 10 }
+            while divisor > 0 {
+                out.append(UInt8(48 + x / divisor % 10))
+                divisor /= 10
+            }
         }
         if kind != .time {
-            put(v.year, 4); out.append(UInt8(ascii: "-")); put(v.month, 2); out.append(UInt8(ascii: "-")); put(v.day, 2)
+            put4(v.year); out.append(UInt8(ascii: "-")); put2(v.month); out.append(UInt8(ascii: "-")); put2(v.day)
             if kind == .date { return }
             out.append(UInt8(ascii: " "))
         }
-        put(v.hour, 2); out.append(UInt8(ascii: ":")); put(v.minute, 2); out.append(UInt8(ascii: ":")); put(v.second, 2)
-        if v.fractionDigits > 0 { out.append(UInt8(ascii: ".")); put(v.fraction, v.fractionDigits) }
+        put2(v.hour); out.append(UInt8(ascii: ":")); put2(v.minute); out.append(UInt8(ascii: ":")); put2(v.second)
+        if v.fractionDigits > 0 { out.append(UInt8(ascii: ".")); putFraction(v.fraction, v.fractionDigits) }
         if kind == .timestamptz { out.append(UInt8(ascii: "Z")) }
     }
 

@@ -28,7 +28,7 @@ public final class Discoverer {
         let objects = try store.list()
         var present = Set<String>()
         for object in objects {
-            guard let landing = LandingKey.classify(object) else { continue }
+            guard let landing = store.classify(object) else { continue }
             present.insert(object.key)
             if recorded.contains(object) { continue }
             let settled = now - object.modifiedNanos >= settledAfterNanos

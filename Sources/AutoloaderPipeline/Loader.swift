@@ -1,4 +1,5 @@
 import AutoloaderCore
+import Foundation
 import AutoloaderDetection
 import AutoloaderFormats
 
@@ -137,57 +138,31 @@ public struct Loader {
         insertColumns.append(LineageColumn.sourceFile)
         try tx.beginInsert(table: table, columns: insertColumns)
 
-        var source: any ByteReader = PrefixedReader(prefix: sample, rest: hashing)
-        if fileDialect.encoding == .latin1 { source = Latin1ToUTF8Reader(source) }
-        let reader = CSVRecordReader(source: source, dialect: fileDialect)
-        try reader.skipLines(fileDialect.skipLines)
-        var batch = RowBatch(columnCount: insertColumns.count, reservingRows: rowsPerInsert)
-        let expected = fileSchema.columns.count
+        // Two threads: this one writes to the warehouse; a parser thread reads, hashes, parses and converts.
+        // On two cores the SQLite inserts and the parsing overlap. Bad rows travel with the batches.
+        let channel = BoundedChannel<Parsed>(capacity: 4)
+        let parser = RowParser(file: file, dialect: fileDialect, converters: converters, partValues: partValues,
+                               columnCount: insertColumns.count, rowsPerBatch: rowsPerInsert, options: options,
+                               loadID: tx.loadID, source: PrefixedReader(prefix: sample, rest: ReadAheadReader(hashing)), hashing: hashing)
+        let thread = Thread { parser.run(into: channel) }
+        thread.stackSize = 1 << 20
+        thread.start()
         var outcome = FileOutcome(state: .loaded)
-        var first = true
-        var keyBytes = file.key
-        while try reader.next() {
-            if first {
-                first = false
-                if fileDialect.header { continue }
-            }
-            var n = reader.fieldCount
-            if fileDialect.trailingDelimiter, n == expected + 1, reader.field(n - 1).isEmpty { n -= 1 }
-            var reason: String?
-            if n != expected {
-                reason = "expected \(expected) fields, found \(n)"
-            } else if let bad = reader.invalidUTF8Offset() {
-                reason = "invalid UTF-8 at byte \(bad) of the record; re-export the file as UTF-8"
-            }
-            if let reason {
-                let raw = String(decoding: reader.rawRecord.prefix(1024), as: UTF8.self)
-                let located = AutoloaderError.badInput(SourceLocation(file: file.key, line: reader.line), reason: reason).description
-                try tx.recordError(LoadErrorRecord(loadID: tx.loadID, file: file.key, line: reader.line, column: nil, rawText: raw, reason: reason))
-                outcome.rejected += 1
-                if options.onError == .abortFile {
-                    return FileOutcome(state: .failed, rejected: outcome.rejected, sha256: try hashing.finish(),
-                                       error: located + " (on_error=abort_file: nothing of this file was loaded)")
-                }
-                if outcome.rejected > options.maxErrors {
-                    return FileOutcome(state: .failed, rejected: outcome.rejected, sha256: try hashing.finish(),
-                                       error: "\(file.key): more than max_errors=\(options.maxErrors) bad rows; last: \(located)")
-                }
-                continue
-            }
-            for k in 0..<n { converters[k].append(reader.field(k), to: &batch) }
-            for v in partValues { if let v { batch.appendText(v) } else { batch.cells.append(.null) } }
-            keyBytes.withUTF8 { batch.appendText($0) }
-            outcome.rows += 1
-            if batch.rowCount >= rowsPerInsert {
-                try tx.insert(batch)
-                batch.removeAll()
+        defer { channel.close() }
+        loop: while let message = channel.receive() {
+            switch message {
+            case let .rows(batch, errors):
+                for e in errors { try tx.recordError(e) }
+                if batch.rowCount > 0 { try tx.insert(batch) }
                 progress?(hashing.bytesRead)
+            case let .done(result):
+                outcome = result
+                break loop
+            case let .failed(error):
+                throw error
             }
         }
-        if batch.rowCount > 0 { try tx.insert(batch) }
-        progress?(hashing.bytesRead)
-        let sha = try hashing.finish()
-        outcome.sha256 = sha
+        guard outcome.state == .loaded, let sha = outcome.sha256 else { return outcome }
         if hashing.bytesRead != file.size {
             return FileOutcome(state: .failed, sha256: sha, error: "\(file.key): changed while loading (\(file.size) bytes listed, \(hashing.bytesRead) read); its new version loads next")
         }
@@ -198,5 +173,110 @@ public struct Loader {
             return FileOutcome(state: .duplicate, sha256: sha, duplicateOf: twin.id, error: "same bytes as \(twin.key), already loaded")
         }
         return outcome
+    }
+}
+
+enum Parsed {
+    case rows(RowBatch, errors: [LoadErrorRecord])
+    case done(Loader.FileOutcome)
+    case failed(any Error)
+}
+
+/// The parser side of a file load: bytes → records → converted cells, in batches.
+/// Runs on its own thread; owns the reader and the hasher, never touches the warehouse.
+final class RowParser: @unchecked Sendable {
+    let file: FileRecord
+    let dialect: Dialect
+    let converters: [Converter]
+    let partValues: [String?]
+    let columnCount: Int
+    let rowsPerBatch: Int
+    let options: TableOptions
+    let loadID: Int64
+    let source: any ByteReader
+    let hashing: HashingReader
+
+    init(file: FileRecord, dialect: Dialect, converters: [Converter], partValues: [String?], columnCount: Int, rowsPerBatch: Int,
+         options: TableOptions, loadID: Int64, source: any ByteReader, hashing: HashingReader) {
+        self.file = file
+        self.dialect = dialect
+        self.converters = converters
+        self.partValues = partValues
+        self.columnCount = columnCount
+        self.rowsPerBatch = rowsPerBatch
+        self.options = options
+        self.loadID = loadID
+        self.source = source
+        self.hashing = hashing
+    }
+
+    func run(into channel: BoundedChannel<Parsed>) {
+        do {
+            let result = try parse(channel)
+            _ = channel.send(.done(result))
+        } catch {
+            _ = channel.send(.failed(error))
+        }
+    }
+
+    private func parse(_ channel: BoundedChannel<Parsed>) throws -> Loader.FileOutcome {
+        var input: any ByteReader = source
+        if dialect.encoding == .latin1 { input = Latin1ToUTF8Reader(input) }
+        let reader = CSVRecordReader(source: input, dialect: dialect)
+        try reader.skipLines(dialect.skipLines)
+        var batch = RowBatch(columnCount: columnCount, reservingRows: rowsPerBatch)
+        var errors: [LoadErrorRecord] = []
+        let expected = converters.count
+        var outcome = Loader.FileOutcome(state: .loaded)
+        var first = true
+        var key = file.key
+        while try reader.next() {
+            if first {
+                first = false
+                if dialect.header { continue }
+            }
+            var n = reader.fieldCount
+            if dialect.trailingDelimiter, n == expected + 1, reader.field(n - 1).isEmpty { n -= 1 }
+            var reason: String?
+            if n != expected {
+                reason = "expected \(expected) fields, found \(n)"
+            } else if let bad = reader.invalidUTF8Offset() {
+                reason = "invalid UTF-8 at byte \(bad) of the record; re-export the file as UTF-8"
+            }
+            if let reason {
+                let raw = String(decoding: reader.rawRecord.prefix(1024), as: UTF8.self)
+                let located = AutoloaderError.badInput(SourceLocation(file: file.key, line: reader.line), reason: reason).description
+                errors.append(LoadErrorRecord(loadID: loadID, file: file.key, line: reader.line, column: nil, rawText: raw, reason: reason))
+                outcome.rejected += 1
+                if options.onError == .abortFile || outcome.rejected > options.maxErrors {
+                    _ = channel.send(.rows(RowBatch(columnCount: columnCount), errors: errors))
+                    let why = options.onError == .abortFile
+                        ? located + " (on_error=abort_file: nothing of this file was loaded)"
+                        : "\(file.key): more than max_errors=\(options.maxErrors) bad rows; last: \(located)"
+                    return Loader.FileOutcome(state: .failed, rejected: outcome.rejected, sha256: try digest(input), error: why)
+                }
+                continue
+            }
+            for k in 0..<n { converters[k].append(reader.field(k), to: &batch) }
+            for v in partValues { if let v { batch.appendText(v) } else { batch.cells.append(.null) } }
+            key.withUTF8 { batch.appendText($0) }
+            outcome.rows += 1
+            if batch.rowCount >= rowsPerBatch {
+                guard channel.send(.rows(batch, errors: errors)) else { throw CancellationError() }
+                batch = RowBatch(columnCount: columnCount, reservingRows: rowsPerBatch)
+                errors = []
+            }
+        }
+        if batch.rowCount > 0 || !errors.isEmpty { guard channel.send(.rows(batch, errors: errors)) else { throw CancellationError() } }
+        outcome.sha256 = try digest(input)
+        return outcome
+    }
+
+    /// Reads what is left through the parser's own input (so the read-ahead thread is done with the hasher), then hashes.
+    private func digest(_ input: any ByteReader) throws -> String {
+        let scratch = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 16, alignment: 8)
+        defer { scratch.deallocate() }
+        while try input.read(into: scratch) > 0 {}
+        return try hashing.finish()
     }
 }

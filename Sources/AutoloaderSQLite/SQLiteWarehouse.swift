@@ -70,6 +70,8 @@ final class SQLiteLoadTransaction: LoadTransaction {
     let loadID: Int64
     let table: String
     private var insert: Statement?
+    private var insertMany: Statement?
+    private var insertManyRows = 1
     private var insertColumns = 0
     private var pendingErrors: [LoadErrorRecord] = []
     private var open = true
@@ -112,38 +114,52 @@ final class SQLiteLoadTransaction: LoadTransaction {
         return connection.changes
     }
 
+    /// Rows per multi-row INSERT: fewer statement steps per row, well under SQLite's parameter limit.
+    private static let rowsPerStatement = 64
+
     func beginInsert(table: String, columns: [String]) throws {
         let names = columns.map(SQLIdentifier.quoted).joined(separator: ", ")
-        let marks = Array(repeating: "?", count: columns.count).joined(separator: ", ")
-        insert = try connection.prepare("INSERT INTO \(SQLIdentifier.quoted(table)) (\(names)) VALUES (\(marks))")
+        let row = "(" + Array(repeating: "?", count: columns.count).joined(separator: ", ") + ")"
+        let rowsPerStatement = max(1, min(Self.rowsPerStatement, 30_000 / max(1, columns.count)))
+        let prefix = "INSERT INTO \(SQLIdentifier.quoted(table)) (\(names)) VALUES "
+        insert = try connection.prepare(prefix + row)
+        insertMany = try connection.prepare(prefix + Array(repeating: row, count: rowsPerStatement).joined(separator: ", "))
+        insertManyRows = rowsPerStatement
         insertColumns = columns.count
     }
 
     func insert(_ batch: RowBatch) throws {
-        guard let insert else { throw AutoloaderError.warehouse(reason: "insert before beginInsert", transient: false) }
+        guard let insert, let insertMany else { throw AutoloaderError.warehouse(reason: "insert before beginInsert", transient: false) }
         precondition(batch.columnCount == insertColumns, "batch shape must match the insert statement")
-        let stmt = insert.stmt
         try batch.arena.withUnsafeBufferPointer { arena in
             // An empty arena has no address; any valid pointer does for zero-length text.
             let base = UnsafeRawPointer(arena.baseAddress ?? UnsafePointer(Self.emptyText))
-            var cell = 0
-            for _ in 0..<batch.rowCount {
-                for c in 0..<Int32(insertColumns) {
-                    let rc: Int32
-                    switch batch.cells[cell] {
-                    case .null: rc = sqlite3_bind_null(stmt, c + 1)
-                    case let .int(v): rc = sqlite3_bind_int64(stmt, c + 1, v)
-                    case let .double(v): rc = sqlite3_bind_double(stmt, c + 1, v)
-                    case let .text(start, count):
-                        // STATIC: the arena outlives this step, so SQLite need not copy.
-                        rc = sqlite3_bind_text(stmt, c + 1, (base + Int(start)).assumingMemoryBound(to: CChar.self), count, sqliteStatic)
+            try batch.cells.withUnsafeBufferPointer { cells in
+                var row = 0
+                let rows = batch.rowCount
+                while row < rows {
+                    let many = rows - row >= insertManyRows
+                    let stmt = many ? insertMany.stmt : insert.stmt
+                    let count = many ? insertManyRows : 1
+                    var parameter: Int32 = 1
+                    for cell in cells[(row * insertColumns)..<((row + count) * insertColumns)] {
+                        let rc: Int32
+                        switch cell {
+                        case .null: rc = sqlite3_bind_null(stmt, parameter)
+                        case let .int(v): rc = sqlite3_bind_int64(stmt, parameter, v)
+                        case let .double(v): rc = sqlite3_bind_double(stmt, parameter, v)
+                        case let .text(start, count):
+                            // STATIC: the arena outlives this step, so SQLite need not copy.
+                            rc = sqlite3_bind_text(stmt, parameter, (base + Int(start)).assumingMemoryBound(to: CChar.self), count, sqliteStatic)
+                        }
+                        if rc != SQLITE_OK { throw connection.error(rc) }
+                        parameter += 1
                     }
-                    if rc != SQLITE_OK { throw connection.error(rc) }
-                    cell += 1
+                    let rc = sqlite3_step(stmt)
+                    sqlite3_reset(stmt)
+                    if rc != SQLITE_DONE { throw connection.error(rc) }
+                    row += count
                 }
-                let rc = sqlite3_step(stmt)
-                if rc != SQLITE_DONE { throw connection.error(rc) }
-                sqlite3_reset(stmt)
             }
         }
     }
@@ -158,6 +174,7 @@ final class SQLiteLoadTransaction: LoadTransaction {
 
     func endFile(_ file: FileRecord, state: FileState, sha256: String?, rows: Int64, duplicateOf: Int64?, error: String?) throws {
         insert = nil
+        insertMany = nil
         if state == .loaded {
             try connection.execute("RELEASE SAVEPOINT file")
             try connection.query("UPDATE _autoloader_files SET superseded=1 WHERE key=? AND id<>?", [.text(file.key), .int(file.id)])

@@ -164,9 +164,15 @@ public final class PosixThread: @unchecked Sendable {
 }
 
 /// Named files outside any landing folder (`autoloader load FILE…`): key `table/absolute/path` → path.
+/// The user named each file, so none is hidden or a partition: the table is the key's first part.
 public final class FileListStore: ObjectStore {
     let files: [String: String]
     public init(files: [String: String]) { self.files = files }
+
+    public func classify(_ object: ObjectInfo) -> LandingKey? {
+        guard let table = object.key.split(separator: "/").first.map(String.init) else { return nil }
+        return LandingKey(table: table, sourceFolder: table)
+    }
     public var location: String { "\(files.count) file(s)" }
 
     public func list() throws -> [ObjectInfo] {

@@ -39,7 +39,7 @@ struct LoadCommand: ParsableCommand {
             } else {
                 let absolute = URL(fileURLWithPath: path).standardizedFileURL.path
                 let name = table ?? SQLIdentifier.tableName(fromFolder: URL(fileURLWithPath: path).deletingPathExtension().lastPathComponent)
-                files[name + absolute] = absolute
+                files[name + absolute] = absolute  // absolute starts with '/': key is table/abs/path
             }
         }
         if !files.isEmpty {
