@@ -32,7 +32,8 @@ let package = Package(
         .testTarget(name: "AutoloaderDetectionTests", dependencies: ["AutoloaderDetection"], resources: [.copy("Fixtures")]),
         .testTarget(
             name: "AutoloaderPipelineTests",
-            dependencies: ["AutoloaderCore", "AutoloaderStores", "AutoloaderSQLite", "AutoloaderPipeline", "CSQLite"]
+            dependencies: ["AutoloaderCore", "AutoloaderStores", "AutoloaderSQLite", "AutoloaderPipeline", "CSQLite"],
+            resources: [.copy("Fixtures")]
         ),
         .testTarget(name: "autoloaderTests", dependencies: ["autoloader", "CSQLite"]),
     ]

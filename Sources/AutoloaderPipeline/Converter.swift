@@ -6,7 +6,9 @@ import AutoloaderFormats
 struct Converter {
     enum Kind { case text, integer, real, boolean, temporal(TemporalFormat) }
     let kind: Kind
-    /// Null spellings other than the empty field; for text columns only those detection saw in this column.
+    /// Which null spellings become NULL. Typed columns: all of them (they cannot be values). Text columns:
+    /// only the empty field, so a comment that reads "NULL" or "NA" arrives byte for byte (the seed's samples
+    /// have such values); detection still reports the spellings it saw.
     let nullTokenMask: UInt8
 
     init(column: Column, fileFormat: String?) {
@@ -19,9 +21,7 @@ struct Converter {
         case .varchar, .json: kind = .text
         }
         if case .text = kind {
-            var mask: UInt8 = 1  // the empty field
-            for t in column.nullTokens { if let i = Values.nullTokens.firstIndex(of: t) { mask |= 1 << UInt8(i) } }
-            nullTokenMask = mask
+            nullTokenMask = 1  // the empty field
         } else {
             nullTokenMask = 0xFF
         }

@@ -1,0 +1,121 @@
+import Testing
+@testable import AutoloaderCore
+
+@Suite struct SHA256Tests {
+    @Test func publishedVectors() {
+        #expect(SHA256.hex(Array("".utf8)) == "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855")
+        #expect(SHA256.hex(Array("abc".utf8)) == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")
+        #expect(SHA256.hex(Array("abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq".utf8))
+                == "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1")
+        #expect(SHA256.hex([UInt8](repeating: UInt8(ascii: "a"), count: 1_000_000))
+                == "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0")
+    }
+
+    @Test func streamingInOddPiecesEqualsOneShot() {
+        let data = (0..<10_000).map { UInt8(truncatingIfNeeded: $0 &* 31 &+ 7) }
+        var hasher = SHA256()
+        var i = 0
+        var step = 1
+        while i < data.count {
+            let end = min(data.count, i + step)
+            data[i..<end].withUnsafeBytes { hasher.update($0) }
+            i = end
+            step = step * 3 % 97 + 1
+        }
+        #expect(hasher.finalizeHex() == SHA256.hex(data))
+    }
+}
+
+@Suite struct IdentifierTests {
+    @Test func tableNamesAreSafe() {
+        #expect(SQLIdentifier.tableName(fromFolder: "Orders") == "orders")
+        #expect(SQLIdentifier.tableName(fromFolder: "Sales Data-2024") == "sales_data_2024")
+        #expect(SQLIdentifier.tableName(fromFolder: "2024_orders") == "t_2024_orders")
+        #expect(SQLIdentifier.tableName(fromFolder: "Café") == "caf")
+        #expect(SQLIdentifier.tableName(fromFolder: "!!!") == "table")
+        #expect(SQLIdentifier.tableName(fromFolder: "_autoloader_files") == "t_autoloader_files")
+    }
+
+    @Test func quotingDoublesQuotes() {
+        #expect(SQLIdentifier.quoted("select") == "\"select\"")
+        #expect(SQLIdentifier.quoted("a\"b") == "\"a\"\"b\"")
+    }
+
+    @Test func columnNamesMadeUnique() {
+        #expect(SQLIdentifier.uniqueColumnNames(["id", "", "name", "Name", "name"]) == ["id", "column2", "name", "Name_2", "name_3"])
+    }
+}
+
+@Suite struct LandingKeyTests {
+    func classify(_ key: String, size: Int64 = 10) -> LandingKey? {
+        LandingKey.classify(ObjectInfo(key: key, size: size, modifiedNanos: 0))
+    }
+
+    @Test func firstFolderIsTheTable() {
+        #expect(classify("Orders/a.csv")?.table == "orders")
+        #expect(classify("Orders/a.csv")?.sourceFolder == "Orders")
+        #expect(classify("orders/2024/01/a.csv")?.table == "orders")
+        #expect(classify("a.csv") == nil)
+    }
+
+    @Test func partitionFolders() {
+        let key = classify("orders/order_date=20240101/region=eu%2Fwest/a.csv")
+        #expect(key?.partitions.map(\.name) == ["order_date", "region"])
+        #expect(key?.partitions.map(\.value) == ["20240101", "eu/west"])
+    }
+
+    @Test func ignoredNames() {
+        for key in ["orders/.hidden.csv", "orders/a.csv.tmp", "orders/a.csv.part", "orders/a.csv~", "orders/.staging/a.csv",
+                    "orders/_SUCCESS"] {
+            #expect(classify(key) == nil, "\(key) must be ignored")
+        }
+        #expect(classify("orders/sub_$folder$", size: 0) == nil)
+        #expect(classify("orders/empty.csv", size: 0) != nil)  // an empty data file is data (it fails with a clear verdict)
+    }
+}
+
+@Suite struct LifecycleTests {
+    @Test func fileTransitions() {
+        #expect(FileState.pending.apply(.claim) == .loading)
+        #expect(FileState.loading.apply(.committed) == .loaded)
+        #expect(FileState.loading.apply(.duplicate) == .duplicate)
+        #expect(FileState.loading.apply(.unchanged) == .skipped)
+        #expect(FileState.loading.apply(.failed) == .failed)
+        #expect(FileState.failed.apply(.requeue) == .pending)
+        #expect(FileState.loaded.apply(.requeue) == .pending)
+        // A loaded file can never be claimed or committed again without going back to pending first.
+        #expect(FileState.loaded.apply(.claim) == nil)
+        #expect(FileState.loaded.apply(.committed) == nil)
+        #expect(FileState.pending.apply(.committed) == nil)
+    }
+
+    @Test func loadTransitions() {
+        #expect(LoadStatus.queued.apply(.start) == .running)
+        #expect(LoadStatus.running.apply(.succeeded) == .finished)
+        #expect(LoadStatus.running.apply(.someFilesFailed) == .failed)
+        #expect(LoadStatus.running.apply(.interrupted) == .aborted)
+        #expect(LoadStatus.finished.apply(.interrupted) == nil)
+    }
+}
+
+@Suite struct OptionsTests {
+    @Test func mergeKnownKeys() throws {
+        let o = try TableOptions().merging(json: #"{"on_error": "skip_rows", "max_errors": 3}"#)
+        #expect(o.onError == .skipRows)
+        #expect(o.maxErrors == 3)
+        #expect(o.overwrite == .replace)
+    }
+
+    @Test func unknownKeysAndBadValuesAreRejected() {
+        #expect(throws: AutoloaderError.self) { try TableOptions().merging(json: #"{"on_eror": "skip_rows"}"#) }
+        #expect(throws: AutoloaderError.self) { try TableOptions().merging(json: #"{"on_error": "explode"}"#) }
+        #expect(throws: AutoloaderError.self) { try TableOptions().merging(json: "not json") }
+    }
+
+    @Test func typeJoinWidens() {
+        #expect(ColumnType.smallint.joined(with: .bigint) == .bigint)
+        #expect(ColumnType.integer.joined(with: .decimal(6, 2)).kind == .decimal)
+        #expect(ColumnType.integer.joined(with: .varchar(3)).kind == .varchar)
+        #expect(ColumnType(kind: .date, format: "%Y-%m-%d").joined(with: .integer).kind == .varchar)
+    }
+}

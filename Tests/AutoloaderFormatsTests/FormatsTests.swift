@@ -1,0 +1,132 @@
+import AutoloaderCore
+import Testing
+@testable import AutoloaderFormats
+
+/// A reader that hands out at most `step` bytes per read, to push records across buffer boundaries.
+final class TrickleReader: ByteReader {
+    let bytes: [UInt8]
+    var offset = 0
+    let step: Int
+    init(_ text: String, step: Int) { bytes = Array(text.utf8); self.step = step }
+    init(bytes: [UInt8], step: Int) { self.bytes = bytes; self.step = step }
+    func read(into buffer: UnsafeMutableRawBufferPointer) throws -> Int {
+        let n = min(step, buffer.count, bytes.count - offset)
+        for i in 0..<n { buffer[i] = bytes[offset + i] }
+        offset += n
+        return n
+    }
+}
+
+func records(_ text: String, _ dialect: Dialect = Dialect(), step: Int = 1 << 20, buffer: Int = 1 << 20) throws -> [([String], Int)] {
+    let reader = CSVRecordReader(source: TrickleReader(text, step: step), dialect: dialect, bufferSize: buffer)
+    var out: [([String], Int)] = []
+    while try reader.next() { out.append((reader.fieldStrings(), reader.line)) }
+    return out
+}
+
+@Suite struct TokenizerTests {
+    @Test func rfc4180Quoting() throws {
+        let r = try records("a,b,c\n\"x, y\",\"say \"\"hi\"\"\",\"two\nlines\"\nlast,,\n")
+        #expect(r.map(\.0) == [["a", "b", "c"], ["x, y", "say \"hi\"", "two\nlines"], ["last", "", ""]])
+        #expect(r.map(\.1) == [1, 2, 4])  // physical lines: the quoted newline counts
+    }
+
+    @Test func lineEndings() throws {
+        #expect(try records("a,b\r\n1,2\r\n").map(\.0) == [["a", "b"], ["1", "2"]])
+        #expect(try records("a,b\r1,2\r3,4").map(\.0) == [["a", "b"], ["1", "2"], ["3", "4"]])
+        #expect(try records("a,b\n\n1,2\n").map(\.1) == [1, 3])  // blank lines skipped but counted
+    }
+
+    @Test func backslashEscape() throws {
+        let d = Dialect(escape: UInt8(ascii: "\\"))
+        #expect(try records(#""he said \"no\"",2"# + "\n", d).map(\.0) == [["he said \"no\"", "2"]])
+    }
+
+    @Test func recordsSurviveEveryBufferBoundary() throws {
+        let text = "id,text\n1,\"a,b\"\r\n2,\"q\"\"uote\"\r\n3,\"multi\r\nline\"\r\n4,end"
+        let expected = try records(text)
+        for step in 1...7 {
+            let got = try records(text, step: step, buffer: 64)
+            #expect(got.map(\.0) == expected.map(\.0), "step \(step)")
+            #expect(got.map(\.1) == expected.map(\.1), "step \(step)")
+        }
+        #expect(expected.map(\.0).last == ["4", "end"])
+    }
+
+    @Test func byteOrderMarkIsStripped() throws {
+        let bytes: [UInt8] = [0xEF, 0xBB, 0xBF] + Array("city,n\nBonn,1\n".utf8)
+        let reader = CSVRecordReader(source: TrickleReader(bytes: bytes, step: 2), dialect: Dialect())
+        #expect(try reader.next())
+        #expect(reader.fieldStrings() == ["city", "n"])
+    }
+
+    @Test func latin1IsTranscoded() throws {
+        let reader = CSVRecordReader(source: Latin1ToUTF8Reader(TrickleReader(bytes: [0x4D, 0xFC, 0x6E, 0x7A], step: 3)), dialect: Dialect())
+        #expect(try reader.next())
+        #expect(reader.fieldStrings() == ["Münz"])
+    }
+}
+
+@Suite struct ValueTests {
+    func with<T>(_ s: String, _ f: (UnsafeBufferPointer<UInt8>) -> T) -> T {
+        var s = s
+        return s.withUTF8 { f($0) }
+    }
+
+    @Test func integers() {
+        #expect(with("-9223372036854775808") { Values.int64($0) } == Int64.min)
+        #expect(with("9223372036854775808") { Values.int64($0) } == nil)
+        #expect(with("07460") { Values.int64($0) } == nil)  // identifier-safe
+        #expect(with("+5") { Values.int64($0) } == nil)
+        #expect(with("0") { Values.int64($0) } == 0)
+    }
+
+    @Test func doublesAreExact() {
+        #expect(with("12.50") { Values.double($0) } == 12.5)
+        #expect(with("-0.1") { Values.double($0) } == -0.1)
+        #expect(with("1.5e10") { Values.double($0) } == 1.5e10)
+        #expect(with("0.123456789") { Values.double($0) } == 0.123456789)
+        #expect(with("1.2.3") { Values.double($0) } == nil)
+    }
+
+    @Test func booleansAndNulls() {
+        #expect(with("TRUE") { Values.boolean($0) } == true)
+        #expect(with("n") { Values.boolean($0) } == false)
+        #expect(with("1") { Values.boolean($0) } == nil)
+        #expect(with("maybe") { Values.boolean($0) } == nil)
+        #expect(with("\\N") { Values.nullToken($0) } == 5)
+        #expect(with("None") { Values.nullToken($0) } == nil)
+    }
+
+    @Test func temporalParsingAndISO() throws {
+        func iso(_ value: String, _ pattern: String, _ kind: TypeKind) -> String? {
+            guard let f = TemporalFormat(pattern, kind: kind) else { return nil }
+            return with(value) { b in
+                guard let v = f.parse(b) else { return nil }
+                var out: [UInt8] = []
+                f.writeISO(v, into: &out)
+                return String(decoding: out, as: UTF8.self)
+            }
+        }
+        #expect(iso("3/8/1971", "%m/%d/%Y", .date) == "1971-03-08")
+        #expect(iso("31.12.2024", "%d.%m.%Y", .date) == "2024-12-31")
+        #expect(iso("2024-02-30", "%Y-%m-%d", .date) == nil)
+        #expect(iso("2024-13-01", "%Y-%m-%d", .date) == nil)
+        #expect(iso("2024-02-29 23:59:01.123", "%Y-%m-%d %H:%M:%S.%f", .timestamp) == "2024-02-29 23:59:01.123")
+        #expect(iso("2016-02-03T07:55:29Z", "%Y-%m-%dT%H:%M:%S%z", .timestamptz) == "2016-02-03 07:55:29Z")
+        #expect(iso("2024-01-01T01:30:00+02:00", "%Y-%m-%dT%H:%M:%S%z", .timestamptz) == "2023-12-31 23:30:00Z")
+        #expect(iso("2024-12-31T23:00:00-0130", "%Y-%m-%dT%H:%M:%S%z", .timestamptz) == "2025-01-01 00:30:00Z")
+        #expect(iso("7:05", "%H:%M", .time) == "07:05:00")
+    }
+
+    @Test func utf8Validation() {
+        let good = Array("naïve — ok 😀".utf8)
+        #expect(good.withUnsafeBufferPointer { UTF8Validation.firstInvalidByte($0) } == nil)
+        let bad: [UInt8] = Array("abcdefghij".utf8) + [0xE9] + Array("xyz".utf8)
+        #expect(bad.withUnsafeBufferPointer { UTF8Validation.firstInvalidByte($0) } == 10)
+        let truncated: [UInt8] = Array("ab".utf8) + [0xE2, 0x80]
+        #expect(truncated.withUnsafeBufferPointer { UTF8Validation.firstInvalidByte($0) } == 2)
+        #expect(truncated.withUnsafeBufferPointer { UTF8Validation.firstInvalidByte($0, allowTruncatedEnd: true) } == nil)
+        #expect(Array("😀é".utf8).withUnsafeBufferPointer { UTF8Validation.codePointCount($0) } == 2)
+    }
+}

@@ -1,0 +1,92 @@
+import AutoloaderStores
+import AutoloaderCore
+import Foundation
+import Testing
+
+let ragged = "id,name,score\n1,a,10\n2,b,20\n3,c\n4,d,40\n5,e,50,extra\n6,f,60\n"
+
+@Suite struct ErrorPolicyTests {
+    @Test func abortFileLoadsNothingOfItAndSaysWhere() throws {
+        let box = try Sandbox()
+        try box.write("scores/good.csv", "id,name,score\n7,g,70\n")
+        try box.write("scores/ragged.csv", ragged, mtimeOffset: -4)
+        try box.loadOnce()
+        #expect(try box.count("scores") == 1)  // the good file loaded; the ragged one not at all
+        let file = try #require(try box.catalog().files(table: "scores", state: .failed).first)
+        #expect(file.key == "scores/ragged.csv")
+        #expect(file.error?.contains("scores/ragged.csv:4") == true)
+        #expect(file.error?.contains("expected 3 fields, found 2") == true)
+        let load = try #require(try box.catalog().loads(table: "scores", status: .failed).first)
+        let errors = try box.catalog().errors(loadID: load.id)
+        #expect(errors.map(\.line) == [4])
+        #expect(errors.first?.rawText == "3,c")
+    }
+
+    @Test func skipRowsLoadsTheRestAndRecordsEachRejectedRow() throws {
+        let box = try Sandbox()
+        try box.write("scores/seed.csv", "id,name,score\n0,z,0\n")
+        try box.loadOnce()
+        try box.catalog().setOptions(table: "scores", try TableOptions().merging(json: #"{"on_error": "skip_rows", "max_errors": 5}"#))
+        try box.write("scores/ragged.csv", ragged)
+        try box.loadOnce()
+        #expect(try box.count("scores") == 5)
+        let load = try #require(try box.catalog().loads(table: "scores", status: nil).last)
+        #expect(load.status == .finished)
+        #expect(load.rowsRejected == 2)
+        let errors = try box.catalog().errors(loadID: load.id)
+        #expect(errors.map(\.line) == [4, 6])
+        #expect(errors.map(\.reason) == ["expected 3 fields, found 2", "expected 3 fields, found 4"])
+    }
+
+    @Test func skipRowsStillFailsPastMaxErrors() throws {
+        let box = try Sandbox()
+        try box.write("scores/seed.csv", "id,name,score\n0,z,0\n")
+        try box.loadOnce()
+        try box.catalog().setOptions(table: "scores", try TableOptions().merging(json: #"{"on_error": "skip_rows", "max_errors": 1}"#))
+        try box.write("scores/ragged.csv", ragged)
+        try box.loadOnce()
+        #expect(try box.count("scores") == 1)
+        #expect(try box.catalog().files(table: "scores", state: .failed).first?.error?.contains("max_errors=1") == true)
+    }
+
+    @Test func invalidUTF8IsLocated() throws {
+        let box = try Sandbox()
+        let bytes = Array("id,name\n1,caf\u{e9}\n2,ok\n".utf8) + Array("3,".utf8) + [0xFF, 0xFE] + Array("\n".utf8)
+        try box.write("names/a.csv", bytes: bytes)
+        try box.loadOnce()
+        let file = try #require(try box.catalog().files(table: "names", state: nil).first)
+        #expect(file.state == .failed)
+        #expect(file.error?.contains("names/a.csv:4") == true)
+        #expect(file.error?.contains("UTF-8") == true)
+    }
+
+    @Test func emptyAndBinaryFilesGetAVerdictAndTheServiceGoesOn() throws {
+        let box = try Sandbox()
+        try box.write("mixed/empty.csv", "")
+        try box.write("mixed/binary.csv", bytes: (0..<512).map { UInt8(truncatingIfNeeded: $0 &* 7919) })
+        try box.write("mixed/good.csv", "a,b\n1,2\n", mtimeOffset: -1.5)
+        try box.loadOnce()
+        #expect(try box.count("mixed") == 1)
+        let failed = try box.catalog().files(table: "mixed", state: .failed)
+        #expect(Set(failed.map(\.key)) == ["mixed/empty.csv", "mixed/binary.csv"])
+        #expect(failed.first { $0.key == "mixed/empty.csv" }?.error?.contains("empty file") == true)
+    }
+
+    @Test func vanishedFileFailsWithAReasonAndOthersLoad() throws {
+        let box = try Sandbox()
+        let url = try box.write("orders/gone.csv", orders)
+        try box.write("orders/here.csv", moreOrders)
+        let catalog = try box.catalog()
+        // Record both, then delete one before the load runs.
+        let service = box.service()
+        _ = service
+        let store = AutoloaderStores.LocalFolderStore(root: box.landing.path)
+        for object in try store.list() { _ = try catalog.record(object: object, as: LandingKey.classify(object)!) }
+        try FileManager.default.removeItem(at: url)
+        try box.loadOnce()
+        #expect(try box.count("orders") == 2)
+        let gone = try #require(try catalog.files(table: "orders", state: .failed).first)
+        #expect(gone.key == "orders/gone.csv")
+        #expect(gone.error?.contains("cannot read") == true)
+    }
+}

@@ -1,0 +1,127 @@
+import AutoloaderCore
+import AutoloaderSQLite
+import Foundation
+import Testing
+
+let orders = "id,customer,amount,ordered_on\n1,ann,12.50,2024-01-05\n2,bob,3.99,2024-01-17\n3,cy,149,2024-02-29\n"
+let moreOrders = "id,customer,amount,ordered_on\n4,dee,1.00,2024-03-01\n5,eve,2.00,2024-03-02\n"
+
+@Suite struct ExactlyOnceTests {
+    @Test func appendsAndRecognisesTheSameBytesUnderAnotherName() throws {
+        let box = try Sandbox()
+        try box.write("orders/a.csv", orders)
+        try box.loadOnce()
+        #expect(try box.count("orders") == 3)
+        #expect(try box.scalar("SELECT typeof(id) || ',' || typeof(amount) || ',' || ordered_on FROM orders WHERE id=1")?.text == "integer,real,2024-01-05")
+
+        try box.write("orders/b.csv", moreOrders)
+        try box.loadOnce()
+        #expect(try box.count("orders") == 5)
+
+        try box.write("orders/copy-of-a.csv", orders)
+        try box.loadOnce()
+        #expect(try box.count("orders") == 5)
+        let copy = try box.catalog().files(table: "orders", state: nil).first { $0.key == "orders/copy-of-a.csv" }
+        #expect(copy?.state == .duplicate)
+        #expect(copy?.duplicateOf != nil)
+
+        // Running again finds nothing new: recording is idempotent.
+        #expect(try box.loadOnce().isEmpty)
+        #expect(try box.count("orders") == 5)
+    }
+
+    @Test func overwrittenFileReplacesItsOwnRows() throws {
+        let box = try Sandbox()
+        try box.write("orders/a.csv", orders)
+        try box.write("orders/b.csv", moreOrders)
+        try box.loadOnce()
+        #expect(try box.count("orders") == 5)
+        try box.write("orders/a.csv", "id,customer,amount,ordered_on\n10,zed,7.00,2024-04-01\n", mtimeOffset: -3)
+        try box.loadOnce()
+        #expect(try box.count("orders") == 3)  // a's 3 rows replaced by 1; b's 2 untouched
+        #expect(try box.scalar("SELECT group_concat(id) FROM (SELECT id FROM orders ORDER BY id)")?.text == "4,5,10")
+        #expect(try box.scalar("SELECT count(*) FROM orders WHERE _source_file='orders/a.csv'")?.int == 1)
+    }
+
+    @Test func touchedFileWithSameBytesKeepsItsRows() throws {
+        let box = try Sandbox()
+        try box.write("orders/a.csv", orders)
+        try box.loadOnce()
+        try box.write("orders/a.csv", orders, mtimeOffset: -2)
+        try box.loadOnce()
+        #expect(try box.count("orders") == 3)
+        let versions = try box.catalog().files(table: "orders", state: nil)
+        #expect(versions.map(\.state) == [.loaded, .skipped])
+    }
+
+    @Test func appendPolicyKeepsEarlierRowsOfAnOverwrittenFile() throws {
+        let box = try Sandbox()
+        try box.write("orders/a.csv", orders)
+        try box.loadOnce()
+        try box.catalog().setOptions(table: "orders", try TableOptions().merging(json: #"{"overwrite": "append"}"#))
+        try box.write("orders/a.csv", moreOrders, mtimeOffset: -2)
+        try box.loadOnce()
+        #expect(try box.count("orders") == 5)
+    }
+
+    @Test func ignorePolicySkipsOverwrittenFiles() throws {
+        let box = try Sandbox()
+        try box.write("orders/a.csv", orders)
+        try box.loadOnce()
+        try box.catalog().setOptions(table: "orders", try TableOptions().merging(json: #"{"overwrite": "ignore"}"#))
+        try box.write("orders/a.csv", moreOrders, mtimeOffset: -2)
+        try box.loadOnce()
+        #expect(try box.count("orders") == 3)
+        #expect(try box.catalog().files(table: "orders", state: .skipped).count == 1)
+    }
+}
+
+@Suite struct LayoutTests {
+    @Test func partitionFoldersBecomeColumnsAndDeepFoldersBelongToTheTable() throws {
+        let box = try Sandbox()
+        try box.write("Sales Data/order_date=20240101/region=eu/a.csv", "id,amount\n1,5\n2,6\n")
+        try box.write("Sales Data/order_date=20240102/region=us/b.csv", "id,amount\n3,7\n")
+        try box.write("Sales Data/archive/2023/c.csv", "id,amount\n4,8\n")
+        try box.loadOnce()
+        #expect(try box.count("sales_data") == 4)
+        #expect(try box.scalar("SELECT group_concat(order_date || '/' || region) FROM (SELECT * FROM sales_data WHERE order_date IS NOT NULL ORDER BY id)")?.text
+                == "20240101/eu,20240101/eu,20240102/us")
+        let table = try box.catalog().table(named: "sales_data")
+        #expect(table?.sourceFolder == "Sales Data")
+        #expect(table?.partitionColumns == ["order_date", "region"])
+    }
+
+    @Test func hiddenTempAndRootFilesAreIgnored() throws {
+        let box = try Sandbox()
+        try box.write("orders/.a.csv", orders)
+        try box.write("orders/b.csv.tmp", orders)
+        try box.write("orders/c.csv.part", orders)
+        try box.write("orders/d.csv~", orders)
+        try box.write("at-root.csv", orders)
+        try box.loadOnce()
+        #expect(try box.catalog().files(table: nil, state: nil).isEmpty)
+    }
+
+    @Test func headerlessFilesAndNewColumns() throws {
+        let box = try Sandbox()
+        try box.write("points/a.csv", "1,2.5,x\n2,3.5,y\n3,4.5,z\n")
+        try box.loadOnce()
+        #expect(try box.scalar("SELECT group_concat(name) FROM pragma_table_info('points')")?.text == "column1,column2,column3,_source_file")
+        let box2 = try Sandbox()
+        try box2.write("people/a.csv", "id,name\n1,ann\n")
+        try box2.loadOnce()
+        try box2.write("people/b.csv", "id,name,select\n2,bob,yes\n")
+        try box2.loadOnce()
+        #expect(try box2.scalar("SELECT group_concat(coalesce(\"select\", '-')) FROM (SELECT * FROM people ORDER BY id)")?.text == "-,1")
+    }
+
+    @Test func dialectsAndTypesReachTheTable() throws {
+        let box = try Sandbox()
+        try box.write("eu/a.csv", "artikel;menge;lieferdatum;preis\nA-1;3;31.12.2024;1,5\nB-2;4;01.02.2024;2\n")
+        try box.write("tabs/a.tsv", "name\tborn\nMüller, A.\t3/8/1971\nO'Brien\t12/25/1980\n")
+        try box.loadOnce()
+        #expect(try box.scalar("SELECT group_concat(lieferdatum) FROM eu")?.text == "2024-12-31,2024-02-01")
+        #expect(try box.scalar("SELECT group_concat(born, '|') FROM tabs")?.text == "1971-03-08|1980-12-25")
+        #expect(try box.scalar("SELECT name FROM tabs WHERE born='1971-03-08'")?.text == "Müller, A.")
+    }
+}

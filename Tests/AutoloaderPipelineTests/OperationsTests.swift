@@ -1,0 +1,89 @@
+import AutoloaderCore
+import Foundation
+import Testing
+
+@Suite struct OperationsTests {
+    @Test func pausedTableRecordsButDoesNotLoadUntilResumed() throws {
+        let box = try Sandbox()
+        try box.write("orders/a.csv", orders)
+        try box.loadOnce()
+        try box.catalog().setStatus(table: "orders", .paused)
+        try box.write("orders/b.csv", moreOrders)
+        try box.loadOnce()
+        #expect(try box.count("orders") == 3)
+        #expect(try box.catalog().files(table: "orders", state: .pending).map(\.key) == ["orders/b.csv"])
+        try box.catalog().setStatus(table: "orders", .active)
+        try box.loadOnce()
+        #expect(try box.count("orders") == 5)
+    }
+
+    @Test func reloadSinceLoadsAgainWithoutDoubling() throws {
+        let box = try Sandbox()
+        try box.write("orders/old.csv", orders, mtimeOffset: -3600)
+        try box.write("orders/new.csv", moreOrders, mtimeOffset: -10)
+        try box.loadOnce()
+        let loadsBefore = try box.catalog().loads(table: "orders", status: nil).count
+        let since = WallClock.nowNanos() - 60 * 1_000_000_000
+        #expect(try box.catalog().reload(table: "orders", sinceNanos: since) == 1)
+        try box.loadOnce()
+        #expect(try box.count("orders") == 5)
+        #expect(try box.catalog().loads(table: "orders", status: nil).count == loadsBefore + 1)
+        #expect(try box.catalog().files(table: "orders", state: .loaded).count == 2)
+    }
+
+    @Test func retryQueuesTheFailedFilesOfALoad() throws {
+        let box = try Sandbox()
+        try box.write("scores/seed.csv", "id,name,score\n0,z,0\n", mtimeOffset: -10)
+        try box.write("scores/ragged.csv", ragged)
+        try box.loadOnce()
+        let failedLoad = try #require(try box.catalog().loads(table: "scores", status: .failed).first)
+        try box.catalog().setOptions(table: "scores", try TableOptions().merging(json: #"{"on_error": "skip_rows"}"#))
+        #expect(try box.catalog().retry(loadID: failedLoad.id) == 1)
+        try box.loadOnce()
+        #expect(try box.count("scores") == 5)
+        #expect(throws: AutoloaderError.self) { try box.catalog().retry(loadID: 9999) }
+    }
+
+    @Test func batchesAreOldestFirstAndBounded() throws {
+        let box = try Sandbox()
+        for i in 0..<5 { try box.write("orders/f\(i).csv", "id\n\(i)\n", mtimeOffset: Double(-100 + i)) }
+        try box.loadOnce()  // creates the table with default options (100 files per load)
+        let c = try box.catalog()
+        try c.setOptions(table: "orders", try TableOptions().merging(json: #"{"max_files": 2}"#))
+        for i in 5..<10 { try box.write("orders/f\(i).csv", "id\n\(i)\n", mtimeOffset: Double(-50 + i)) }
+        try box.loadOnce()
+        let loads = try c.loads(table: "orders", status: nil)
+        #expect(loads.dropFirst().map(\.files.count) == [2, 2, 1])
+        #expect(loads.dropFirst().flatMap(\.files) == (5..<10).map { "orders/f\($0).csv" })
+    }
+}
+
+@Suite struct SeedSampleTests {
+    /// The seed's own sample files load end to end; the hostile `comments` column arrives byte for byte
+    /// (checked against sqlite3's own CSV importer on the same files).
+    @Test func seedCSVsLoadByteForByte() throws {
+        let box = try Sandbox()
+        let fixtures = Bundle.module.resourceURL!.appendingPathComponent("Fixtures/user_data_csv")
+        for i in 1...5 {
+            let text = try Data(contentsOf: fixtures.appendingPathComponent("userdata\(i).csv"))
+            try box.write("user_data/userdata\(i).csv", bytes: [UInt8](text))
+        }
+        try box.loadOnce()
+        #expect(try box.count("user_data") == 5000)
+        #expect(try box.scalar("SELECT birthdate FROM user_data WHERE id=1 AND _source_file='user_data/userdata1.csv'")?.text == "1971-03-08")
+        #expect(try box.scalar("SELECT registration_dttm FROM user_data WHERE id=1 AND _source_file='user_data/userdata1.csv'")?.text == "2016-02-03 07:55:29Z")
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = ["sqlite3", box.database, "-cmd", ".mode csv",
+                             ".import \(box.landing.path)/user_data/userdata1.csv ref"]
+        try process.run()
+        process.waitUntilExit()
+        #expect(process.terminationStatus == 0)
+        let differing = try box.scalar("""
+            SELECT count(*) FROM ref r JOIN user_data u ON u._source_file='user_data/userdata1.csv' AND u.id = CAST(r.id AS INTEGER)
+            WHERE coalesce(u.comments, '') <> r.comments OR coalesce(u.email, '') <> r.email OR u.last_name <> r.last_name
+            """)?.int
+        #expect(differing == 0)
+        #expect(try box.scalar("SELECT count(*) FROM ref")?.int == 1000)
+    }
+}
