@@ -1,6 +1,7 @@
 import ArgumentParser
 import AutoloaderPipeline
 import Dispatch
+import Foundation
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -25,6 +26,8 @@ struct RunCommand: ParsableCommand {
     var workers = 2
 
     func run() throws {
+        // A fresh checkout has no landing folder yet: make it, so `autoloader run` works as the first command.
+        if !source.contains("://") { try FileManager.default.createDirectory(atPath: source, withIntermediateDirectories: true) }
         var configuration = LoaderService.Configuration()
         configuration.reconcileSeconds = reconcile
         configuration.workers = max(1, workers)
