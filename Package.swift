@@ -14,8 +14,10 @@ let package = Package(
     ],
     targets: [
         .systemLibrary(name: "CSQLite", path: "Sources/CSQLite"),
+        // zlib, libbz2 and libzstd from the system (Debian: zlib1g-dev, libbz2-dev, libzstd-dev).
+        .systemLibrary(name: "CCompression", path: "Sources/CCompression"),
         .target(name: "AutoloaderCore"),
-        .target(name: "AutoloaderFormats", dependencies: ["AutoloaderCore"]),
+        .target(name: "AutoloaderFormats", dependencies: ["AutoloaderCore", "CCompression"]),
         .target(name: "AutoloaderDetection", dependencies: ["AutoloaderCore", "AutoloaderFormats"]),
         .target(name: "AutoloaderStores", dependencies: ["AutoloaderCore", "AutoloaderFormats"]),
         .target(name: "AutoloaderSQLite", dependencies: ["AutoloaderCore", "CSQLite"]),

@@ -61,18 +61,22 @@ public enum Detector {
         }
     }
 
+    /// Step 1: undo compression (found from magic bytes), then detect on a bounded sample of the content.
     public static func detect(reader: any ByteReader, name: String, options: DetectionOptions = .init()) throws -> Detection {
-        let (raw, complete) = try readPrefix(reader, maxBytes: options.sampleBytes)
-        return detect(sample: raw, complete: complete, name: name, options: options)
+        let (decoded, compression) = try Decompression.open(reader, name: name)
+        let raw: [UInt8], complete: Bool
+        do {
+            (raw, complete) = try readPrefix(decoded, maxBytes: options.sampleBytes)
+        } catch {
+            return Detection(file: name, format: .invalid, compression: compression, error: "\(error)")
+        }
+        return detect(sample: raw, complete: complete, compression: compression, name: name, options: options)
     }
 
-    /// Detection over a sample already read (the loader reads it once and replays it into the parser).
-    public static func detect(sample raw: [UInt8], complete: Bool, name: String, options: DetectionOptions = .init()) -> Detection {
-        var result = Detection(file: name, format: .invalid, compression: FormatSniffer.compression(Array(raw.prefix(8))))
-        if result.compression != .none {
-            result.error = "\(result.compression.rawValue)-compressed file: decompression is not built yet (issue 'Detect format, dialect…')"
-            return result
-        }
+    /// Detection over a (decompressed) sample already read: the loader reads it once and replays it into the parser.
+    public static func detect(sample raw: [UInt8], complete: Bool, compression: Compression, name: String,
+                              options: DetectionOptions = .init()) -> Detection {
+        var result = Detection(file: name, format: .invalid, compression: compression)
         let (format, reason) = FormatSniffer.format(Array(raw.prefix(16384)))
         result.format = format
         if let reason {

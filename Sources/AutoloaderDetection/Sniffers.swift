@@ -1,15 +1,8 @@
 import AutoloaderCore
 import AutoloaderFormats
 
-/// Step 1: format and compression from the first bytes, never from the file name.
+/// Step 2: format of the (decompressed) content from its first bytes, never from the file name.
 public enum FormatSniffer {
-    public static func compression(_ head: [UInt8]) -> Compression {
-        if head.count >= 2, head[0] == 0x1F, head[1] == 0x8B { return .gzip }
-        if head.count >= 3, head[0] == 0x42, head[1] == 0x5A, head[2] == 0x68 { return .bzip2 }  // "BZh"
-        if head.count >= 4, head[0] == 0x28, head[1] == 0xB5, head[2] == 0x2F, head[3] == 0xFD { return .zstd }
-        return .none
-    }
-
     /// Format of (decompressed) content. `nil` reason means it looks like data.
     public static func format(_ head: [UInt8]) -> (FileFormat, reason: String?) {
         if head.isEmpty { return (.invalid, "empty file (0 bytes)") }

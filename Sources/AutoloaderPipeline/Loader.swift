@@ -90,8 +90,15 @@ public struct Loader {
         var detectOptions = DetectionOptions()
         detectOptions.forcedDelimiter = options.delimiter?.utf8.first
         detectOptions.forcedHeader = options.header
-        let (sample, complete) = try readPrefix(hashing, maxBytes: detectOptions.sampleBytes)
-        let detection = Detector.detect(sample: sample, complete: complete, name: file.key, options: detectOptions)
+        let decoded: any ByteReader
+        let sample: [UInt8], complete: Bool, compression: Compression
+        do {
+            (decoded, compression) = try Decompression.open(hashing, name: file.key)
+            (sample, complete) = try readPrefix(decoded, maxBytes: detectOptions.sampleBytes)
+        } catch let error as AutoloaderError {
+            return FileOutcome(state: .failed, error: error.description)
+        }
+        let detection = Detector.detect(sample: sample, complete: complete, compression: compression, name: file.key, options: detectOptions)
         guard let fileSchema = detection.schema, let fileDialect = detection.dialect, detection.error == nil else {
             let sha = try hashing.finish()
             let location = SourceLocation(file: file.key, line: detection.errorLine)
@@ -143,7 +150,7 @@ public struct Loader {
         let channel = BoundedChannel<Parsed>(capacity: 4)
         let parser = RowParser(file: file, dialect: fileDialect, converters: converters, partValues: partValues,
                                columnCount: insertColumns.count, rowsPerBatch: rowsPerInsert, options: options,
-                               loadID: tx.loadID, source: PrefixedReader(prefix: sample, rest: ReadAheadReader(hashing)), hashing: hashing)
+                               loadID: tx.loadID, source: PrefixedReader(prefix: sample, rest: ReadAheadReader(decoded)), hashing: hashing)
         let thread = Thread { parser.run(into: channel) }
         thread.stackSize = 1 << 20
         thread.start()

@@ -74,11 +74,7 @@ enum Corpus {
     /// Files whose truth detection does not meet yet, each with the reason. The test fails when one of
     /// these starts passing (shrink the list) or another file starts failing (a regression).
     static let knownGaps: [String: String] = [
-        "compressed_bzip2.csv.bz2": "bzip2 is recognised, not yet decompressed",
-        "compressed_gzip.csv.gz": "gzip is recognised, not yet decompressed",
-        "compressed_ndjson.jsonl.gz": "gzip is recognised, not yet decompressed; JSON not yet typed",
-        "compressed_zstd.csv.zst": "zstd is recognised, not yet decompressed",
-        "gzip_no_extension.csv": "gzip is recognised, not yet decompressed",
+        "compressed_ndjson.jsonl.gz": "JSON is recognised, not yet typed",
         "json_array.json": "JSON is recognised, not yet typed",
         "json_missing_keys.jsonl": "JSON is recognised, not yet typed",
         "json_mixed_numbers.jsonl": "JSON is recognised, not yet typed",

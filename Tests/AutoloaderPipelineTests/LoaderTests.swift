@@ -125,3 +125,33 @@ let moreOrders = "id,customer,amount,ordered_on\n4,dee,1.00,2024-03-01\n5,eve,2.
         #expect(try box.scalar("SELECT name FROM tabs WHERE born='1971-03-08'")?.text == "Müller, A.")
     }
 }
+
+@Suite struct CompressedFileTests {
+    func gzip(_ text: String) throws -> [UInt8] {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("gz-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let file = dir.appendingPathComponent("x")
+        try Data(text.utf8).write(to: file)
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        p.arguments = ["gzip", "-n", file.path]
+        try p.run()
+        p.waitUntilExit()
+        return [UInt8](try Data(contentsOf: dir.appendingPathComponent("x.gz")))
+    }
+
+    @Test func gzipByContentMultiMemberAndTruncated() throws {
+        let box = try Sandbox()
+        try box.write("orders/a.csv", bytes: try gzip(orders))  // gzip bytes under a .csv name
+        // `cat a.gz b.gz`: two members, one file.
+        try box.write("orders/b.csv.gz", bytes: try gzip(moreOrders) + (try gzip("6,fay,1.50,2024-03-03\n")))
+        let whole = try gzip(orders.replacingOccurrences(of: "ann", with: "anna"))
+        try box.write("orders/cut.csv.gz", bytes: Array(whole.prefix(whole.count * 6 / 10)))
+        try box.loadOnce()
+        #expect(try box.count("orders") == 6)
+        let cut = try #require(try box.catalog().files(table: "orders", state: .failed).first)
+        #expect(cut.key == "orders/cut.csv.gz")
+        #expect(cut.error?.contains("truncated") == true)
+    }
+}
