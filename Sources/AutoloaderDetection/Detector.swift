@@ -27,6 +27,8 @@ public struct Detection: Codable, Sendable {
     public var lineEnding: String?
     public var trailingDelimiter: Bool?
     public var quoteObserved: Bool?
+    /// JSON only: ndjson, array or object.
+    public var jsonLayout: String?
     /// Data records seen in the sample; equals the file's rows when `sampleComplete`.
     public var rows: Int?
     public var sampleComplete: Bool?
@@ -83,8 +85,8 @@ public enum Detector {
             result.error = reason
             return result
         }
-        guard format == .csv else {
-            result.error = "\(format.rawValue) is recognised but not loadable yet"
+        guard format != .parquet else {
+            result.error = "parquet is recognised but not loadable yet"
             return result
         }
         let encoding: Dialect.Encoding
@@ -98,6 +100,15 @@ public enum Detector {
             return result
         }
         result.encoding = encoding.rawValue
+        if format == .json {
+            guard encoding != .latin1 else {
+                result.format = .invalid
+                result.error = "JSON must be UTF-8; this file is not valid UTF-8"
+                return result
+            }
+            JSONDetection.detect(sample: raw, complete: complete, into: &result, options: options)
+            return result
+        }
         let sample = EncodingSniffer.decode(raw, as: encoding)
         let sniffed = DialectSniffer.sniff(sample, complete: complete, encoding: encoding, forcedDelimiter: options.forcedDelimiter)
         var dialect = sniffed.dialect

@@ -120,6 +120,16 @@ public struct ColumnStats: Sendable {
         return .varchar(maxLength, bytes: maxBytes)
     }
 
+    /// For values that can only be text (JSON strings): a date/time format that parses all, else varchar.
+    public func resolveText() -> ColumnType {
+        if values == 0 { return .varchar(0) }
+        if temporalAlive != 0 {
+            let f = TypeLadder.temporalFormats[temporalAlive.trailingZeroBitCount]
+            return ColumnType(kind: f.kind, format: f.pattern)
+        }
+        return .varchar(maxLength, bytes: maxBytes)
+    }
+
     /// Would this column's type (from the body) accept `b`? Used to tell a header row from data.
     public func accepts(_ b: UnsafeBufferPointer<UInt8>) -> Bool {
         if Values.nullToken(b) != nil { return true }

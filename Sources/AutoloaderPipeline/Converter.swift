@@ -32,6 +32,11 @@ struct Converter {
             batch.cells.append(.null)
             return
         }
+        appendValue(b, to: &batch)
+    }
+
+    /// A value known not to be null (JSON strings and numbers: their nulls are JSON `null`).
+    @inline(__always) func appendValue(_ b: UnsafeBufferPointer<UInt8>, to batch: inout RowBatch) {
         switch kind {
         case .text: batch.appendText(b)
         case .integer:
@@ -48,6 +53,21 @@ struct Converter {
             } else {
                 batch.appendText(b)
             }
+        }
+    }
+}
+
+extension Converter {
+    func append(_ value: JSONValue?, to batch: inout RowBatch) {
+        switch value {
+        case nil, .null?: batch.cells.append(.null)
+        case let .bool(b)?:
+            if case .boolean = kind { batch.cells.append(.int(b ? 1 : 0)) } else { batch.appendText(b ? "true" : "false") }
+        case let .number(text)?: text.withUnsafeBufferPointer { appendValue($0, to: &batch) }
+        case let .string(s)?:
+            var s = s
+            s.withUTF8 { appendValue($0, to: &batch) }
+        case let .nested(text)?: batch.appendText(text)
         }
     }
 }

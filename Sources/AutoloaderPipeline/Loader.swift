@@ -99,20 +99,23 @@ public struct Loader {
             return FileOutcome(state: .failed, error: error.description)
         }
         let detection = Detector.detect(sample: sample, complete: complete, compression: compression, name: file.key, options: detectOptions)
-        guard let fileSchema = detection.schema, let fileDialect = detection.dialect, detection.error == nil else {
+        guard let fileSchema = detection.schema, detection.error == nil else {
             let sha = try hashing.finish()
             let location = SourceLocation(file: file.key, line: detection.errorLine)
             return FileOutcome(state: .failed, sha256: sha, error: AutoloaderError.badInput(location, reason: detection.error ?? "not loadable").description)
         }
 
+        let fileDialect = detection.dialect ?? Dialect()
+        // Columns match by name when the file names them (a header, JSON keys), else by position.
+        let named = detection.format == .json || fileDialect.header
         // The table's schema: the first file's, then grown by later files' new columns (add_columns).
         var tableSchema = schema ?? TableSchema(columns: [])
         var columnIndex: [Int] = []  // file column → table column
         for (k, column) in fileSchema.columns.enumerated() {
-            if fileDialect.header, let i = tableSchema.index(of: column.name) {
+            if named, let i = tableSchema.index(of: column.name) {
                 tableSchema.columns[i].type = tableSchema.columns[i].type.joined(with: column.type)
                 columnIndex.append(i)
-            } else if !fileDialect.header, k < tableSchema.columns.count, schema != nil {
+            } else if !named, k < tableSchema.columns.count, schema != nil {
                 columnIndex.append(k)
             } else {
                 tableSchema.columns.append(column)
@@ -125,7 +128,7 @@ public struct Loader {
         tableSchema = try tx.prepareTable(table, schema: tableSchema, partitionColumns: parts)
         schema = tableSchema
         partitionColumns = parts
-        if dialect == nil { dialect = fileDialect }
+        if dialect == nil, detection.format == .csv { dialect = fileDialect }
 
         // Replace: an overwritten (or reloaded) file's earlier rows go in the same savepoint as its new rows.
         // Checked first so that new files never pay for a scan of the table.
@@ -148,9 +151,14 @@ public struct Loader {
         // Two threads: this one writes to the warehouse; a parser thread reads, hashes, parses and converts.
         // On two cores the SQLite inserts and the parsing overlap. Bad rows travel with the batches.
         let channel = BoundedChannel<Parsed>(capacity: 4)
-        let parser = RowParser(file: file, dialect: fileDialect, converters: converters, partValues: partValues,
-                               columnCount: insertColumns.count, rowsPerBatch: rowsPerInsert, options: options,
-                               loadID: tx.loadID, source: PrefixedReader(prefix: sample, rest: ReadAheadReader(decoded)), hashing: hashing)
+        let source = PrefixedReader(prefix: sample, rest: ReadAheadReader(decoded))
+        let parser: any RecordParser = detection.format == .json
+            ? JSONRowParser(file: file, keys: fileSchema.columns.map(\.name), converters: converters, partValues: partValues,
+                            columnCount: insertColumns.count, rowsPerBatch: rowsPerInsert, options: options, loadID: tx.loadID,
+                            source: source, hashing: hashing)
+            : RowParser(file: file, dialect: fileDialect, converters: converters, partValues: partValues,
+                        columnCount: insertColumns.count, rowsPerBatch: rowsPerInsert, options: options,
+                        loadID: tx.loadID, source: source, hashing: hashing)
         let thread = Thread { parser.run(into: channel) }
         thread.stackSize = 1 << 20
         thread.start()
@@ -191,7 +199,20 @@ enum Parsed {
 
 /// The parser side of a file load: bytes → records → converted cells, in batches.
 /// Runs on its own thread; owns the reader and the hasher, never touches the warehouse.
-final class RowParser: @unchecked Sendable {
+protocol RecordParser: Sendable {
+    func run(into channel: BoundedChannel<Parsed>)
+}
+
+/// Reads what is left of `input` (so a read-ahead thread is done with the hasher), then returns the hash.
+func drainAndDigest(_ input: any ByteReader, _ hashing: HashingReader) throws -> String {
+    let scratch = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 16, alignment: 8)
+    defer { scratch.deallocate() }
+    while try input.read(into: scratch) > 0 {}
+    return try hashing.finish()
+}
+
+/// Delimited text.
+final class RowParser: RecordParser, @unchecked Sendable {
     let file: FileRecord
     let dialect: Dialect
     let converters: [Converter]
@@ -279,11 +300,5 @@ final class RowParser: @unchecked Sendable {
         return outcome
     }
 
-    /// Reads what is left through the parser's own input (so the read-ahead thread is done with the hasher), then hashes.
-    private func digest(_ input: any ByteReader) throws -> String {
-        let scratch = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 16, alignment: 8)
-        defer { scratch.deallocate() }
-        while try input.read(into: scratch) > 0 {}
-        return try hashing.finish()
-    }
+    private func digest(_ input: any ByteReader) throws -> String { try drainAndDigest(input, hashing) }
 }

@@ -50,6 +50,7 @@ enum Corpus {
             check("trailing_delimiter", d.trailingDelimiter, entry["trailing_delimiter"])
             check("bad_rows", (d.badRows ?? []).map(String.init).joined(separator: ","), (entry["bad_rows"] as? [Int] ?? []).map(String.init).joined(separator: ","))
         }
+        if format == "json" { check("json_layout", d.jsonLayout, entry["json_layout"]) }
         check("rows", d.rows, entry["rows"])
         let want = entry["columns"] as? [[String: Any]] ?? []
         let got = d.columns ?? []
@@ -74,14 +75,6 @@ enum Corpus {
     /// Files whose truth detection does not meet yet, each with the reason. The test fails when one of
     /// these starts passing (shrink the list) or another file starts failing (a regression).
     static let knownGaps: [String: String] = [
-        "compressed_ndjson.jsonl.gz": "JSON is recognised, not yet typed",
-        "json_array.json": "JSON is recognised, not yet typed",
-        "json_missing_keys.jsonl": "JSON is recognised, not yet typed",
-        "json_mixed_numbers.jsonl": "JSON is recognised, not yet typed",
-        "json_named.dat": "JSON is recognised, not yet typed",
-        "json_ndjson.jsonl": "JSON is recognised, not yet typed",
-        "json_nested.jsonl": "JSON is recognised, not yet typed",
-        "json_single_object.json": "JSON is recognised, not yet typed",
         "parquet_dictionary.parquet": "Parquet is recognised, its footer schema not yet read",
         "parquet_flat.parquet": "Parquet is recognised, its footer schema not yet read",
         "parquet_nested.parquet": "Parquet is recognised, its footer schema not yet read",

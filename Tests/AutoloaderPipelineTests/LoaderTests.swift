@@ -155,3 +155,30 @@ let moreOrders = "id,customer,amount,ordered_on\n4,dee,1.00,2024-03-01\n5,eve,2.
         #expect(cut.error?.contains("truncated") == true)
     }
 }
+
+@Suite struct JSONLoadTests {
+    @Test func ndjsonArrayAndObjectLayoutsLoad() throws {
+        let box = try Sandbox()
+        try box.write("events/a.jsonl", #"{"id": 1, "at": "2024-01-05T10:00:00Z", "tags": ["a", "b"], "ok": true, "zip": "07460"}"# + "\n"
+                      + #"{"id": 2, "at": "2024-01-06T11:30:00+02:00", "tags": [], "ok": false, "zip": "10001", "note": null}"# + "\n")
+        try box.write("events/b.json", "[\n  {\"id\": 3, \"at\": \"2024-01-07T00:00:00Z\", \"ok\": true, \"zip\": \"\", \"extra\": 2.50}\n]\n")
+        try box.write("events/c.json", "{\n  \"id\": 4,\n  \"tags\": {\"nested\": [1, 2]}\n}\n")
+        try box.loadOnce()
+        #expect(try box.count("events") == 4)
+        #expect(try box.scalar("SELECT at || '|' || tags || '|' || ok || '|' || zip FROM events WHERE id=2")?.text
+                == "2024-01-06 09:30:00Z|[]|0|10001")
+        #expect(try box.scalar("SELECT zip FROM events WHERE id=1")?.text == "07460")
+        #expect(try box.scalar("SELECT quote(zip) FROM events WHERE id=3")?.text == "''")  // an empty JSON string is not NULL
+        #expect(try box.scalar("SELECT extra FROM events WHERE id=3")?.text == "2.5")
+        #expect(try box.scalar("SELECT tags FROM events WHERE id=4")?.text == #"{"nested":[1,2]}"#)
+    }
+
+    @Test func brokenJSONFailsWithALine() throws {
+        let box = try Sandbox()
+        try box.write("events/bad.jsonl", "{\"id\": 1}\n{\"id\": 2,\n")
+        try box.loadOnce()
+        let file = try #require(try box.catalog().files(table: "events", state: nil).first)
+        #expect(file.state == .failed)
+        #expect(file.error?.contains("events/bad.jsonl") == true)
+    }
+}

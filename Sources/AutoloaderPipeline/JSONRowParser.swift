@@ -1,0 +1,92 @@
+import AutoloaderCore
+import AutoloaderFormats
+
+/// JSON records (NDJSON, one array, one object) → converted cells, keys matched to columns by name.
+/// A key first seen after the detection sample has no column: that record is a bad row (reported, and
+/// handled by the table's on_error policy), never silently dropped data.
+final class JSONRowParser: RecordParser, @unchecked Sendable {
+    let file: FileRecord
+    let keyIndex: [String: Int]
+    let converters: [Converter]
+    let partValues: [String?]
+    let columnCount: Int
+    let rowsPerBatch: Int
+    let options: TableOptions
+    let loadID: Int64
+    let source: any ByteReader
+    let hashing: HashingReader
+
+    init(file: FileRecord, keys: [String], converters: [Converter], partValues: [String?], columnCount: Int, rowsPerBatch: Int,
+         options: TableOptions, loadID: Int64, source: any ByteReader, hashing: HashingReader) {
+        self.file = file
+        var index: [String: Int] = [:]
+        for (i, k) in keys.enumerated() where index[k] == nil { index[k] = i }
+        keyIndex = index
+        self.converters = converters
+        self.partValues = partValues
+        self.columnCount = columnCount
+        self.rowsPerBatch = rowsPerBatch
+        self.options = options
+        self.loadID = loadID
+        self.source = source
+        self.hashing = hashing
+    }
+
+    func run(into channel: BoundedChannel<Parsed>) {
+        do {
+            _ = channel.send(.done(try parse(channel)))
+        } catch {
+            _ = channel.send(.failed(error))
+        }
+    }
+
+    private func parse(_ channel: BoundedChannel<Parsed>) throws -> Loader.FileOutcome {
+        let reader = JSONRecordReader(source: source)
+        var batch = RowBatch(columnCount: columnCount, reservingRows: rowsPerBatch)
+        var errors: [LoadErrorRecord] = []
+        var outcome = Loader.FileOutcome(state: .loaded)
+        var values = [JSONValue?](repeating: nil, count: converters.count)
+        var key = file.key
+        while true {
+            let record: [(String, JSONValue)]
+            do {
+                guard let r = try reader.next() else { break }
+                record = r
+            } catch let error as JSONSyntaxError {
+                // Syntax errors end the file: there is no reliable next record to resume at.
+                let located = AutoloaderError.badInput(SourceLocation(file: file.key, line: error.line), reason: error.reason).description
+                errors.append(LoadErrorRecord(loadID: loadID, file: file.key, line: error.line, column: nil, rawText: "", reason: error.reason))
+                _ = channel.send(.rows(RowBatch(columnCount: columnCount), errors: errors))
+                return Loader.FileOutcome(state: .failed, rejected: outcome.rejected + 1, sha256: try drainAndDigest(source, hashing), error: located)
+            }
+            for i in values.indices { values[i] = nil }
+            var unknown: String?
+            for (k, v) in record {
+                if let i = keyIndex[k] { values[i] = v } else if case .null = v {} else { unknown = k }
+            }
+            if let unknown {
+                let reason = "key \"\(unknown)\" has no column (first seen after the detection sample)"
+                errors.append(LoadErrorRecord(loadID: loadID, file: file.key, line: reader.recordLine, column: unknown, rawText: "", reason: reason))
+                outcome.rejected += 1
+                if options.onError == .abortFile || outcome.rejected > options.maxErrors {
+                    _ = channel.send(.rows(RowBatch(columnCount: columnCount), errors: errors))
+                    let located = AutoloaderError.badInput(SourceLocation(file: file.key, line: reader.recordLine, column: unknown), reason: reason).description
+                    return Loader.FileOutcome(state: .failed, rejected: outcome.rejected, sha256: try drainAndDigest(source, hashing), error: located)
+                }
+                continue
+            }
+            for i in converters.indices { converters[i].append(values[i], to: &batch) }
+            for v in partValues { if let v { batch.appendText(v) } else { batch.cells.append(.null) } }
+            key.withUTF8 { batch.appendText($0) }
+            outcome.rows += 1
+            if batch.rowCount >= rowsPerBatch {
+                guard channel.send(.rows(batch, errors: errors)) else { throw CancellationError() }
+                batch = RowBatch(columnCount: columnCount, reservingRows: rowsPerBatch)
+                errors = []
+            }
+        }
+        if batch.rowCount > 0 || !errors.isEmpty { guard channel.send(.rows(batch, errors: errors)) else { throw CancellationError() } }
+        outcome.sha256 = try drainAndDigest(source, hashing)
+        return outcome
+    }
+}
