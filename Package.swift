@@ -8,6 +8,8 @@ let package = Package(
     platforms: [.macOS(.v14)],
     products: [
         .executable(name: "autoloader", targets: ["autoloader"]),
+        // For Fuzz/ (a separate package, so the libFuzzer build never touches the main build).
+        .library(name: "AutoloaderDetection", targets: ["AutoloaderDetection", "AutoloaderFormats"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),

@@ -208,3 +208,16 @@ struct UncheckedBox<T>: @unchecked Sendable {
     let value: T
     init(_ value: T) { self.value = value }
 }
+
+/// Bytes in memory as a reader (tests, fuzzing).
+public final class BytesReader: ByteReader {
+    private let bytes: [UInt8]
+    private var offset = 0
+    public init(_ bytes: [UInt8]) { self.bytes = bytes }
+    public func read(into buffer: UnsafeMutableRawBufferPointer) throws -> Int {
+        let n = min(buffer.count, bytes.count - offset)
+        if n > 0 { bytes.withUnsafeBytes { buffer.baseAddress!.copyMemory(from: $0.baseAddress! + offset, byteCount: n) } }
+        offset += n
+        return n
+    }
+}
