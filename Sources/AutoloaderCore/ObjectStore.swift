@@ -17,6 +17,13 @@ public protocol ByteReader: AnyObject {
     func read(into buffer: UnsafeMutableRawBufferPointer) throws -> Int
 }
 
+/// Reads at any offset: formats whose metadata is at the end (Parquet's footer) need it.
+/// Local files do it with pread; an S3 store would use ranged GETs.
+public protocol RandomAccessReader: AnyObject {
+    var size: Int64 { get }
+    func read(at offset: Int64, count: Int) throws -> [UInt8]
+}
+
 /// The seam every source implements (local folder now; S3 next). Listing is the source of truth;
 /// change notifications only make it faster.
 public protocol ObjectStore: Sendable {

@@ -29,6 +29,8 @@ public struct Detection: Codable, Sendable {
     public var quoteObserved: Bool?
     /// JSON only: ndjson, array or object.
     public var jsonLayout: String?
+    /// Parquet only: the column chunks' codecs (snappy, zstd, …).
+    public var parquetCodec: String?
     /// Data records seen in the sample; equals the file's rows when `sampleComplete`.
     public var rows: Int?
     public var sampleComplete: Bool?
@@ -65,6 +67,9 @@ public enum Detector {
 
     /// Step 1: undo compression (found from magic bytes), then detect on a bounded sample of the content.
     public static func detect(reader: any ByteReader, name: String, options: DetectionOptions = .init()) throws -> Detection {
+        if let file = reader as? (any RandomAccessReader), isParquet(file) {
+            return ParquetDetection.detect(reader: file, name: name, options: options)
+        }
         let (decoded, compression) = try Decompression.open(reader, name: name)
         let raw: [UInt8], complete: Bool
         do {
@@ -73,6 +78,11 @@ public enum Detector {
             return Detection(file: name, format: .invalid, compression: compression, error: "\(error)")
         }
         return detect(sample: raw, complete: complete, compression: compression, name: name, options: options)
+    }
+
+    /// Parquet is read by offset (its schema is in the footer), so it is told apart before any streaming.
+    public static func isParquet(_ file: any RandomAccessReader) -> Bool {
+        file.size >= 12 && (try? file.read(at: 0, count: 4)) == [0x50, 0x41, 0x52, 0x31]
     }
 
     /// Detection over a (decompressed) sample already read: the loader reads it once and replays it into the parser.

@@ -7,7 +7,7 @@ import Darwin
 #endif
 
 /// Reads a local file with plain `read(2)`: no Foundation buffering on the hot path.
-public final class FileByteReader: ByteReader {
+public final class FileByteReader: ByteReader, RandomAccessReader {
     private let fd: Int32
     public let path: String
 
@@ -18,6 +18,26 @@ public final class FileByteReader: ByteReader {
     }
 
     deinit { close(fd) }
+
+    public var size: Int64 {
+        var st = stat()
+        return fstat(fd, &st) == 0 ? Int64(st.st_size) : 0
+    }
+
+    public func read(at offset: Int64, count: Int) throws -> [UInt8] {
+        var out = [UInt8](repeating: 0, count: count)
+        var done = 0
+        while done < count {
+            let n = out.withUnsafeMutableBytes { pread(fd, $0.baseAddress! + done, count - done, off_t(offset) + off_t(done)) }
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw AutoloaderError.unreadable(file: path, reason: String(cString: strerror(errno)))
+            }
+            if n == 0 { throw AutoloaderError.badInput(SourceLocation(file: path), reason: "file ends at \(offset + Int64(done)), expected \(count - done) more bytes") }
+            done += n
+        }
+        return out
+    }
 
     public func read(into buffer: UnsafeMutableRawBufferPointer) throws -> Int {
         while true {

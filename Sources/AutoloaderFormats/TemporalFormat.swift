@@ -40,6 +40,30 @@ public struct TemporalFormat: Sendable, Equatable {
         /// Fraction digits as written (up to 9), and how many.
         public var fraction = 0, fractionDigits = 0
         public var offsetMinutes: Int?
+        public init() {}
+
+        /// From a count of `unit`s (1 s = 1e9 ns) since the Unix epoch, as UTC.
+        public init(sinceEpoch value: Int64, unitsPerSecond: Int64) {
+            var seconds = value / unitsPerSecond
+            var fraction = value % unitsPerSecond
+            if fraction < 0 { fraction += unitsPerSecond; seconds -= 1 }
+            var days = seconds / 86400
+            var secondOfDay = seconds % 86400
+            if secondOfDay < 0 { secondOfDay += 86400; days -= 1 }
+            (year, month, day) = TemporalFormat.civilFromDays(Int(days))
+            hour = Int(secondOfDay / 3600)
+            minute = Int(secondOfDay / 60 % 60)
+            second = Int(secondOfDay % 60)
+            if unitsPerSecond > 1 && fraction != 0 {
+                // Only the digits that carry information: 07:55:29.5, not 07:55:29.500000000.
+                var digits = String(unitsPerSecond).count - 1
+                var f = fraction
+                while f % 10 == 0 { f /= 10; digits -= 1 }
+                fractionDigits = digits
+                self.fraction = Int(f)
+            }
+            offsetMinutes = 0
+        }
     }
 
     /// Parses the whole field or returns nil (also for impossible dates such as 2024-02-30 or month 13).
@@ -143,7 +167,7 @@ public struct TemporalFormat: Sendable, Equatable {
     }
 
     /// Days since 1970-01-01 (proleptic Gregorian), after Howard Hinnant's algorithm.
-    static func daysFromCivil(_ y0: Int, _ m: Int, _ d: Int) -> Int {
+    public static func daysFromCivil(_ y0: Int, _ m: Int, _ d: Int) -> Int {
         let y = m <= 2 ? y0 - 1 : y0
         let era = (y >= 0 ? y : y - 399) / 400
         let yoe = y - era * 400
@@ -152,7 +176,7 @@ public struct TemporalFormat: Sendable, Equatable {
         return era * 146097 + doe - 719468
     }
 
-    static func civilFromDays(_ z0: Int) -> (Int, Int, Int) {
+    public static func civilFromDays(_ z0: Int) -> (Int, Int, Int) {
         let z = z0 + 719468
         let era = (z >= 0 ? z : z - 146096) / 146097
         let doe = z - era * 146097

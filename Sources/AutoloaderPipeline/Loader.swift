@@ -86,19 +86,28 @@ public struct Loader {
         if options.overwrite == .ignore, file.rows == nil, try catalog.hasLoadedVersion(key: file.key, excludingID: file.id) {
             return FileOutcome(state: .skipped, error: "overwritten, and the table's overwrite policy is 'ignore'")
         }
-        let hashing = HashingReader(try store.open(key: file.key))
+        let raw = try store.open(key: file.key)
+        let hashing = HashingReader(raw)
         var detectOptions = DetectionOptions()
         detectOptions.forcedDelimiter = options.delimiter?.utf8.first
         detectOptions.forcedHeader = options.header
-        let decoded: any ByteReader
-        let sample: [UInt8], complete: Bool, compression: Compression
-        do {
-            (decoded, compression) = try Decompression.open(hashing, name: file.key)
-            (sample, complete) = try readPrefix(decoded, maxBytes: detectOptions.sampleBytes)
-        } catch let error as AutoloaderError {
-            return FileOutcome(state: .failed, error: error.description)
+        var parquet: ParquetFile?
+        let detection: Detection
+        var sample: [UInt8] = []
+        var decoded: any ByteReader = hashing
+        if let randomAccess = raw as? (any RandomAccessReader), Detector.isParquet(randomAccess) {
+            detection = ParquetDetection.detect(reader: randomAccess, name: file.key, options: detectOptions)
+            parquet = try? ParquetFile(reader: randomAccess, name: file.key)
+        } else {
+            let complete: Bool, compression: Compression
+            do {
+                (decoded, compression) = try Decompression.open(hashing, name: file.key)
+                (sample, complete) = try readPrefix(decoded, maxBytes: detectOptions.sampleBytes)
+            } catch let error as AutoloaderError {
+                return FileOutcome(state: .failed, error: error.description)
+            }
+            detection = Detector.detect(sample: sample, complete: complete, compression: compression, name: file.key, options: detectOptions)
         }
-        let detection = Detector.detect(sample: sample, complete: complete, compression: compression, name: file.key, options: detectOptions)
         guard let fileSchema = detection.schema, detection.error == nil else {
             let sha = try hashing.finish()
             let location = SourceLocation(file: file.key, line: detection.errorLine)
@@ -107,7 +116,7 @@ public struct Loader {
 
         let fileDialect = detection.dialect ?? Dialect()
         // Columns match by name when the file names them (a header, JSON keys), else by position.
-        let named = detection.format == .json || fileDialect.header
+        let named = detection.format != .csv || fileDialect.header
         // The table's schema: the first file's, then grown by later files' new columns (add_columns).
         var tableSchema = schema ?? TableSchema(columns: [])
         var columnIndex: [Int] = []  // file column → table column
@@ -151,14 +160,22 @@ public struct Loader {
         // Two threads: this one writes to the warehouse; a parser thread reads, hashes, parses and converts.
         // On two cores the SQLite inserts and the parsing overlap. Bad rows travel with the batches.
         let channel = BoundedChannel<Parsed>(capacity: 4)
-        let source = PrefixedReader(prefix: sample, rest: ReadAheadReader(decoded))
-        let parser: any RecordParser = detection.format == .json
-            ? JSONRowParser(file: file, keys: fileSchema.columns.map(\.name), converters: converters, partValues: partValues,
-                            columnCount: insertColumns.count, rowsPerBatch: rowsPerInsert, options: options, loadID: tx.loadID,
-                            source: source, hashing: hashing)
-            : RowParser(file: file, dialect: fileDialect, converters: converters, partValues: partValues,
-                        columnCount: insertColumns.count, rowsPerBatch: rowsPerInsert, options: options,
-                        loadID: tx.loadID, source: source, hashing: hashing)
+        let parser: any RecordParser
+        if let parquet {
+            parser = ParquetRowParser(file: file, parquet: parquet, types: fileSchema.columns.map(\.type), converters: converters,
+                                      partValues: partValues, columnCount: insertColumns.count, rowsPerBatch: rowsPerInsert, hashing: hashing)
+        } else {
+            let source = PrefixedReader(prefix: sample, rest: ReadAheadReader(decoded))
+            if detection.format == .json {
+                parser = JSONRowParser(file: file, keys: fileSchema.columns.map(\.name), converters: converters, partValues: partValues,
+                                       columnCount: insertColumns.count, rowsPerBatch: rowsPerInsert, options: options, loadID: tx.loadID,
+                                       source: source, hashing: hashing)
+            } else {
+                parser = RowParser(file: file, dialect: fileDialect, converters: converters, partValues: partValues,
+                                   columnCount: insertColumns.count, rowsPerBatch: rowsPerInsert, options: options,
+                                   loadID: tx.loadID, source: source, hashing: hashing)
+            }
+        }
         let thread = Thread { parser.run(into: channel) }
         thread.stackSize = 1 << 20
         thread.start()

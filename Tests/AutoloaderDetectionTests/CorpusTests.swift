@@ -51,6 +51,7 @@ enum Corpus {
             check("bad_rows", (d.badRows ?? []).map(String.init).joined(separator: ","), (entry["bad_rows"] as? [Int] ?? []).map(String.init).joined(separator: ","))
         }
         if format == "json" { check("json_layout", d.jsonLayout, entry["json_layout"]) }
+        if format == "parquet" { check("parquet_codec", d.parquetCodec, entry["parquet_codec"]) }
         check("rows", d.rows, entry["rows"])
         let want = entry["columns"] as? [[String: Any]] ?? []
         let got = d.columns ?? []
@@ -74,11 +75,7 @@ enum Corpus {
 @Suite struct CorpusTests {
     /// Files whose truth detection does not meet yet, each with the reason. The test fails when one of
     /// these starts passing (shrink the list) or another file starts failing (a regression).
-    static let knownGaps: [String: String] = [
-        "parquet_dictionary.parquet": "Parquet is recognised, its footer schema not yet read",
-        "parquet_flat.parquet": "Parquet is recognised, its footer schema not yet read",
-        "parquet_nested.parquet": "Parquet is recognised, its footer schema not yet read",
-    ]
+    static let knownGaps: [String: String] = [:]
 
     @Test func everyCorpusFileMeetsItsTruthOrIsAKnownGap() throws {
         var failing: [String: [String]] = [:]

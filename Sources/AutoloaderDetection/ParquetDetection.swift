@@ -1,0 +1,49 @@
+import AutoloaderCore
+import AutoloaderFormats
+
+/// Parquet: types come from the declared schema, never the values; only varchar sizes are read from the
+/// data (string columns of the first row groups, within the sample's row budget).
+public enum ParquetDetection {
+    public static func detect(reader: any RandomAccessReader, name: String, options: DetectionOptions = .init()) -> Detection {
+        var result = Detection(file: name, format: .parquet, compression: .none)
+        let file: ParquetFile
+        do {
+            file = try ParquetFile(reader: reader, name: name)
+        } catch {
+            result.format = .invalid
+            result.error = "\(error)"
+            return result
+        }
+        result.rows = Int(file.numRows)
+        result.parquetCodec = file.codecs.sorted().joined(separator: ",")
+        result.sampleComplete = true
+        var columns: [Column] = []
+        var detected: [Detection.DetectedColumn] = []
+        for field in file.fields {
+            var type = file.columnType(field)
+            var sample: String?
+            if type.kind == .varchar {
+                var maxLength = 0, maxBytes = 0, rows = 0
+                for group in file.rowGroups.indices where rows < options.sampleRows {
+                    guard let values = try? file.values(field: field, rowGroup: group) else { break }
+                    for case let .bytes(b) in values {
+                        if sample == nil { sample = String(decoding: b.prefix(80), as: UTF8.self) }
+                        maxLength = max(maxLength, b.withUnsafeBufferPointer { UTF8Validation.codePointCount($0) })
+                        maxBytes = max(maxBytes, b.count)
+                    }
+                    rows += values.count
+                    if rows < Int(file.numRows) { result.sampleComplete = false }
+                }
+                type = .varchar(maxLength, bytes: maxBytes)
+            }
+            columns.append(Column(name: field.name, type: type, nullable: field.nullable))
+            detected.append(.init(name: field.name, type: type.kind.rawValue, precision: type.precision, scale: type.scale, format: nil,
+                                  maxLength: type.maxLength, maxBytes: type.maxBytes, nullable: field.nullable, nullTokens: [], sample: sample))
+        }
+        let unique = SQLIdentifier.uniqueColumnNames(columns.map(\.name))
+        for i in columns.indices { columns[i].name = unique[i] }
+        result.columns = detected
+        result.schema = TableSchema(columns: columns)
+        return result
+    }
+}

@@ -1,0 +1,368 @@
+import AutoloaderCore
+import CCompression
+
+/// Parquet: the footer's Thrift metadata (schema, row groups) and, for flat columns, the values
+/// (PLAIN and dictionary encodings; data pages v1 and v2; uncompressed, Snappy, gzip and zstd pages).
+public final class ParquetFile {
+    public struct Node: Sendable {
+        public var name: String
+        public var physical: Int?        // BOOLEAN 0, INT32 1, INT64 2, INT96 3, FLOAT 4, DOUBLE 5, BYTE_ARRAY 6, FIXED_LEN 7
+        public var typeLength: Int
+        public var repetition: Int       // REQUIRED 0, OPTIONAL 1, REPEATED 2
+        public var children: Int
+        public var converted: Int?
+        public var scale: Int?
+        public var precision: Int?
+        public var logical: ThriftValue?
+    }
+
+    /// A top-level field: a flat leaf (loadable) or a group / repeated field (a JSON column).
+    public struct Field: Sendable {
+        public var name: String
+        public var node: Node
+        public var nullable: Bool
+        /// Index of the leaf column chunk, for flat fields.
+        public var leaf: Int?
+        public var maxDefinition: Int
+    }
+
+    public let name: String
+    public let reader: any RandomAccessReader
+    public let numRows: Int64
+    public let createdBy: String?
+    public let fields: [Field]
+    /// Per row group: its rows and its column chunks' metadata (ColumnMetaData structs), by leaf index.
+    public let rowGroups: [(rows: Int64, chunks: [ThriftValue])]
+    public let codecs: Set<String>
+
+    static let codecNames = [0: "uncompressed", 1: "snappy", 2: "gzip", 3: "lzo", 4: "brotli", 5: "lz4", 6: "zstd", 7: "lz4_raw"]
+
+    public init(reader: any RandomAccessReader, name: String) throws {
+        self.name = name
+        self.reader = reader
+        let size = reader.size
+        func bad(_ why: String) -> AutoloaderError { .badInput(SourceLocation(file: name), reason: "not a readable Parquet file: \(why)") }
+        guard size >= 12 else { throw bad("shorter than its header and footer") }
+        let tail = try reader.read(at: size - 8, count: 8)
+        guard tail[4...] == [0x50, 0x41, 0x52, 0x31] else { throw bad("no PAR1 at the end (truncated?)") }
+        let footerLength = Int64(tail[0]) | Int64(tail[1]) << 8 | Int64(tail[2]) << 16 | Int64(tail[3]) << 24
+        guard footerLength > 0, footerLength <= size - 12 else { throw bad("footer length \(footerLength) does not fit the file") }
+        let footer = try reader.read(at: size - 8 - footerLength, count: Int(footerLength))
+        let meta: ThriftValue
+        do {
+            meta = try footer.withUnsafeBytes { raw in var d = CompactDecoder(raw); return try d.readStruct() }
+        } catch { throw bad("\(error)") }
+        numRows = meta[3]?.int ?? 0
+        createdBy = meta[6]?.string
+        let nodes = meta[2]?.list.map { e in
+            Node(name: e[4]?.string ?? "", physical: e[1]?.int.map(Int.init), typeLength: Int(e[2]?.int ?? 0), repetition: Int(e[3]?.int ?? 0),
+                 children: Int(e[5]?.int ?? 0), converted: e[6]?.int.map(Int.init), scale: e[7]?.int.map(Int.init),
+                 precision: e[8]?.int.map(Int.init), logical: e[10])
+        } ?? []
+        guard let root = nodes.first else { throw bad("empty schema") }
+        // Walk the schema tree: top-level fields are the root's children; leaves are numbered in order.
+        var fields: [Field] = []
+        var index = 1
+        var leafCount = 0
+        func skipSubtree() -> (leaves: Int, maxDef: Int) {
+            let node = nodes[index]
+            index += 1
+            if node.children == 0 { return (1, node.repetition == 0 ? 0 : 1) }
+            var leaves = 0, def = 0
+            for _ in 0..<node.children where index < nodes.count {
+                let r = skipSubtree()
+                leaves += r.leaves
+                def = max(def, r.maxDef)
+            }
+            return (leaves, def + (node.repetition == 0 ? 0 : 1))
+        }
+        for _ in 0..<root.children where index < nodes.count {
+            let node = nodes[index]
+            let (leaves, maxDef) = skipSubtree()
+            let flat = node.children == 0 && node.repetition != 2
+            fields.append(Field(name: node.name, node: node, nullable: node.repetition == 1, leaf: flat ? leafCount : nil, maxDefinition: maxDef))
+            leafCount += leaves
+        }
+        self.fields = fields
+        rowGroups = meta[4]?.list.map { rg in
+            (rows: rg[3]?.int ?? 0, chunks: rg[1]?.list.map { $0[3] ?? .structure([:]) } ?? [])
+        } ?? []
+        var codecs = Set<String>()
+        for rg in rowGroups { for c in rg.chunks { codecs.insert(Self.codecNames[Int(c[4]?.int ?? 0)] ?? "unknown") } }
+        self.codecs = codecs
+    }
+
+    // MARK: types
+
+    /// The SQL type of a field, from the declared schema only (never the values).
+    public func columnType(_ field: Field) -> ColumnType {
+        let n = field.node
+        if field.leaf == nil { return .json }
+        let logical = n.logical
+        if let decimal = logical?[5] {
+            return .decimal(Int(decimal[2]?.int ?? Int64(n.precision ?? 18)), Int(decimal[1]?.int ?? Int64(n.scale ?? 0)))
+        }
+        if n.converted == 5 { return .decimal(n.precision ?? 18, n.scale ?? 0) }
+        if let ts = logical?[8] {
+            return ColumnType(kind: ts[1]?.bool == true ? .timestamptz : .timestamp)
+        }
+        if n.converted == 9 || n.converted == 10 { return ColumnType(kind: .timestamptz) }  // legacy TIMESTAMP_MILLIS/MICROS are UTC
+        if logical?[6] != nil || n.converted == 6 { return ColumnType(kind: .date) }
+        if logical?[7] != nil || n.converted == 7 || n.converted == 8 { return ColumnType(kind: .time) }
+        if logical?[12] != nil || n.converted == 19 { return .json }
+        if let integer = logical?[10] {
+            let bits = integer[1]?.int ?? 32, signed = integer[2]?.bool ?? true
+            switch (bits, signed) {
+            case (8, _), (16, true): return .smallint
+            case (16, false), (32, true): return .integer
+            case (32, false), (64, true): return .bigint
+            default: return .decimal(20, 0)
+            }
+        }
+        switch n.converted {
+        case 15, 16, 11: return .smallint   // INT_8, INT_16, UINT_8
+        case 12: return .integer            // UINT_16
+        case 13: return .bigint             // UINT_32
+        case 14: return .decimal(20, 0)     // UINT_64
+        default: break
+        }
+        switch n.physical {
+        case 0: return .boolean
+        case 1: return .integer
+        case 2: return .bigint
+        case 3: return ColumnType(kind: .timestamp)  // INT96: legacy Impala/Hive timestamps, no zone
+        case 4, 5: return .double
+        default: return .varchar(0)
+        }
+    }
+
+    // MARK: values
+
+    public enum Value: Equatable, Sendable {
+        case null, bool(Bool), int(Int64), double(Double), bytes([UInt8]), int96(nanosOfDay: Int64, julianDay: Int32)
+    }
+
+    /// All values of one flat field in one row group (nulls included, one per row).
+    public func values(field: Field, rowGroup: Int) throws -> [Value] {
+        guard let leaf = field.leaf else {
+            throw AutoloaderError.badInput(SourceLocation(file: name, column: field.name), reason: "nested Parquet columns (struct/list/map) are not loadable yet")
+        }
+        let chunk = rowGroups[rowGroup].chunks[leaf]
+        let codec = Int(chunk[4]?.int ?? 0)
+        let dataOffset = chunk[9]?.int ?? 0
+        let dictOffset = chunk[11]?.int ?? 0
+        let start = dictOffset > 0 && dictOffset < dataOffset ? dictOffset : dataOffset
+        let total = Int(chunk[7]?.int ?? 0)
+        let expected = Int(chunk[5]?.int ?? 0)
+        let bytes = try reader.read(at: start, count: total)
+        var pos = 0
+        var dictionary: [Value] = []
+        var out: [Value] = []
+        out.reserveCapacity(expected)
+        let physical = field.node.physical ?? 6
+        func bad(_ why: String) -> AutoloaderError { .badInput(SourceLocation(file: name, column: field.name), reason: "Parquet: \(why)") }
+        while out.count < expected && pos < bytes.count {
+            let header: ThriftValue
+            do {
+                header = try bytes.withUnsafeBytes { raw in
+                    var d = CompactDecoder(raw, at: pos)
+                    let h = try d.readStruct()
+                    pos = d.pos
+                    return h
+                }
+            } catch { throw bad("bad page header (\(error))") }
+            let type = header[1]?.int ?? -1
+            let uncompressedSize = Int(header[2]?.int ?? 0)
+            let compressedSize = Int(header[3]?.int ?? 0)
+            guard compressedSize >= 0, pos + compressedSize <= bytes.count else { throw bad("page runs past its column chunk") }
+            let page = Array(bytes[pos..<(pos + compressedSize)])
+            pos += compressedSize
+            switch type {
+            case 2:  // dictionary page
+                let data = try decompress(page, codec: codec, size: uncompressedSize)
+                var d = PlainDecoder(bytes: data, physical: physical, typeLength: field.node.typeLength)
+                let n = Int(header[7]?[1]?.int ?? 0)
+                for _ in 0..<n { dictionary.append(try d.next()) }
+            case 0, 3:
+                let v2 = type == 3
+                let h = v2 ? header[8] : header[5]
+                let numValues = Int(h?[1]?.int ?? 0)
+                let encoding = Int(h?[v2 ? 4 : 2]?.int ?? 0)
+                var levels: [Int]
+                var valuesBytes: [UInt8]
+                if v2 {
+                    let defLength = Int(h?[5]?.int ?? 0), repLength = Int(h?[6]?.int ?? 0)
+                    guard repLength + defLength <= page.count else { throw bad("levels longer than the page") }
+                    let defBytes = Array(page[repLength..<(repLength + defLength)])
+                    levels = field.maxDefinition > 0
+                        ? try RLEHybrid.decode(defBytes, bitWidth: 1, count: numValues)
+                        : [Int](repeating: 0, count: numValues)
+                    let rest = Array(page[(repLength + defLength)...])
+                    let compressed = h?[7]?.bool ?? true
+                    valuesBytes = compressed ? try decompress(rest, codec: codec, size: uncompressedSize - repLength - defLength) : rest
+                } else {
+                    let data = try decompress(page, codec: codec, size: uncompressedSize)
+                    var offset = 0
+                    if field.maxDefinition > 0 {
+                        guard data.count >= 4 else { throw bad("page too short for its levels") }
+                        let length = Int(data[0]) | Int(data[1]) << 8 | Int(data[2]) << 16 | Int(data[3]) << 24
+                        guard 4 + length <= data.count else { throw bad("levels longer than the page") }
+                        levels = try RLEHybrid.decode(Array(data[4..<(4 + length)]), bitWidth: 1, count: numValues)
+                        offset = 4 + length
+                    } else {
+                        levels = [Int](repeating: 0, count: numValues)
+                    }
+                    valuesBytes = Array(data[offset...])
+                }
+                let present = field.maxDefinition > 0 ? levels.filter { $0 == field.maxDefinition }.count : numValues
+                var decoded: [Value] = []
+                decoded.reserveCapacity(present)
+                switch encoding {
+                case 0:
+                    var d = PlainDecoder(bytes: valuesBytes, physical: physical, typeLength: field.node.typeLength)
+                    for _ in 0..<present { decoded.append(try d.next()) }
+                case 2, 8:
+                    guard let width = valuesBytes.first else { if present == 0 { break }; throw bad("empty dictionary-encoded page") }
+                    let indices = try RLEHybrid.decode(Array(valuesBytes.dropFirst()), bitWidth: Int(width), count: present)
+                    for i in indices {
+                        guard i < dictionary.count else { throw bad("dictionary index \(i) out of range") }
+                        decoded.append(dictionary[i])
+                    }
+                default:
+                    throw bad("encoding \(encoding) is not supported yet (PLAIN and dictionary are)")
+                }
+                var next = 0
+                for level in levels {
+                    if field.maxDefinition > 0 && level < field.maxDefinition { out.append(.null) } else {
+                        guard next < decoded.count else { throw bad("fewer values than levels") }
+                        out.append(decoded[next]); next += 1
+                    }
+                }
+            default:
+                continue  // index pages
+            }
+        }
+        guard out.count == expected else { throw bad("column chunk holds \(out.count) values, metadata says \(expected)") }
+        return out
+    }
+
+    func decompress(_ page: [UInt8], codec: Int, size: Int) throws -> [UInt8] {
+        switch codec {
+        case 0: return page
+        case 1: return try Snappy.decompress(page)
+        case 2:
+            var out: [UInt8] = []
+            let r = try GzipReader(BytesReader(page), name: name)
+            var chunk = [UInt8](repeating: 0, count: 1 << 16)
+            while true {
+                let n = try chunk.withUnsafeMutableBytes { try r.read(into: $0) }
+                if n == 0 { break }
+                out.append(contentsOf: chunk[0..<n])
+            }
+            return out
+        case 6:
+            var out = [UInt8](repeating: 0, count: max(size, 0))
+            let n = out.withUnsafeMutableBytes { o in page.withUnsafeBytes { i in ZSTD_decompress(o.baseAddress, o.count, i.baseAddress, i.count) } }
+            guard ZSTD_isError(n) == 0 else { throw AutoloaderError.badInput(SourceLocation(file: name), reason: "Parquet: corrupt zstd page") }
+            out.removeSubrange(n...)
+            return out
+        default:
+            throw AutoloaderError.badInput(SourceLocation(file: name), reason: "Parquet codec \(Self.codecNames[codec] ?? "\(codec)") is not supported yet")
+        }
+    }
+}
+
+/// PLAIN-encoded values of one physical type.
+struct PlainDecoder {
+    let bytes: [UInt8]
+    let physical: Int
+    let typeLength: Int
+    var pos = 0
+    var bit = 0
+
+    init(bytes: [UInt8], physical: Int, typeLength: Int) {
+        self.bytes = bytes
+        self.physical = physical
+        self.typeLength = typeLength
+    }
+
+    mutating func take(_ n: Int) throws -> ArraySlice<UInt8> {
+        guard n >= 0, pos + n <= bytes.count else { throw ThriftError(description: "Parquet: value runs past its page") }
+        defer { pos += n }
+        return bytes[pos..<(pos + n)]
+    }
+
+    func le(_ s: ArraySlice<UInt8>) -> UInt64 {
+        var v: UInt64 = 0
+        for (i, b) in s.enumerated() { v |= UInt64(b) << (8 * UInt64(i)) }
+        return v
+    }
+
+    mutating func next() throws -> ParquetFile.Value {
+        switch physical {
+        case 0:
+            guard pos < bytes.count else { throw ThriftError(description: "Parquet: boolean past its page") }
+            let v = bytes[pos] >> bit & 1 == 1
+            bit += 1
+            if bit == 8 { bit = 0; pos += 1 }
+            return .bool(v)
+        case 1: return .int(Int64(Int32(truncatingIfNeeded: le(try take(4)))))
+        case 2: return .int(Int64(bitPattern: le(try take(8))))
+        case 3:
+            let s = try take(12)
+            return .int96(nanosOfDay: Int64(bitPattern: le(s.prefix(8))), julianDay: Int32(truncatingIfNeeded: le(s.suffix(4))))
+        case 4: return .double(Double(Float(bitPattern: UInt32(le(try take(4))))))
+        case 5: return .double(Double(bitPattern: le(try take(8))))
+        case 6:
+            let n = Int(le(try take(4)))
+            return .bytes(Array(try take(n)))
+        default: return .bytes(Array(try take(typeLength)))
+        }
+    }
+}
+
+/// Parquet's RLE / bit-packed hybrid encoding (definition levels, dictionary indices).
+enum RLEHybrid {
+    static func decode(_ bytes: [UInt8], bitWidth: Int, count: Int) throws -> [Int] {
+        guard bitWidth <= 32 else { throw ThriftError(description: "Parquet: bit width \(bitWidth)") }
+        var out: [Int] = []
+        out.reserveCapacity(count)
+        var pos = 0
+        let byteWidth = (bitWidth + 7) / 8
+        while out.count < count {
+            var header = 0, shift = 0
+            while true {
+                guard pos < bytes.count, shift < 35 else { throw ThriftError(description: "Parquet: levels end early") }
+                let b = bytes[pos]; pos += 1
+                header |= Int(b & 0x7F) << shift
+                if b & 0x80 == 0 { break }
+                shift += 7
+            }
+            if header & 1 == 0 {
+                let run = header >> 1
+                guard pos + byteWidth <= bytes.count else { throw ThriftError(description: "Parquet: RLE run past the end") }
+                var v = 0
+                for i in 0..<byteWidth { v |= Int(bytes[pos + i]) << (8 * i) }
+                pos += byteWidth
+                out.append(contentsOf: repeatElement(v, count: min(run, count - out.count)))
+            } else {
+                let values = (header >> 1) * 8
+                let needed = (values * bitWidth + 7) / 8
+                guard pos + needed <= bytes.count || out.count + values > count else { throw ThriftError(description: "Parquet: bit-packed run past the end") }
+                var bitPos = 0
+                for _ in 0..<values {
+                    var v = 0
+                    for k in 0..<bitWidth {
+                        let byteIndex = pos + (bitPos + k) / 8
+                        guard byteIndex < bytes.count else { break }
+                        v |= Int(bytes[byteIndex] >> ((bitPos + k) % 8) & 1) << k
+                    }
+                    bitPos += bitWidth
+                    if out.count < count { out.append(v) }
+                }
+                pos += needed
+            }
+        }
+        return out
+    }
+}

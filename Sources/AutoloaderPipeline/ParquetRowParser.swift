@@ -1,0 +1,113 @@
+import AutoloaderCore
+import AutoloaderFormats
+
+/// Parquet row groups → converted cells. Flat columns only for now: a nested field fails the file with a
+/// clear reason (its schema is still detected: a json column).
+final class ParquetRowParser: RecordParser, @unchecked Sendable {
+    let file: FileRecord
+    let parquet: ParquetFile
+    let fieldIndex: [Int]          // for each file column (detection order), its Parquet field
+    let types: [ColumnType]        // the declared type of each file column
+    let converters: [Converter]
+    let partValues: [String?]
+    let columnCount: Int
+    let rowsPerBatch: Int
+    let hashing: HashingReader
+
+    init(file: FileRecord, parquet: ParquetFile, types: [ColumnType], converters: [Converter], partValues: [String?],
+         columnCount: Int, rowsPerBatch: Int, hashing: HashingReader) {
+        self.file = file
+        self.parquet = parquet
+        fieldIndex = Array(parquet.fields.indices)
+        self.types = types
+        self.converters = converters
+        self.partValues = partValues
+        self.columnCount = columnCount
+        self.rowsPerBatch = rowsPerBatch
+        self.hashing = hashing
+    }
+
+    func run(into channel: BoundedChannel<Parsed>) {
+        do {
+            _ = channel.send(.done(try parse(channel)))
+        } catch {
+            _ = channel.send(.failed(error))
+        }
+    }
+
+    private func parse(_ channel: BoundedChannel<Parsed>) throws -> Loader.FileOutcome {
+        var outcome = Loader.FileOutcome(state: .loaded)
+        var key = file.key
+        for group in parquet.rowGroups.indices {
+            let columns = try fieldIndex.map { try parquet.values(field: parquet.fields[$0], rowGroup: group) }
+            let rows = Int(parquet.rowGroups[group].rows)
+            var batch = RowBatch(columnCount: columnCount, reservingRows: min(rows, rowsPerBatch))
+            for row in 0..<rows {
+                for c in columns.indices {
+                    append(columns[c][row], field: parquet.fields[fieldIndex[c]], type: types[c], converter: converters[c], to: &batch)
+                }
+                for v in partValues { if let v { batch.appendText(v) } else { batch.cells.append(.null) } }
+                key.withUTF8 { batch.appendText($0) }
+                outcome.rows += 1
+                if batch.rowCount >= rowsPerBatch {
+                    guard channel.send(.rows(batch, errors: [])) else { throw CancellationError() }
+                    batch = RowBatch(columnCount: columnCount, reservingRows: rowsPerBatch)
+                }
+            }
+            if batch.rowCount > 0 { guard channel.send(.rows(batch, errors: [])) else { throw CancellationError() } }
+        }
+        outcome.sha256 = try hashing.finish()  // one sequential pass for the content hash
+        return outcome
+    }
+
+    private func append(_ value: ParquetFile.Value, field: ParquetFile.Field, type: ColumnType, converter: Converter, to batch: inout RowBatch) {
+        switch value {
+        case .null: batch.cells.append(.null)
+        case let .bool(b): batch.cells.append(.int(b ? 1 : 0))
+        case let .double(d): batch.cells.append(.double(d))
+        case let .int96(nanos, julian):
+            let days = Int64(julian) - 2_440_588
+            writeTemporal(TemporalFormat.Value(sinceEpoch: days * 86_400_000_000_000 + nanos, unitsPerSecond: 1_000_000_000), kind: .timestamp, to: &batch)
+        case let .int(v):
+            switch type.kind {
+            case .date: writeTemporal(TemporalFormat.Value(sinceEpoch: v * 86400, unitsPerSecond: 1), kind: .date, to: &batch)
+            case .timestamp, .timestamptz, .time:
+                writeTemporal(TemporalFormat.Value(sinceEpoch: v, unitsPerSecond: unitsPerSecond(field)), kind: type.kind, to: &batch)
+            case .decimal: batch.cells.append(.double(Double(v) / pow10(type.scale ?? 0)))
+            default: batch.cells.append(.int(v))
+            }
+        case let .bytes(b):
+            if type.kind == .decimal {
+                // Big-endian two's complement unscaled value.
+                var v: Int64 = b.first.map { $0 & 0x80 != 0 ? -1 : 0 } ?? 0
+                for byte in b.suffix(8) { v = v << 8 | Int64(byte) }
+                batch.cells.append(.double(Double(v) / pow10(type.scale ?? 0)))
+            } else {
+                b.withUnsafeBufferPointer { batch.appendText($0) }
+            }
+        }
+    }
+
+    private func pow10(_ n: Int) -> Double { (0..<n).reduce(1.0) { v, _ in v * 10 } }
+
+    private func unitsPerSecond(_ field: ParquetFile.Field) -> Int64 {
+        if let unit = field.node.logical?[8]?[2] ?? field.node.logical?[7]?[2] {
+            if unit[1] != nil { return 1000 }
+            if unit[2] != nil { return 1_000_000 }
+            return 1_000_000_000
+        }
+        switch field.node.converted {
+        case 7, 9: return 1000
+        default: return 1_000_000
+        }
+    }
+
+    private func writeTemporal(_ value: TemporalFormat.Value, kind: TypeKind, to batch: inout RowBatch) {
+        guard let format = TemporalFormat("", kind: kind) else { return }
+        var v = value
+        if kind == .time { v.year = 1970; v.month = 1; v.day = 1 }
+        let start = Int32(truncatingIfNeeded: batch.arena.count)
+        format.writeISO(v, into: &batch.arena)
+        batch.cells.append(.text(start: start, count: Int32(truncatingIfNeeded: batch.arena.count) - start))
+    }
+}
