@@ -1,7 +1,9 @@
 /// How a delimited text file is written. Detection produces it; the tokenizer and the loader consume it.
 public struct Dialect: Codable, Sendable, Equatable {
     public enum LineEnding: String, Codable, Sendable { case lf = "LF", crlf = "CRLF", cr = "CR" }
-    public enum Encoding: String, Codable, Sendable { case utf8 = "utf-8", utf8BOM = "utf-8-bom", latin1 = "latin-1" }
+    public enum Encoding: String, Codable, Sendable {
+        case utf8 = "utf-8", utf8BOM = "utf-8-bom", latin1 = "latin-1", utf16LE = "utf-16le", utf16BE = "utf-16be"
+    }
 
     public var delimiter: UInt8
     /// nil: fields are never quoted.

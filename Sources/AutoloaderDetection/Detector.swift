@@ -89,6 +89,13 @@ public enum Detector {
     public static func detect(sample raw: [UInt8], complete: Bool, compression: Compression, name: String,
                               options: DetectionOptions = .init()) -> Detection {
         var result = Detection(file: name, format: .invalid, compression: compression)
+        // UTF-16 is known by its byte-order mark; everything after works on the UTF-8 transcoding.
+        var utf16: Dialect.Encoding?
+        var raw = raw
+        if raw.count >= 2, (raw[0] == 0xFF && raw[1] == 0xFE) || (raw[0] == 0xFE && raw[1] == 0xFF) {
+            utf16 = raw[0] == 0xFF ? .utf16LE : .utf16BE
+            raw = UTF16ToUTF8Reader.transcode(raw, littleEndian: utf16 == .utf16LE)
+        }
         let (format, reason) = FormatSniffer.format(Array(raw.prefix(16384)))
         result.format = format
         if let reason {
@@ -99,7 +106,7 @@ public enum Detector {
             result.error = "parquet is recognised but not loadable yet"
             return result
         }
-        let encoding: Dialect.Encoding
+        var encoding: Dialect.Encoding
         switch EncodingSniffer.sniff(raw, complete: complete) {
         case let .encoding(e): encoding = e
         case let .invalid(line, offset):
@@ -109,6 +116,8 @@ public enum Detector {
             result.errorByteOffset = offset
             return result
         }
+        let sample = EncodingSniffer.decode(raw, as: encoding)
+        if let utf16 { encoding = utf16 }
         result.encoding = encoding.rawValue
         if format == .json {
             guard encoding != .latin1 else {
@@ -116,10 +125,14 @@ public enum Detector {
                 result.error = "JSON must be UTF-8; this file is not valid UTF-8"
                 return result
             }
+            if utf16 != nil {
+                result.format = .invalid
+                result.error = "UTF-16 JSON is not supported; JSON must be UTF-8"
+                return result
+            }
             JSONDetection.detect(sample: raw, complete: complete, into: &result, options: options)
             return result
         }
-        let sample = EncodingSniffer.decode(raw, as: encoding)
         let sniffed = DialectSniffer.sniff(sample, complete: complete, encoding: encoding, forcedDelimiter: options.forcedDelimiter)
         var dialect = sniffed.dialect
         result.delimiterScores = sniffed.candidates

@@ -53,7 +53,7 @@ public enum EncodingSniffer {
     /// The sample as UTF-8 without BOM (what the dialect and type steps read).
     public static func decode(_ bytes: [UInt8], as encoding: Dialect.Encoding) -> [UInt8] {
         switch encoding {
-        case .utf8: return bytes
+        case .utf8, .utf16LE, .utf16BE: return bytes
         case .utf8BOM: return Array(bytes.dropFirst(3))
         case .latin1:
             var out: [UInt8] = []

@@ -230,7 +230,7 @@ struct UncheckedBox<T>: @unchecked Sendable {
 }
 
 /// Bytes in memory as a reader (tests, fuzzing).
-public final class BytesReader: ByteReader {
+public final class BytesReader: ByteReader, RandomAccessReader {
     private let bytes: [UInt8]
     private var offset = 0
     public init(_ bytes: [UInt8]) { self.bytes = bytes }
@@ -238,6 +238,84 @@ public final class BytesReader: ByteReader {
         let n = min(buffer.count, bytes.count - offset)
         if n > 0 { bytes.withUnsafeBytes { buffer.baseAddress!.copyMemory(from: $0.baseAddress! + offset, byteCount: n) } }
         offset += n
+        return n
+    }
+
+    public var size: Int64 { Int64(bytes.count) }
+
+    public func read(at offset: Int64, count: Int) throws -> [UInt8] {
+        guard offset >= 0, count >= 0, offset + Int64(count) <= Int64(bytes.count) else {
+            throw AutoloaderError.badInput(SourceLocation(file: "(memory)"), reason: "read past the end")
+        }
+        return Array(bytes[Int(offset)..<(Int(offset) + count)])
+    }
+}
+
+/// UTF-16 (with its byte-order mark) → UTF-8 on the fly, so everything after it sees UTF-8.
+/// Unpaired surrogates become U+FFFD rather than stopping the load.
+public final class UTF16ToUTF8Reader: ByteReader {
+    private let inner: any ByteReader
+    private let littleEndian: Bool
+    private var raw = [UInt8](repeating: 0, count: 1 << 16)
+    private var carry: [UInt8] = []          // an odd byte or a high surrogate waiting for its pair
+    private var out: [UInt8] = []
+    private var outPos = 0
+    private var started = false
+    private var eof = false
+
+    public init(_ inner: any ByteReader, littleEndian: Bool) {
+        self.inner = inner
+        self.littleEndian = littleEndian
+    }
+
+    /// Transcodes a whole buffer (detection samples); a trailing odd byte is dropped.
+    public static func transcode(_ bytes: [UInt8], littleEndian: Bool) -> [UInt8] {
+        let reader = UTF16ToUTF8Reader(BytesReader(bytes), littleEndian: littleEndian)
+        var result: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 1 << 16)
+        while let n = try? chunk.withUnsafeMutableBytes({ try reader.read(into: $0) }), n > 0 { result += chunk[0..<n] }
+        return result
+    }
+
+    public func read(into buffer: UnsafeMutableRawBufferPointer) throws -> Int {
+        while outPos >= out.count {
+            if eof { return 0 }
+            out.removeAll(keepingCapacity: true)
+            outPos = 0
+            let n = try raw.withUnsafeMutableBytes { try inner.read(into: $0) }
+            if n == 0 { eof = true }
+            var units = carry + raw[0..<n]
+            carry = []
+            if !started, units.count >= 2 {
+                started = true
+                if (littleEndian && units[0] == 0xFF && units[1] == 0xFE) || (!littleEndian && units[0] == 0xFE && units[1] == 0xFF) {
+                    units.removeFirst(2)
+                }
+            }
+            var i = 0
+            while i + 1 < units.count {
+                let u = littleEndian ? UInt32(units[i]) | UInt32(units[i + 1]) << 8 : UInt32(units[i]) << 8 | UInt32(units[i + 1])
+                var scalar = u
+                var used = 2
+                if u >= 0xD800 && u < 0xDC00 {
+                    if i + 3 >= units.count && !eof { break }  // wait for the low surrogate
+                    if i + 3 < units.count {
+                        let low = littleEndian ? UInt32(units[i + 2]) | UInt32(units[i + 3]) << 8 : UInt32(units[i + 2]) << 8 | UInt32(units[i + 3])
+                        if low >= 0xDC00 && low < 0xE000 { scalar = 0x10000 + ((u - 0xD800) << 10) + (low - 0xDC00); used = 4 } else { scalar = 0xFFFD }
+                    } else {
+                        scalar = 0xFFFD
+                    }
+                } else if u >= 0xDC00 && u < 0xE000 {
+                    scalar = 0xFFFD
+                }
+                out.append(contentsOf: Array(String(Character(Unicode.Scalar(scalar) ?? "\u{FFFD}")).utf8))
+                i += used
+            }
+            if i < units.count && !eof { carry = Array(units[i...]) }
+        }
+        let n = min(buffer.count, out.count - outPos)
+        out.withUnsafeBytes { buffer.baseAddress!.copyMemory(from: $0.baseAddress! + outPos, byteCount: n) }
+        outPos += n
         return n
     }
 }

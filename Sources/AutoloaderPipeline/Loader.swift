@@ -266,7 +266,11 @@ final class RowParser: RecordParser, @unchecked Sendable {
 
     private func parse(_ channel: BoundedChannel<Parsed>) throws -> Loader.FileOutcome {
         var input: any ByteReader = source
-        if dialect.encoding == .latin1 { input = Latin1ToUTF8Reader(input) }
+        switch dialect.encoding {
+        case .latin1: input = Latin1ToUTF8Reader(input)
+        case .utf16LE, .utf16BE: input = UTF16ToUTF8Reader(input, littleEndian: dialect.encoding == .utf16LE)
+        case .utf8, .utf8BOM: break
+        }
         let reader = CSVRecordReader(source: input, dialect: dialect)
         try reader.skipLines(dialect.skipLines)
         var batch = RowBatch(columnCount: columnCount, reservingRows: rowsPerBatch)

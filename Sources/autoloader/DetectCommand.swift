@@ -36,9 +36,16 @@ struct DetectCommand: ParsableCommand {
                 print("")
                 continue
             }
-            let delimiter = d.delimiter == "\t" ? "\\t" : (d.delimiter ?? "-")
-            print("dialect:     delimiter '\(delimiter)'  quote \(d.quote.map { "'\($0)'" } ?? "none")  escape \(d.escape.map { "'\($0)'" } ?? "doubled quote")  line ending \(d.lineEnding ?? "-")\(d.trailingDelimiter == true ? "  trailing delimiter" : "")")
-            print("header:      \(d.header == true ? "yes" : "no")   skipped lines: \(d.skipLines ?? 0)   rows: \(d.rows ?? 0)\(d.sampleComplete == true ? "" : " (in the sample)")\(d.badRows?.isEmpty == false ? "   bad rows at lines \(d.badRows!.map(String.init).joined(separator: ", "))" : "")")
+            switch d.format {
+            case .csv:
+                let delimiter = d.delimiter == "\t" ? "\\t" : (d.delimiter ?? "-")
+                print("dialect:     delimiter '\(delimiter)'  quote \(d.quote.map { "'\($0)'" } ?? "none")  escape \(d.escape.map { "'\($0)'" } ?? "doubled quote")  line ending \(d.lineEnding ?? "-")\(d.trailingDelimiter == true ? "  trailing delimiter" : "")")
+                print("header:      \(d.header == true ? "yes" : "no")   skipped lines: \(d.skipLines ?? 0)   rows: \(d.rows ?? 0)\(d.sampleComplete == true ? "" : " (in the sample)")\(d.badRows?.isEmpty == false ? "   bad rows at lines \(d.badRows!.map(String.init).joined(separator: ", "))" : "")")
+            case .json:
+                print("layout:      \(d.jsonLayout ?? "-")   rows: \(d.rows ?? 0)\(d.sampleComplete == true ? "" : " (in the sample)")")
+            default:
+                print("parquet:     codec \(d.parquetCodec ?? "-")   rows: \(d.rows ?? 0) (from the footer; types from the declared schema)")
+            }
             if let columns = d.schema?.columns, let detected = d.columns {
                 Output.table(["column", "type", "nullable", "null tokens", "sample"], zip(columns, detected).map { c, dc in
                     [c.name, c.type.description, c.nullable ? "yes" : "no", dc.nullTokens.map { $0.isEmpty ? "(empty)" : $0 }.joined(separator: " "), dc.sample ?? ""]
@@ -51,7 +58,11 @@ struct DetectCommand: ParsableCommand {
                 let table = SQLIdentifier.tableName(fromFolder: URL(fileURLWithPath: d.file).deletingPathExtension().lastPathComponent)
                 let typeName = SQLiteWarehouse.sqliteCapabilities.typeName
                 let defs = schema.columns.map { "  \(SQLIdentifier.quoted($0.name)) \(typeName($0.type))" }
-                print("\n-- SQLite\nCREATE TABLE \(SQLIdentifier.quoted(table)) (\n\(defs.joined(separator: ",\n"))\n);\n")
+                print("\n-- SQLite\nCREATE TABLE \(SQLIdentifier.quoted(table)) (\n\(defs.joined(separator: ",\n"))\n);")
+                for spelling in [TypeSpelling.postgres, TypeSpelling.redshift] {
+                    print("\n-- \(spelling.name) (VARCHAR = \(TypeSpelling.defaultVarcharFactor)× the longest value)\n" + spelling.createTable(table, schema: schema))
+                }
+                print("")
             }
         }
     }

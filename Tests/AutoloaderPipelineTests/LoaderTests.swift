@@ -182,3 +182,17 @@ let moreOrders = "id,customer,amount,ordered_on\n4,dee,1.00,2024-03-01\n5,eve,2.
         #expect(file.error?.contains("events/bad.jsonl") == true)
     }
 }
+
+@Suite struct EncodingLoadTests {
+    @Test func utf16AndLatin1AreTranscoded() throws {
+        let box = try Sandbox()
+        let text = "name,born\nMüller,3/8/1971\n😀 Zoë,12/25/1980\n"
+        var utf16: [UInt8] = [0xFF, 0xFE]
+        for unit in text.utf16 { utf16 += [UInt8(unit & 0xFF), UInt8(unit >> 8)] }
+        try box.write("people/a.csv", bytes: utf16)
+        try box.write("people/b.csv", bytes: Array("name,born\n".utf8) + [0x47, 0x72, 0xFC, 0xDF] + Array(",1/31/1999\n".utf8))  // "Grüß" in Latin-1
+        try box.loadOnce()
+        #expect(try box.scalar("SELECT group_concat(name || '=' || born, ';') FROM (SELECT * FROM people ORDER BY born)")?.text
+                == "Müller=1971-03-08;😀 Zoë=1980-12-25;Grüß=1999-01-31")
+    }
+}
