@@ -1,3 +1,5 @@
+import Foundation
+
 /// The type lattice shared by detection, the catalog and every warehouse. Widening follows the order
 /// boolean → smallint → integer → bigint → decimal → double → varchar; temporal types only join with
 /// themselves (same format) and otherwise fall to varchar.
@@ -43,6 +45,38 @@ public struct ColumnType: Codable, Sendable, Equatable {
         case .varchar: return "varchar(\(maxLength ?? 0))"
         case .date, .time, .timestamp, .timestamptz: return "\(kind.rawValue) \(format ?? "")"
         default: return kind.rawValue
+        }
+    }
+
+    /// Reads a type hint as users write it: `varchar`, `varchar(10)`, `text`, `int`, `decimal(10,2)`, `double`,
+    /// `date %d/%m/%Y`, `timestamptz`, `json`… nil when it is not a type.
+    public static func parse(_ text: String) -> ColumnType? {
+        let trimmed = text.trimmingCharacters(in: .whitespaces)
+        var word = trimmed.lowercased()
+        var format: String?
+        if let space = trimmed.firstIndex(of: " ") {
+            word = trimmed[..<space].lowercased()
+            format = String(trimmed[trimmed.index(after: space)...]).trimmingCharacters(in: .whitespaces)
+        }
+        var args: [Int] = []
+        if let open = word.firstIndex(of: "("), word.hasSuffix(")") {
+            args = word[word.index(after: open)..<word.index(before: word.endIndex)].split(separator: ",").compactMap {
+                Int($0.trimmingCharacters(in: .whitespaces))
+            }
+            word = String(word[..<open])
+        }
+        switch word {
+        case "varchar", "text", "string", "char": return .varchar(args.first ?? 0)
+        case "boolean", "bool": return .boolean
+        case "smallint", "int2": return .smallint
+        case "integer", "int", "int4": return .integer
+        case "bigint", "int8": return .bigint
+        case "decimal", "numeric": return .decimal(args.first ?? 18, args.count > 1 ? args[1] : 0)
+        case "double", "float", "real", "float8": return .double
+        case "json", "jsonb", "super": return .json
+        case "date", "time", "timestamp", "timestamptz":
+            return ColumnType(kind: TypeKind(rawValue: word)!, format: format)
+        default: return nil
         }
     }
 

@@ -24,6 +24,10 @@ public struct TableOptions: Codable, Sendable, Equatable {
     /// Overrides for detection, e.g. `{"delimiter": "|", "header": false}`.
     public var delimiter: String?
     public var header: Bool?
+    /// Type hints that win over detection, by column name: `{"zip": "varchar(10)", "day": "date %d/%m/%Y"}`.
+    public var types: [String: String]?
+    /// Every column text (no type detection at all).
+    public var allText: Bool?
 
     public init(onError: OnError = .abortFile, maxErrors: Int = 1000, overwrite: Overwrite = .replace,
                 maxFilesPerLoad: Int = 100, maxBytesPerLoad: Int64 = 1 << 30, delimiter: String? = nil, header: Bool? = nil) {
@@ -38,7 +42,7 @@ public struct TableOptions: Codable, Sendable, Equatable {
 
     enum CodingKeys: String, CodingKey, CaseIterable {
         case onError = "on_error", maxErrors = "max_errors", overwrite, maxFilesPerLoad = "max_files"
-        case maxBytesPerLoad = "max_bytes", delimiter, header
+        case maxBytesPerLoad = "max_bytes", delimiter, header, types, allText = "all_text"
     }
 
     public init(from decoder: any Decoder) throws {
@@ -51,6 +55,25 @@ public struct TableOptions: Codable, Sendable, Equatable {
         maxBytesPerLoad = try c.decodeIfPresent(Int64.self, forKey: .maxBytesPerLoad) ?? d.maxBytesPerLoad
         delimiter = try c.decodeIfPresent(String.self, forKey: .delimiter)
         header = try c.decodeIfPresent(Bool.self, forKey: .header)
+        types = try c.decodeIfPresent([String: String].self, forKey: .types)
+        allText = try c.decodeIfPresent(Bool.self, forKey: .allText)
+    }
+
+    /// The detected schema with the hints applied.
+    public func applyingHints(to schema: TableSchema) -> TableSchema {
+        var result = schema
+        for i in result.columns.indices {
+            if allText == true { result.columns[i].type = .varchar(result.columns[i].type.maxLength ?? 0, bytes: result.columns[i].type.maxBytes) }
+            let name = result.columns[i].name
+            if let hint = types?.first(where: { $0.key.lowercased() == name.lowercased() })?.value, var type = ColumnType.parse(hint) {
+                let detected = result.columns[i].type
+                // A date/time hint without a format keeps the detected one when detection found the same kind.
+                if type.format == nil, detected.kind == type.kind { type.format = detected.format }
+                if type.kind == .varchar, type.maxLength == 0 { type.maxLength = detected.maxLength; type.maxBytes = detected.maxBytes }
+                result.columns[i].type = type
+            }
+        }
+        return result
     }
 
     /// Applies a JSON object of changes on top of these options (`{"on_error": "skip_rows"}`).
@@ -69,6 +92,9 @@ public struct TableOptions: Codable, Sendable, Equatable {
             let options = try JSONDecoder().decode(TableOptions.self, from: JSONSerialization.data(withJSONObject: merged))
             if let d = options.delimiter, d.utf8.count != 1 {
                 throw AutoloaderError.invalidOptions(reason: "delimiter must be one byte, got '\(d)'")
+            }
+            for (column, hint) in options.types ?? [:] where ColumnType.parse(hint) == nil {
+                throw AutoloaderError.invalidOptions(reason: "type hint '\(hint)' for column '\(column)' is not a type; e.g. varchar(10), integer, decimal(10,2), date %d/%m/%Y")
             }
             return options
         } catch let error as AutoloaderError {

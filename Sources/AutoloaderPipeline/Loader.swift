@@ -108,12 +108,13 @@ public struct Loader {
             }
             detection = Detector.detect(sample: sample, complete: complete, compression: compression, name: file.key, options: detectOptions)
         }
-        guard let fileSchema = detection.schema, detection.error == nil else {
+        guard let detectedSchema = detection.schema, detection.error == nil else {
             let sha = try hashing.finish()
             let location = SourceLocation(file: file.key, line: detection.errorLine)
             return FileOutcome(state: .failed, sha256: sha, error: AutoloaderError.badInput(location, reason: detection.error ?? "not loadable").description)
         }
 
+        let fileSchema = options.applyingHints(to: detectedSchema)  // hints win over detection
         let fileDialect = detection.dialect ?? Dialect()
         // Columns match by name when the file names them (a header, JSON keys), else by position.
         let named = detection.format != .csv || fileDialect.header

@@ -127,3 +127,28 @@ import Testing
         #expect(nested.error?.contains("nested Parquet columns") == true)
     }
 }
+
+@Suite struct HintTests {
+    @Test func typeHintsWinOverDetection() throws {
+        let box = try Sandbox()
+        try box.write("seed/a.csv", "id\n1\n")
+        try box.loadOnce()
+        let c = try box.catalog()
+        try c.setOptions(table: "seed", try TableOptions().merging(json: #"{"types": {"zip": "varchar(10)", "day": "date %d/%m/%Y"}}"#))
+        try box.write("seed/b.csv", "id,zip,day,amount\n2,10001,01/02/2024,5\n3,60601,03/04/2024,6\n")
+        try box.loadOnce()
+        #expect(try box.scalar("SELECT typeof(zip) || ',' || day FROM seed WHERE id=2")?.text == "text,2024-02-01")
+        #expect(try box.catalog().table(named: "seed")?.schema?.columns.first { $0.name == "zip" }?.type.kind == .varchar)
+        #expect(throws: AutoloaderError.self) { try TableOptions().merging(json: #"{"types": {"zip": "zipcode"}}"#) }
+    }
+
+    @Test func allTextKeepsEveryValueAsWritten() throws {
+        let box = try Sandbox()
+        try box.write("raw/a.csv", "id\n1\n")
+        try box.loadOnce()
+        try box.catalog().setOptions(table: "raw", try TableOptions().merging(json: #"{"all_text": true}"#))
+        try box.write("raw/b.csv", "id,amount,day\n2,5.50,3/8/2024\n")
+        try box.loadOnce()
+        #expect(try box.scalar("SELECT amount || '|' || day || '|' || typeof(amount) FROM raw WHERE day IS NOT NULL")?.text == "5.50|3/8/2024|text")
+    }
+}
