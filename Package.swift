@@ -13,6 +13,9 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/vapor/postgres-nio", from: "1.33.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.37.6"),
     ],
     targets: [
         .systemLibrary(name: "CSQLite", path: "Sources/CSQLite"),
@@ -23,11 +26,20 @@ let package = Package(
         .target(name: "AutoloaderDetection", dependencies: ["AutoloaderCore", "AutoloaderFormats"]),
         .target(name: "AutoloaderStores", dependencies: ["AutoloaderCore", "AutoloaderFormats"]),
         .target(name: "AutoloaderSQLite", dependencies: ["AutoloaderCore", "CSQLite"]),
+        .target(
+            name: "AutoloaderPostgres",
+            dependencies: [
+                "AutoloaderCore",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+            ]
+        ),
         .target(name: "AutoloaderPipeline", dependencies: ["AutoloaderCore", "AutoloaderFormats", "AutoloaderDetection"]),
         .executableTarget(
             name: "autoloader",
             dependencies: [
-                "AutoloaderCore", "AutoloaderDetection", "AutoloaderStores", "AutoloaderSQLite", "AutoloaderPipeline",
+                "AutoloaderCore", "AutoloaderDetection", "AutoloaderStores", "AutoloaderSQLite", "AutoloaderPostgres", "AutoloaderPipeline",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -36,7 +48,7 @@ let package = Package(
         .testTarget(name: "AutoloaderDetectionTests", dependencies: ["AutoloaderDetection"], resources: [.copy("Fixtures")]),
         .testTarget(
             name: "AutoloaderPipelineTests",
-            dependencies: ["AutoloaderCore", "AutoloaderStores", "AutoloaderSQLite", "AutoloaderPipeline", "CSQLite"],
+            dependencies: ["AutoloaderCore", "AutoloaderStores", "AutoloaderSQLite", "AutoloaderPostgres", "AutoloaderPipeline", "CSQLite"],
             resources: [.copy("Fixtures")]
         ),
         .testTarget(name: "autoloaderTests", dependencies: ["autoloader", "CSQLite"]),

@@ -3,12 +3,17 @@ public struct WarehouseCapabilities: Sendable {
     public var name: String
     /// Rows and catalog marks can commit in one transaction (true for SQLite and PostgreSQL).
     public var transactionalCatalog: Bool
+    /// Any value fits any column (SQLite): a value that does not parse as its column's type is stored as
+    /// written. Otherwise (PostgreSQL) such a value is a bad row, handled by the table's on_error policy.
+    public var storesAnyValue: Bool = false
     public var maxVarcharBytes: Int?
     /// SQL type for a column type in this warehouse's DDL.
     public var typeName: @Sendable (ColumnType) -> String
-    public init(name: String, transactionalCatalog: Bool, maxVarcharBytes: Int?, typeName: @escaping @Sendable (ColumnType) -> String) {
+    public init(name: String, transactionalCatalog: Bool, storesAnyValue: Bool = false, maxVarcharBytes: Int?,
+                typeName: @escaping @Sendable (ColumnType) -> String) {
         self.name = name
         self.transactionalCatalog = transactionalCatalog
+        self.storesAnyValue = storesAnyValue
         self.maxVarcharBytes = maxVarcharBytes
         self.typeName = typeName
     }
@@ -70,6 +75,8 @@ public protocol LoadTransaction: AnyObject {
     /// Appends converted rows; column order is `columns` given to `beginInsert`.
     func beginInsert(table: String, columns: [String]) throws
     func insert(_ batch: RowBatch) throws
+    /// The file's rows are all sent (a streamed COPY completes here); queries may follow.
+    func endInsert() throws
     /// For duplicate detection at commit time: a loaded file with the same content but another id.
     func loadedFile(withHash sha256: String, size: Int64, excludingID: Int64) throws -> FileRecord?
     func recordError(_ error: LoadErrorRecord) throws

@@ -10,8 +10,22 @@ struct Converter {
     /// only the empty field, so a comment that reads "NULL" or "NA" arrives byte for byte (the seed's samples
     /// have such values); detection still reports the spellings it saw.
     let nullTokenMask: UInt8
+    /// Typed warehouses (PostgreSQL): a value that does not fit is refused (`append` returns false) instead of
+    /// being stored as text; integers are range-checked and decimals checked against their precision.
+    let strict: Bool
+    let integerRange: ClosedRange<Int64>
+    let maxIntegerDigits: Int
+    let typeDescription: String
 
-    init(column: Column, fileFormat: String?) {
+    init(column: Column, fileFormat: String?, strict: Bool = false) {
+        self.strict = strict
+        typeDescription = column.type.description
+        switch column.type.kind {
+        case .smallint: integerRange = Int64(Int16.min)...Int64(Int16.max)
+        case .integer: integerRange = Int64(Int32.min)...Int64(Int32.max)
+        default: integerRange = Int64.min...Int64.max
+        }
+        maxIntegerDigits = column.type.kind == .decimal ? max(1, (column.type.precision ?? 38) - (column.type.scale ?? 0)) : Int.max
         switch column.type.kind {
         case .smallint, .integer, .bigint: kind = .integer
         case .decimal, .double: kind = .real
@@ -27,47 +41,58 @@ struct Converter {
         }
     }
 
-    @inline(__always) func append(_ b: UnsafeBufferPointer<UInt8>, to batch: inout RowBatch) {
+    /// Appends the cell; false (nothing appended) when a strict converter refuses the value.
+    @inline(__always) func append(_ b: UnsafeBufferPointer<UInt8>, to batch: inout RowBatch) -> Bool {
         if let token = Values.nullToken(b), nullTokenMask & (1 << UInt8(token)) != 0 {
             batch.cells.append(.null)
-            return
+            return true
         }
-        appendValue(b, to: &batch)
+        return appendValue(b, to: &batch)
     }
 
     /// A value known not to be null (JSON strings and numbers: their nulls are JSON `null`).
-    @inline(__always) func appendValue(_ b: UnsafeBufferPointer<UInt8>, to batch: inout RowBatch) {
+    @inline(__always) func appendValue(_ b: UnsafeBufferPointer<UInt8>, to batch: inout RowBatch) -> Bool {
         switch kind {
         case .text: batch.appendText(b)
         case .integer:
-            if let v = Values.int64(b) { batch.cells.append(.int(v)) } else { batch.appendText(b) }
+            if let v = Values.int64(b), integerRange.contains(v) { batch.cells.append(.int(v)) } else if strict { return false } else { batch.appendText(b) }
         case .real:
-            if let v = Values.double(b) { batch.cells.append(.double(v)) } else { batch.appendText(b) }
+            if strict {
+                // Sent as written, so NUMERIC keeps every digit; checked so the server never rejects it.
+                guard let shape = Values.numberShape(b), shape.integerDigits <= maxIntegerDigits || maxIntegerDigits == Int.max,
+                      maxIntegerDigits == Int.max || shape.kind != .exponent else { return false }
+                batch.appendText(b)
+            } else if let v = Values.double(b) { batch.cells.append(.double(v)) } else { batch.appendText(b) }
         case .boolean:
-            if let v = Values.boolean(b) { batch.cells.append(.int(v ? 1 : 0)) } else { batch.appendText(b) }
+            if let v = Values.boolean(b) { batch.cells.append(.int(v ? 1 : 0)) } else if strict { return false } else { batch.appendText(b) }
         case let .temporal(format):
             if let v = format.parse(b) {
                 let start = Int32(truncatingIfNeeded: batch.arena.count)
                 format.writeISO(v, into: &batch.arena)
                 batch.cells.append(.text(start: start, count: Int32(truncatingIfNeeded: batch.arena.count) - start))
+            } else if strict {
+                return false
             } else {
                 batch.appendText(b)
             }
         }
+        return true
     }
 }
 
 extension Converter {
-    func append(_ value: JSONValue?, to batch: inout RowBatch) {
+    func append(_ value: JSONValue?, to batch: inout RowBatch) -> Bool {
         switch value {
         case nil, .null?: batch.cells.append(.null)
         case let .bool(b)?:
-            if case .boolean = kind { batch.cells.append(.int(b ? 1 : 0)) } else { batch.appendText(b ? "true" : "false") }
-        case let .number(text)?: text.withUnsafeBufferPointer { appendValue($0, to: &batch) }
+            if case .boolean = kind { batch.cells.append(.int(b ? 1 : 0)) } else if case .text = kind { batch.appendText(b ? "true" : "false") } else if strict { return false } else { batch.appendText(b ? "true" : "false") }
+        case let .number(text)?: return text.withUnsafeBufferPointer { appendValue($0, to: &batch) }
         case let .string(s)?:
             var s = s
-            s.withUTF8 { appendValue($0, to: &batch) }
-        case let .nested(text)?: batch.appendText(text)
+            return s.withUTF8 { appendValue($0, to: &batch) }
+        case let .nested(text)?:
+            if case .text = kind { batch.appendText(text) } else if strict { return false } else { batch.appendText(text) }
         }
+        return true
     }
 }

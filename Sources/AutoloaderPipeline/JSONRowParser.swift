@@ -75,7 +75,21 @@ final class JSONRowParser: RecordParser, @unchecked Sendable {
                 }
                 continue
             }
-            for i in converters.indices { converters[i].append(values[i], to: &batch) }
+            let cellStart = batch.cells.count, arenaStart = batch.arena.count
+            if let bad = converters.indices.first(where: { !converters[$0].append(values[$0], to: &batch) }) {
+                batch.cells.removeSubrange(cellStart...)
+                batch.arena.removeSubrange(arenaStart...)
+                let name = keyIndex.first { $0.value == bad }?.key ?? "column \(bad + 1)"
+                let reason = "value of \"\(name)\" does not fit its column (\(converters[bad].typeDescription))"
+                errors.append(LoadErrorRecord(loadID: loadID, file: file.key, line: reader.recordLine, column: name, rawText: "", reason: reason))
+                outcome.rejected += 1
+                if options.onError == .abortFile || outcome.rejected > options.maxErrors {
+                    _ = channel.send(.rows(RowBatch(columnCount: columnCount), errors: errors))
+                    let located = AutoloaderError.badInput(SourceLocation(file: file.key, line: reader.recordLine, column: name), reason: reason).description
+                    return Loader.FileOutcome(state: .failed, rejected: outcome.rejected, sha256: try drainAndDigest(source, hashing), error: located)
+                }
+                continue
+            }
             for v in partValues { if let v { batch.appendText(v) } else { batch.cells.append(.null) } }
             key.withUTF8 { batch.appendText($0) }
             outcome.rows += 1

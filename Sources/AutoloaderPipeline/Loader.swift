@@ -150,7 +150,8 @@ public struct Loader {
         // Converters: the table column's type, with this file's date format when it detected the same kind.
         let converters = fileSchema.columns.enumerated().map { k, column in
             let target = tableSchema.columns[columnIndex[k]]
-            return Converter(column: target, fileFormat: column.type.kind == target.type.kind ? column.type.format : nil)
+            return Converter(column: target, fileFormat: column.type.kind == target.type.kind ? column.type.format : nil,
+                             strict: !warehouse.capabilities.storesAnyValue)
         }
         var insertColumns = columnIndex.map { tableSchema.columns[$0].name }
         let partValues = parts.map { file.partitions[$0] }
@@ -172,7 +173,8 @@ public struct Loader {
                                        columnCount: insertColumns.count, rowsPerBatch: rowsPerInsert, options: options, loadID: tx.loadID,
                                        source: source, hashing: hashing)
             } else {
-                parser = RowParser(file: file, dialect: fileDialect, converters: converters, partValues: partValues,
+                parser = RowParser(file: file, dialect: fileDialect, columnNames: columnIndex.map { tableSchema.columns[$0].name },
+                                   converters: converters, partValues: partValues,
                                    columnCount: insertColumns.count, rowsPerBatch: rowsPerInsert, options: options,
                                    loadID: tx.loadID, source: source, hashing: hashing)
             }
@@ -196,6 +198,7 @@ public struct Loader {
             }
         }
         guard outcome.state == .loaded, let sha = outcome.sha256 else { return outcome }
+        try tx.endInsert()
         if hashing.bytesRead != file.size {
             return FileOutcome(state: .failed, sha256: sha, error: "\(file.key): changed while loading (\(file.size) bytes listed, \(hashing.bytesRead) read); its new version loads next")
         }
@@ -233,6 +236,7 @@ func drainAndDigest(_ input: any ByteReader, _ hashing: HashingReader) throws ->
 final class RowParser: RecordParser, @unchecked Sendable {
     let file: FileRecord
     let dialect: Dialect
+    let columnNames: [String]
     let converters: [Converter]
     let partValues: [String?]
     let columnCount: Int
@@ -242,10 +246,11 @@ final class RowParser: RecordParser, @unchecked Sendable {
     let source: any ByteReader
     let hashing: HashingReader
 
-    init(file: FileRecord, dialect: Dialect, converters: [Converter], partValues: [String?], columnCount: Int, rowsPerBatch: Int,
-         options: TableOptions, loadID: Int64, source: any ByteReader, hashing: HashingReader) {
+    init(file: FileRecord, dialect: Dialect, columnNames: [String], converters: [Converter], partValues: [String?], columnCount: Int,
+         rowsPerBatch: Int, options: TableOptions, loadID: Int64, source: any ByteReader, hashing: HashingReader) {
         self.file = file
         self.dialect = dialect
+        self.columnNames = columnNames
         self.converters = converters
         self.partValues = partValues
         self.columnCount = columnCount
@@ -288,15 +293,26 @@ final class RowParser: RecordParser, @unchecked Sendable {
             var n = reader.fieldCount
             if dialect.trailingDelimiter, n == expected + 1, reader.field(n - 1).isEmpty { n -= 1 }
             var reason: String?
+            var column: String?
             if n != expected {
                 reason = "expected \(expected) fields, found \(n)"
             } else if let bad = reader.invalidUTF8Offset() {
                 reason = "invalid UTF-8 at byte \(bad) of the record; re-export the file as UTF-8"
+            } else {
+                let cellStart = batch.cells.count, arenaStart = batch.arena.count
+                for k in 0..<n where !converters[k].append(reader.field(k), to: &batch) {
+                    // A typed warehouse refused the value: undo the row's cells and report it.
+                    batch.cells.removeSubrange(cellStart...)
+                    batch.arena.removeSubrange(arenaStart...)
+                    column = columnNames[k]
+                    reason = "value '\(String(decoding: reader.field(k).prefix(200), as: UTF8.self))' does not fit column \(columnNames[k]) (\(converters[k].typeDescription))"
+                    break
+                }
             }
             if let reason {
                 let raw = String(decoding: reader.rawRecord.prefix(1024), as: UTF8.self)
                 let located = AutoloaderError.badInput(SourceLocation(file: file.key, line: reader.line), reason: reason).description
-                errors.append(LoadErrorRecord(loadID: loadID, file: file.key, line: reader.line, column: nil, rawText: raw, reason: reason))
+                errors.append(LoadErrorRecord(loadID: loadID, file: file.key, line: reader.line, column: column, rawText: raw, reason: reason))
                 outcome.rejected += 1
                 if options.onError == .abortFile || outcome.rejected > options.maxErrors {
                     _ = channel.send(.rows(RowBatch(columnCount: columnCount), errors: errors))
@@ -307,7 +323,6 @@ final class RowParser: RecordParser, @unchecked Sendable {
                 }
                 continue
             }
-            for k in 0..<n { converters[k].append(reader.field(k), to: &batch) }
             for v in partValues { if let v { batch.appendText(v) } else { batch.cells.append(.null) } }
             key.withUTF8 { batch.appendText($0) }
             outcome.rows += 1

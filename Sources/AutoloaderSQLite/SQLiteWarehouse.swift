@@ -13,7 +13,7 @@ public final class SQLiteWarehouse: Warehouse {
         catalog = SQLiteCatalog(connection: connection)
     }
 
-    public static let sqliteCapabilities = WarehouseCapabilities(name: "sqlite", transactionalCatalog: true, maxVarcharBytes: nil) { type in
+    public static let sqliteCapabilities = WarehouseCapabilities(name: "sqlite", transactionalCatalog: true, storesAnyValue: true, maxVarcharBytes: nil) { type in
         switch type.kind {
         case .boolean: return "BOOLEAN"
         case .smallint: return "SMALLINT"
@@ -163,6 +163,8 @@ final class SQLiteLoadTransaction: LoadTransaction {
             }
         }
     }
+
+    func endInsert() throws {}
 
     func loadedFile(withHash sha256: String, size: Int64, excludingID: Int64) throws -> FileRecord? {
         try SQLiteCatalog(connection: connection).files(where: "sha256=? AND size=? AND id<>? AND state='loaded'", [.text(sha256), .int(size), .int(excludingID)]).first

@@ -1,12 +1,13 @@
 import ArgumentParser
 import AutoloaderCore
 import AutoloaderPipeline
+import AutoloaderPostgres
 import AutoloaderSQLite
 import AutoloaderStores
 import Foundation
 
 struct WarehouseOptions: ParsableArguments {
-    @Option(name: .long, help: ArgumentHelp("Where rows and the catalog go: sqlite:PATH (or a path ending in .sqlite / .db).", valueName: "url"))
+    @Option(name: .long, help: ArgumentHelp("Where rows and the catalog go: sqlite:PATH (or a path ending in .sqlite / .db), or postgres://user:password@host:port/db?sslmode=…&schema=… (PG* variables and ~/.pgpass honoured).", valueName: "url"))
     var warehouse: String = "sqlite:./autoloader.sqlite"
 }
 
@@ -17,37 +18,54 @@ struct OutputOptions: ParsableArguments {
 
 /// The one place that names concrete backends (the service and pipeline see only the seams).
 enum Wiring {
-    static func sqlitePath(_ url: String) throws -> String {
-        if url.hasPrefix("sqlite://") { return String(url.dropFirst("sqlite://".count)) }
-        if url.hasPrefix("sqlite:") { return String(url.dropFirst("sqlite:".count)) }
-        if url.hasPrefix("postgres://") || url.hasPrefix("postgresql://") || url.hasPrefix("redshift://") {
-            throw ValidationError("this build loads into SQLite only; PostgreSQL and Redshift targets are not built yet")
+    enum Target: Sendable {
+        case sqlite(path: String)
+        case postgres(PostgresURL)
+    }
+
+    static func target(_ url: String) throws -> Target {
+        if url.hasPrefix("sqlite://") { return .sqlite(path: String(url.dropFirst("sqlite://".count))) }
+        if url.hasPrefix("sqlite:") { return .sqlite(path: String(url.dropFirst("sqlite:".count))) }
+        if url.hasPrefix("postgres://") || url.hasPrefix("postgresql://") { return .postgres(try PostgresURL(url)) }
+        if url.hasPrefix("redshift://") { throw ValidationError("Redshift targets are not built yet; use sqlite:PATH or postgres://…") }
+        if url.hasSuffix(".sqlite") || url.hasSuffix(".db") || url.hasSuffix(".sqlite3") { return .sqlite(path: url) }
+        throw ValidationError("unknown warehouse '\(url)'; use sqlite:PATH or postgres://user:password@host:port/db")
+    }
+
+    static func makeBackend(_ target: Target) throws -> LoaderService.Backend {
+        switch target {
+        case let .sqlite(path):
+            let warehouse = SQLiteWarehouse(connection: try SQLiteConnection(path: path))
+            return (warehouse, warehouse.catalog)
+        case let .postgres(url):
+            // Two connections: the load's transaction, and autocommit catalog work beside it.
+            let catalog = PostgresCatalog(session: try PostgresSession(url: url))
+            return (PostgresWarehouse(session: try PostgresSession(url: url), log: catalog.session), catalog)
         }
-        if url.hasSuffix(".sqlite") || url.hasSuffix(".db") || url.hasSuffix(".sqlite3") { return url }
-        throw ValidationError("unknown warehouse '\(url)'; use sqlite:PATH")
     }
 
     static func backend(_ options: WarehouseOptions) throws -> LoaderService.Backend {
-        let connection = try SQLiteConnection(path: try sqlitePath(options.warehouse))
-        let warehouse = SQLiteWarehouse(connection: connection)
-        return (warehouse, warehouse.catalog)
+        try makeBackend(target(options.warehouse))
     }
 
     /// The catalog for the operations subcommands (created if missing, so they work before the first run).
     static func catalog(_ options: WarehouseOptions) throws -> any Catalog {
-        let catalog = try backend(options).catalog
+        let target = try target(options.warehouse)
+        let catalog: any Catalog
+        switch target {
+        case let .sqlite(path): catalog = SQLiteCatalog(connection: try SQLiteConnection(path: path))
+        case let .postgres(url): catalog = PostgresCatalog(session: try PostgresSession(url: url))
+        }
         try catalog.prepare(recoverInterrupted: false)
         return catalog
     }
 
     static func service(source: String, options: WarehouseOptions, configuration: LoaderService.Configuration = .init(),
                         store: (any ObjectStore)? = nil) throws -> LoaderService {
-        let path = try sqlitePath(options.warehouse)
+        let target = try target(options.warehouse)
         if source.hasPrefix("s3://") { throw ValidationError("S3 sources are not built yet; use a local folder") }
         return LoaderService(store: store ?? LocalFolderStore(root: source), configuration: configuration, log: Log.line) {
-            let connection = try SQLiteConnection(path: path)
-            let warehouse = SQLiteWarehouse(connection: connection)
-            return (warehouse, warehouse.catalog)
+            try makeBackend(target)
         }
     }
 }

@@ -1,0 +1,192 @@
+import AutoloaderCore
+import Dispatch
+import Foundation
+import Logging
+import NIOCore
+import NIOSSL
+import PostgresNIO
+
+/// Runs async postgres-nio calls from the loader's own (non-cooperative) threads and waits for them.
+/// The pipeline's seams are synchronous; this is the one bridge.
+func blocking<T: Sendable>(_ body: @escaping @Sendable () async throws -> T) throws -> T {
+    let done = DispatchSemaphore(value: 0)
+    let box = ResultBox<T>()
+    Task {
+        do { box.result = .success(try await body()) } catch { box.result = .failure(error) }
+        done.signal()
+    }
+    done.wait()
+    return try box.result!.get()
+}
+
+final class ResultBox<T>: @unchecked Sendable {
+    var result: Result<T, any Error>?
+}
+
+/// One PostgreSQL connection with synchronous calls. Errors become AutoloaderError.warehouse, transient
+/// when the connection was lost (the load rolls back and is retried with backoff).
+public final class PostgresSession: @unchecked Sendable {
+    let connection: PostgresConnection
+    let logger: Logger
+    public let url: PostgresURL
+    private var closed = false
+
+    static let ids = IDs()
+    final class IDs: @unchecked Sendable {
+        private var next = 0
+        private let lock = NSLock()
+        func take() -> Int { lock.lock(); defer { lock.unlock() }; next += 1; return next }
+    }
+
+    public init(url: PostgresURL) throws {
+        self.url = url
+        var logger = Logger(label: "autoloader.postgres")
+        logger.logLevel = .critical
+        self.logger = logger
+        let tls: PostgresConnection.Configuration.TLS
+        switch url.sslMode {
+        case .disable, .allow: tls = .disable
+        case .prefer, .require, .verifyCA, .verifyFull:
+            var configuration = TLSConfiguration.makeClientConfiguration()
+            // libpq: prefer/require encrypt without checking the certificate; verify-* check it.
+            if url.sslMode != .verifyCA && url.sslMode != .verifyFull { configuration.certificateVerification = .none }
+            if url.sslMode == .verifyCA { configuration.certificateVerification = .noHostnameVerification }
+            let context = try NIOSSLContext(configuration: configuration)
+            tls = url.sslMode == .prefer ? .prefer(context) : .require(context)
+        }
+        var configuration = PostgresConnection.Configuration(host: url.host, port: url.port, username: url.user,
+                                                             password: url.password, database: url.database, tls: tls)
+        configuration.options.connectTimeout = .seconds(10)
+        let id = Self.ids.take()
+        do {
+            connection = try blocking { [configuration, logger] in
+                try await PostgresConnection.connect(configuration: configuration, id: id, logger: logger)
+            }
+        } catch {
+            throw Self.classify(error, context: "cannot connect to \(url)")
+        }
+    }
+
+    deinit { close() }
+
+    public func close() {
+        guard !closed else { return }
+        closed = true
+        let connection = connection
+        _ = try? blocking { try await connection.close() }
+    }
+
+    /// Maps postgres-nio errors to ours: server errors (bad SQL, constraint, bad data) are terminal;
+    /// a lost connection is transient.
+    static func classify(_ error: any Error, context: String) -> AutoloaderError {
+        if let e = error as? AutoloaderError { return e }
+        if let e = error as? PSQLError {
+            let message = e.serverInfo?[.message] ?? "\(e.code)"
+            let location = e.serverInfo?[.locationContext].map { " (\($0))" } ?? ""
+            let transient = e.code != .server || (e.serverInfo?[.sqlState].map { $0.hasPrefix("08") || $0.hasPrefix("57P") || $0 == "40001" || $0 == "40P01" } ?? false)
+            return .warehouse(reason: "\(context): \(message)\(location)", transient: transient)
+        }
+        return .warehouse(reason: "\(context): \(error)", transient: true)
+    }
+
+    /// Runs one statement (no parameters needed, or with `binds`); returns the rows as text.
+    @discardableResult
+    public func query(_ sql: String, _ binds: [String?] = []) throws -> [[String?]] {
+        var bindings = PostgresBindings()
+        for b in binds {
+            if let b { bindings.append(b) } else { bindings.appendNull() }
+        }
+        let query = PostgresQuery(unsafeSQL: sql, binds: bindings)
+        let connection = connection, logger = logger
+        do {
+            return try blocking {
+                var rows: [[String?]] = []
+                for try await row in try await connection.query(query, logger: logger) {
+                    var values: [String?] = []
+                    for cell in row {
+                        values.append(cell.bytes.map { String(buffer: $0) })
+                    }
+                    rows.append(values)
+                }
+                return rows
+            }
+        } catch {
+            throw Self.classify(error, context: "PostgreSQL")
+        }
+    }
+
+    public func execute(_ sql: String) throws { try query(sql) }
+
+    /// COPY … FROM STDIN (text format) fed by `write` calls from this thread; bounded to a few buffers.
+    public func beginCopy(schema: String, table: String, columns: [String]) -> CopyIn {
+        CopyIn(session: self, schema: schema, table: table, columns: columns)
+    }
+}
+
+/// One streaming COPY. postgres-nio pastes the table and column names into the COPY statement as given,
+/// so they are passed pre-quoted (inner quotes doubled) to keep every identifier safe.
+public final class CopyIn: @unchecked Sendable {
+    private let continuation: AsyncStream<ByteBuffer>.Continuation
+    private let credits = DispatchSemaphore(value: 8)
+    private let finished = DispatchSemaphore(value: 0)
+    private let lock = NSLock()
+    private var outcome: Result<Void, any Error>?
+
+    init(session: PostgresSession, schema: String, table: String, columns: [String]) {
+        let (stream, continuation) = AsyncStream<ByteBuffer>.makeStream()
+        self.continuation = continuation
+        let escapedTable = schema.replacingOccurrences(of: "\"", with: "\"\"") + "\".\"" + table.replacingOccurrences(of: "\"", with: "\"\"")
+        let escapedColumns = columns.map { $0.replacingOccurrences(of: "\"", with: "\"\"") }
+        let connection = session.connection, logger = session.logger, credits = credits
+        Task { [self] in
+            let result: Result<Void, any Error>
+            do {
+                try await connection.copyFrom(table: escapedTable, columns: escapedColumns, logger: logger) { writer in
+                    for await buffer in stream {
+                        try await writer.write(buffer)
+                        credits.signal()
+                    }
+                }
+                result = .success(())
+            } catch {
+                result = .failure(error)
+            }
+            setOutcome(result)
+            finished.signal()
+            credits.signal()  // unblock a writer waiting for room
+        }
+    }
+
+    private func setOutcome(_ result: Result<Void, any Error>) {
+        lock.lock(); outcome = result; lock.unlock()
+    }
+
+    private var failure: (any Error)? {
+        lock.lock(); defer { lock.unlock() }
+        if case let .failure(e)? = outcome { return e }
+        return nil
+    }
+
+    public func write(_ buffer: ByteBuffer) throws {
+        while credits.wait(timeout: .now() + 0.2) == .timedOut {
+            if let failure { throw PostgresSession.classify(failure, context: "COPY") }
+        }
+        if let failure { throw PostgresSession.classify(failure, context: "COPY") }
+        continuation.yield(buffer)
+    }
+
+    /// Ends the data and waits for the server's answer.
+    public func finish() throws {
+        continuation.finish()
+        finished.wait()
+        finished.signal()
+        if let failure { throw PostgresSession.classify(failure, context: "COPY") }
+    }
+
+    /// Abandons the COPY (the transaction is rolled back by the caller).
+    public func abandon() {
+        continuation.finish()
+        finished.wait()
+        finished.signal()
+    }
+}
