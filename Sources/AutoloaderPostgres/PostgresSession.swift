@@ -6,12 +6,14 @@ import NIOCore
 import NIOSSL
 import PostgresNIO
 
-/// Runs async postgres-nio calls from the loader's own (non-cooperative) threads and waits for them.
-/// The pipeline's seams are synchronous; this is the one bridge.
+/// Runs async postgres-nio calls from synchronous code and waits for them. The pipeline's seams are
+/// synchronous; this is the one bridge. The async side runs on its own executor, never on Swift's
+/// cooperative pool: the waiting thread may itself be a pool thread (tests, 2 cores), and waiting for
+/// pool work from the pool deadlocks.
 func blocking<T: Sendable>(_ body: @escaping @Sendable () async throws -> T) throws -> T {
     let done = DispatchSemaphore(value: 0)
     let box = ResultBox<T>()
-    Task {
+    Task(executorPreference: BridgeExecutor.shared) {
         do { box.result = .success(try await body()) } catch { box.result = .failure(error) }
         done.signal()
     }
@@ -21,6 +23,17 @@ func blocking<T: Sendable>(_ body: @escaping @Sendable () async throws -> T) thr
 
 final class ResultBox<T>: @unchecked Sendable {
     var result: Result<T, any Error>?
+}
+
+/// A task executor on a dedicated dispatch queue (see `blocking`).
+final class BridgeExecutor: TaskExecutor, @unchecked Sendable {
+    static let shared = BridgeExecutor()
+    private let queue = DispatchQueue(label: "autoloader.postgres.bridge", attributes: .concurrent)
+
+    func enqueue(_ job: consuming ExecutorJob) {
+        let job = UnownedJob(job)
+        queue.async { job.runSynchronously(on: self.asUnownedTaskExecutor()) }
+    }
 }
 
 /// One PostgreSQL connection with synchronous calls. Errors become AutoloaderError.warehouse, transient
@@ -103,9 +116,7 @@ public final class PostgresSession: @unchecked Sendable {
                 var rows: [[String?]] = []
                 for try await row in try await connection.query(query, logger: logger) {
                     var values: [String?] = []
-                    for cell in row {
-                        values.append(cell.bytes.map { String(buffer: $0) })
-                    }
+                    for cell in row { values.append(Self.text(of: cell)) }
                     rows.append(values)
                 }
                 return rows
@@ -116,6 +127,26 @@ public final class PostgresSession: @unchecked Sendable {
     }
 
     public func execute(_ sql: String) throws { try query(sql) }
+
+    /// A result cell as text, whatever format the server sent it in (postgres-nio asks for binary).
+    static func text(of cell: PostgresCell) -> String? {
+        guard let bytes = cell.bytes else { return nil }
+        if cell.format == .text { return String(buffer: bytes) }
+        switch cell.dataType {
+        case .int2: return (try? cell.decode(Int16.self)).map { String($0) }
+        case .int4: return (try? cell.decode(Int32.self)).map { String($0) }
+        case .int8: return (try? cell.decode(Int64.self)).map { String($0) }
+        case .bool: return (try? cell.decode(Bool.self)).map { $0 ? "true" : "false" }
+        case .float4, .float8: return (try? cell.decode(Double.self)).map { "\($0)" }
+        case .numeric: return (try? cell.decode(Decimal.self)).map { "\($0)" }
+        case .jsonb:
+            var copy = bytes
+            _ = copy.readInteger(as: UInt8.self)  // jsonb's binary form starts with a version byte
+            return String(buffer: copy)
+        default:
+            return (try? cell.decode(String.self)) ?? String(buffer: bytes)
+        }
+    }
 
     /// COPY … FROM STDIN (text format) fed by `write` calls from this thread; bounded to a few buffers.
     public func beginCopy(schema: String, table: String, columns: [String]) -> CopyIn {
@@ -138,7 +169,7 @@ public final class CopyIn: @unchecked Sendable {
         let escapedTable = schema.replacingOccurrences(of: "\"", with: "\"\"") + "\".\"" + table.replacingOccurrences(of: "\"", with: "\"\"")
         let escapedColumns = columns.map { $0.replacingOccurrences(of: "\"", with: "\"\"") }
         let connection = session.connection, logger = session.logger, credits = credits
-        Task { [self] in
+        Task(executorPreference: BridgeExecutor.shared) { [self] in
             let result: Result<Void, any Error>
             do {
                 try await connection.copyFrom(table: escapedTable, columns: escapedColumns, logger: logger) { writer in

@@ -80,7 +80,13 @@ public final class SQLiteConnection {
 
 public enum SQLValue: Equatable, Sendable {
     case null, int(Int64), double(Double), text(String)
-    public var int: Int64? { if case let .int(v) = self { return v }; return nil }
+    public var int: Int64? {
+        switch self {
+        case let .int(v): return v
+        case let .text(s): return Int64(s)
+        default: return nil
+        }
+    }
     public var text: String? {
         switch self {
         case let .text(s): return s

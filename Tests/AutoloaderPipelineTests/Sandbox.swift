@@ -1,21 +1,69 @@
 import AutoloaderCore
 import AutoloaderPipeline
+import AutoloaderPostgres
 import AutoloaderSQLite
 import AutoloaderStores
 import Foundation
+import Testing
+
+/// The warehouses the contract tests run against. PostgreSQL is the throwaway server scripts/test starts
+/// (AUTOLOADER_TEST_POSTGRES); without it the PostgreSQL cases fail under CI=true and are skipped otherwise.
+enum Backend: String, CaseIterable, Sendable, CustomTestStringConvertible {
+    case sqlite, postgres
+    var testDescription: String { rawValue }
+
+    static var postgresURL: String? { ProcessInfo.processInfo.environment["AUTOLOADER_TEST_POSTGRES"] }
+
+    /// False when this backend cannot run here (and that is allowed: not in CI).
+    var available: Bool {
+        if self == .sqlite || Backend.postgresURL != nil { return true }
+        if ProcessInfo.processInfo.environment["CI"] == "true" {
+            Issue.record("CI=true but AUTOLOADER_TEST_POSTGRES is not set: scripts/test must start PostgreSQL")
+        }
+        return false
+    }
+}
 
 /// A temporary landing folder and SQLite warehouse, wired the way the CLI wires them.
 final class Sandbox: @unchecked Sendable {
     let root: URL
+    let backend: Backend
     var landing: URL { root.appendingPathComponent("landing") }
     var database: String { root.appendingPathComponent("autoloader.sqlite").path }
+    /// PostgreSQL: a fresh database per sandbox on the test server.
+    private(set) var postgresURL: PostgresURL?
 
-    init() throws {
+    init(_ backend: Backend = .sqlite) throws {
+        self.backend = backend
         root = FileManager.default.temporaryDirectory.appendingPathComponent("autoloader-test-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: root.appendingPathComponent("landing"), withIntermediateDirectories: true)
+        if backend == .postgres, let server = Backend.postgresURL {
+            let name = "t_" + UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased().prefix(16)
+            let admin = try PostgresSession(url: try PostgresURL(server))
+            try admin.execute("CREATE DATABASE \(name)")
+            admin.close()
+            var components = URLComponents(string: server)!
+            components.path = "/" + name
+            postgresURL = try PostgresURL(components.string!)
+        }
     }
 
-    deinit { try? FileManager.default.removeItem(at: root) }
+    deinit {
+        try? FileManager.default.removeItem(at: root)
+        if let url = postgresURL, let server = Backend.postgresURL, let admin = try? PostgresSession(url: try PostgresURL(server)) {
+            _ = try? admin.execute("DROP DATABASE IF EXISTS \(url.database) WITH (FORCE)")
+            admin.close()
+        }
+    }
+
+    func makeBackend() throws -> LoaderService.Backend {
+        if let url = postgresURL {
+            let catalog = PostgresCatalog(session: try PostgresSession(url: url))
+            return (PostgresWarehouse(session: try PostgresSession(url: url), log: catalog.session), catalog)
+        }
+        let warehouse = SQLiteWarehouse(connection: try SQLiteConnection(path: database))
+        return (warehouse, warehouse.catalog)
+    }
 
     /// Writes a file under landing/ (folders created); `mtimeOffset` moves its modification time.
     @discardableResult
@@ -37,26 +85,37 @@ final class Sandbox: @unchecked Sendable {
         var configuration = LoaderService.Configuration()
         configuration.workers = workers
         configuration.reconcileSeconds = reconcile
-        let path = database
-        return LoaderService(store: LocalFolderStore(root: landing.path), configuration: configuration, log: { _ in }) {
-            let warehouse = SQLiteWarehouse(connection: try SQLiteConnection(path: path))
-            return (warehouse, warehouse.catalog)
+        return LoaderService(store: LocalFolderStore(root: landing.path), configuration: configuration, log: { _ in }) { [self] in
+            try makeBackend()
         }
     }
 
     @discardableResult
     func loadOnce() throws -> [LoadSummary] { try service().runOnce() }
 
-    func catalog() throws -> SQLiteCatalog {
-        let c = try SQLiteCatalog(path: database)
+    func catalog() throws -> any Catalog {
+        let c = try makeBackend().catalog
         try c.prepare(recoverInterrupted: false)
         return c
     }
 
-    func query(_ sql: String) throws -> [[SQLValue]] { try SQLiteConnection(path: database).query(sql) }
+    /// Rows as text (NULL as nil), from either backend: contract tests compare these.
+    func query(_ sql: String) throws -> [[SQLValue]] {
+        if let url = postgresURL {
+            let session = try PostgresSession(url: url)
+            defer { session.close() }
+            return try session.query(sql).map { $0.map { $0.map { .text($0) } ?? .null } }
+        }
+        return try SQLiteConnection(path: database).query(sql)
+    }
 
     func count(_ table: String) throws -> Int64 {
         try query("SELECT count(*) FROM \(SQLIdentifier.quoted(table))").first?.first?.int ?? -1
+    }
+
+    /// Values of one column, in order, as text (`NULL` for null).
+    func column(_ sql: String) throws -> [String] {
+        try query(sql).map { $0.first.flatMap { $0.text } ?? "NULL" }
     }
 
     func scalar(_ sql: String) throws -> SQLValue? { try query(sql).first?.first }

@@ -1,0 +1,91 @@
+import AutoloaderCore
+import AutoloaderPipeline
+import Foundation
+import Testing
+
+/// One contract, every warehouse: the same files and the same expectations for SQLite and PostgreSQL.
+/// SQL here is the common subset (CAST … AS TEXT, ORDER BY), so the assertions read the same for both.
+/// (ORDER BY names are table-qualified: in PostgreSQL a bare name would sort by the text output column.)
+@Suite struct ContractTests {
+    @Test(arguments: Backend.allCases) func appendDuplicateAndOverwrite(backend: Backend) throws {
+        guard backend.available else { return }
+        let box = try Sandbox(backend)
+        try box.write("orders/a.csv", orders)
+        try box.loadOnce()
+        try box.write("orders/b.csv", moreOrders)
+        try box.write("orders/copy.csv", orders)
+        try box.loadOnce()
+        #expect(try box.column("SELECT CAST(id AS TEXT) FROM orders ORDER BY orders.id") == ["1", "2", "3", "4", "5"])
+        #expect(try box.catalog().files(table: "orders", state: .duplicate).map(\.key) == ["orders/copy.csv"])
+        try box.write("orders/a.csv", "id,customer,amount,ordered_on\n10,zed,7.00,2024-04-01\n", mtimeOffset: -2)
+        try box.loadOnce()
+        let afterOverwrite = try box.column("SELECT CAST(id AS TEXT) FROM orders ORDER BY orders.id")
+        let files = try box.catalog().files(table: "orders", state: nil).map { "\($0.key) \($0.state) \($0.error ?? "")" }
+        #expect(afterOverwrite == ["4", "5", "10"], "\(files)")
+        #expect(try box.column("SELECT CAST(ordered_on AS TEXT) FROM orders ORDER BY orders.id") == ["2024-03-01", "2024-03-02", "2024-04-01"])
+        #expect(try box.column("SELECT CAST(CAST(amount * 100 AS INTEGER) AS TEXT) FROM orders ORDER BY orders.id") == ["100", "200", "700"])
+        #expect(try box.loadOnce().isEmpty)
+    }
+
+    @Test(arguments: Backend.allCases) func partitionsNullsAndKeywords(backend: Backend) throws {
+        guard backend.available else { return }
+        let box = try Sandbox(backend)
+        try box.write("events/day=2024-01-01/a.csv", "id,select,when\n1,x,2024-01-01 10:00:00\n2,,\n")
+        try box.write("events/day=2024-01-02/b.csv", "id,select,when\n3,z,2024-01-02 11:30:00\n")
+        try box.loadOnce()
+        #expect(try box.column("SELECT day FROM events ORDER BY events.id") == ["2024-01-01", "2024-01-01", "2024-01-02"])
+        #expect(try box.column("SELECT \"select\" FROM events ORDER BY events.id") == ["x", "NULL", "z"])
+        #expect(try box.column("SELECT CAST(\"when\" AS TEXT) FROM events ORDER BY events.id") == ["2024-01-01 10:00:00", "NULL", "2024-01-02 11:30:00"])
+    }
+
+    @Test(arguments: Backend.allCases) func onErrorPolicies(backend: Backend) throws {
+        guard backend.available else { return }
+        let box = try Sandbox(backend)
+        try box.write("scores/good.csv", "id,name,score\n7,g,70\n", mtimeOffset: -10)
+        try box.write("scores/ragged.csv", ragged)
+        try box.loadOnce()
+        #expect(try box.count("scores") == 1)
+        let failedLoad = try #require(try box.catalog().loads(table: "scores", status: .failed).first)
+        #expect(try box.catalog().errors(loadID: failedLoad.id).map(\.line) == [4])
+        try box.catalog().setOptions(table: "scores", try TableOptions().merging(json: #"{"on_error": "skip_rows"}"#))
+        #expect(try box.catalog().retry(loadID: failedLoad.id) == 1)
+        try box.loadOnce()
+        #expect(try box.count("scores") == 5)
+        let last = try #require(try box.catalog().loads(table: "scores", status: nil).last)
+        #expect(last.rowsRejected == 2)
+        #expect(try box.catalog().errors(loadID: last.id).map(\.line) == [4, 6])
+    }
+
+    @Test(arguments: Backend.allCases) func jsonParquetAndCompressed(backend: Backend) throws {
+        guard backend.available else { return }
+        let box = try Sandbox(backend)
+        let fixtures = Bundle.module.resourceURL!.appendingPathComponent("Fixtures")
+        try box.write("flat/a.parquet", bytes: [UInt8](try Data(contentsOf: fixtures.appendingPathComponent("parquet_flat.parquet"))))
+        try box.write("docs/a.jsonl", #"{"id": 1, "tags": ["a"], "at": "2024-01-05T10:00:00Z"}"# + "\n" + #"{"id": 2, "tags": [], "at": null}"# + "\n")
+        try box.loadOnce()
+        #expect(try box.count("flat") == 8)
+        #expect(try box.column("SELECT CAST(c_date AS TEXT) FROM flat ORDER BY flat.c_int64 LIMIT 2") == ["2024-01-31", "2024-04-20"])
+        #expect(try box.column("SELECT CAST(id AS TEXT) FROM docs ORDER BY docs.id") == ["1", "2"])
+        #expect(try box.column("SELECT tags FROM docs ORDER BY docs.id").map { $0.replacingOccurrences(of: " ", with: "") } == [#"["a"]"#, "[]"])
+    }
+
+    @Test(arguments: Backend.allCases) func pauseReloadAndTheCatalog(backend: Backend) throws {
+        guard backend.available else { return }
+        let box = try Sandbox(backend)
+        try box.write("orders/a.csv", orders, mtimeOffset: -3600)
+        try box.loadOnce()
+        try box.catalog().setStatus(table: "orders", .paused)
+        try box.write("orders/b.csv", moreOrders)
+        try box.loadOnce()
+        #expect(try box.count("orders") == 3)
+        try box.catalog().setStatus(table: "orders", .active)
+        try box.loadOnce()
+        #expect(try box.count("orders") == 5)
+        #expect(try box.catalog().reload(table: "orders", sinceNanos: WallClock.nowNanos() - 60_000_000_000) == 1)
+        try box.loadOnce()
+        #expect(try box.count("orders") == 5)
+        let tables = try box.catalog().tables()
+        #expect(tables.map(\.name) == ["orders"])
+        #expect(tables.first?.schema?.columns.map(\.name) == ["id", "customer", "amount", "ordered_on"])
+    }
+}
