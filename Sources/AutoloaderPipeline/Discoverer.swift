@@ -4,7 +4,8 @@ import AutoloaderCore
 /// modification time have stopped changing. Recording is idempotent, so listing again is always safe.
 public final class Discoverer {
     let store: any ObjectStore
-    let catalog: any Catalog
+    /// Replaceable: after a lost connection the service hands it a new catalog and the listing state stays.
+    public var catalog: any Catalog
     /// A file modified longer ago than this is taken as complete on first sight.
     public var settledAfterNanos: Int64 = 1_000_000_000
     /// Otherwise it must look the same on two listings at least this far apart.

@@ -1,5 +1,8 @@
 import AutoloaderCore
 import Dispatch
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// The long-running service: discover → plan → load, continuously. One load at a time per table,
 /// up to `workers` tables at once; each load opens its own warehouse connection.
@@ -43,20 +46,28 @@ public final class LoaderService: @unchecked Sendable {
 
     /// Runs until `stop()`. Returns after every started load has ended.
     public func run() throws {
-        let main = try makeBackend()
-        try main.catalog.prepare(recoverInterrupted: true)
-        let discoverer = Discoverer(store: store, catalog: main.catalog)
+        var main: Backend? = try makeBackend()
+        try main?.catalog.prepare(recoverInterrupted: true)
+        let discoverer = Discoverer(store: store, catalog: main!.catalog)
         let watch = try store.watch { [wake] in wake.signal() }
         log("watching \(store.location)\(watch == nil ? " (listing every \(configuration.reconcileSeconds)s)" : " (file events + listing every \(configuration.reconcileSeconds)s)")")
         defer { watch?.stop() }
         while !isStopping {
             var unsettled = 0
             do {
+                // After a lost connection (warehouse restarted), connect again; files already seen stay known.
+                let backend = try main ?? makeBackend()
+                if main == nil {
+                    main = backend
+                    discoverer.catalog = backend.catalog
+                    log("reconnected to the catalog")
+                }
                 let pass = try discoverer.scan()
                 unsettled = pass.unsettled
                 for f in pass.recorded { log("discovered \(f.key) → table \(f.table) (\(f.size) bytes)") }
-                try dispatchLoads(catalog: main.catalog)
+                try dispatchLoads(catalog: backend.catalog)
             } catch {
+                if case AutoloaderError.warehouse(_, true) = error { main = nil }
                 log("discovery: \(error) (retrying)")
             }
             let timeout = unsettled > 0 ? 0.1 : configuration.reconcileSeconds
@@ -114,7 +125,7 @@ public final class LoaderService: @unchecked Sendable {
 
     /// One-shot: record every file now (no settling wait) and load until nothing is pending. Used by `autoloader load`.
     public func runOnce(progress: (@Sendable (String, Int64, Int64) -> Void)? = nil) throws -> [LoadSummary] {
-        let backend = try makeBackend()
+        var backend = try makeBackend()
         try backend.catalog.prepare(recoverInterrupted: true)
         let discoverer = Discoverer(store: store, catalog: backend.catalog)
         discoverer.settledAfterNanos = 0
@@ -133,8 +144,11 @@ public final class LoaderService: @unchecked Sendable {
                 do {
                     summaries.append(try loader.load(table: table, files: batch))
                 } catch {
+                    // Transient (another process holds the table, a busy database): wait and try again, a while.
                     attempts[table, default: 0] += 1
-                    if attempts[table]! >= 3 { throw error }
+                    guard case AutoloaderError.warehouse(_, true) = error, attempts[table]! < 200 else { throw error }
+                    usleep(UInt32(min(1_000_000, 20_000 * attempts[table]!)))
+                    if let fresh = try? makeBackend() { backend = fresh }
                 }
             }
         }

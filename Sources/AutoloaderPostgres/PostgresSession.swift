@@ -111,6 +111,8 @@ public final class PostgresSession: @unchecked Sendable {
         }
         let query = PostgresQuery(unsafeSQL: sql, binds: bindings)
         let connection = connection, logger = logger
+        // A connection the server closed (restart, failover) fails here, at once: the caller reconnects.
+        if connection.isClosed { throw AutoloaderError.warehouse(reason: "PostgreSQL connection to \(url) was closed", transient: true) }
         do {
             return try blocking {
                 var rows: [[String?]] = []

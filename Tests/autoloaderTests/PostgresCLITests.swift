@@ -1,0 +1,145 @@
+import Foundation
+import Testing
+
+/// A fresh database on the throwaway server scripts/test starts (AUTOLOADER_TEST_POSTGRES).
+/// Without the server: a failure under CI=true, a skip otherwise.
+struct TestDatabase {
+    let url: String
+
+    static func make() -> TestDatabase? {
+        guard let server = ProcessInfo.processInfo.environment["AUTOLOADER_TEST_POSTGRES"] else {
+            if ProcessInfo.processInfo.environment["CI"] == "true" {
+                Issue.record("CI=true but AUTOLOADER_TEST_POSTGRES is not set: scripts/test must start PostgreSQL")
+            }
+            return nil
+        }
+        let name = "c_" + UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased().prefix(16)
+        _ = psql(server, "CREATE DATABASE \(name)")
+        var components = URLComponents(string: server)!
+        components.path = "/" + name
+        return TestDatabase(url: components.string!)
+    }
+
+    func sql(_ query: String) -> String { Self.psql(url, query) }
+
+    @discardableResult
+    static func psql(_ url: String, _ query: String) -> String {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = ["psql", url, "-X", "-A", "-t", "-q", "-c", query]
+        let out = Pipe()
+        process.standardOutput = out
+        process.standardError = Pipe()
+        guard (try? process.run()) != nil else { return "" }
+        let data = out.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+}
+
+func writeEventFiles(_ w: Workdir, table: String, files: Int, rowsPerFile: Int, firstID: Int = 1) throws -> (rows: Int, sum: Int) {
+    var id = firstID - 1, sum = 0
+    for f in 0..<files {
+        var text = "id,name,amount,day\n"
+        for _ in 0..<rowsPerFile {
+            id += 1
+            sum += id
+            text += "\(id),name \(id % 97),\(id % 1000).25,2024-01-\(String(format: "%02d", id % 28 + 1))\n"
+        }
+        try w.file("landing/\(table)/part-\(String(format: "%03d", f)).csv", text)
+    }
+    return (files * rowsPerFile, sum)
+}
+
+/// `sh -c command`, waited for with waitpid: Foundation's Process can miss the exit of a shell whose
+/// grandchild (a PostgreSQL server) lives on.
+@discardableResult
+func shell(_ command: String) -> Int32 {
+    var pid: pid_t = 0
+    let args = ["/bin/sh", "-c", command]
+    var argv: [UnsafeMutablePointer<CChar>?] = args.map { strdup($0) } + [nil]
+    defer { argv.forEach { free($0) } }
+    guard posix_spawn(&pid, "/bin/sh", nil, nil, &argv, environ) == 0 else { return -1 }
+    var status: Int32 = 0
+    while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+    return (status >> 8) & 0xFF
+}
+
+@Suite(.serialized) struct PostgresCLITests {
+    @Test func twoProcessesShareOneDatabaseAndLoadEveryFileOnce() throws {
+        guard let db = TestDatabase.make() else { return }
+        let w = try Workdir()
+        var expected: [(String, Int, Int)] = []
+        for (i, table) in ["alpha", "beta", "gamma"].enumerated() {
+            let (rows, sum) = try writeEventFiles(w, table: table, files: 10, rowsPerFile: 500, firstID: i * 1_000_000 + 1)
+            expected.append((table, rows, sum))
+        }
+        let logA = w.url.appendingPathComponent("a.log"), logB = w.url.appendingPathComponent("b.log")
+        let a = try CLI.start(["run", "--warehouse", db.url, "--reconcile", "0.5"], in: w.url, log: logA)
+        let b = try CLI.start(["run", "--warehouse", db.url, "--reconcile", "0.5"], in: w.url, log: logB)
+        defer { a.terminate(); b.terminate() }
+        let done = CLI.waitFor(seconds: 90) { db.sql("SELECT count(*) FROM autoloader.files WHERE state='loaded'") == "30" }
+        #expect(done != nil, "logs:\n\((try? String(contentsOf: logA, encoding: .utf8)) ?? "")\n\((try? String(contentsOf: logB, encoding: .utf8)) ?? "")")
+        for (table, rows, sum) in expected {
+            #expect(db.sql("SELECT count(*) || '|' || count(DISTINCT id) || '|' || sum(id) FROM \(table)") == "\(rows)|\(rows)|\(sum)")
+        }
+        // Both processes did work (the loads are spread), and no file was loaded twice.
+        #expect(db.sql("SELECT count(*) FROM autoloader.files WHERE state <> 'loaded'") == "0")
+        let logs = ((try? String(contentsOf: logA, encoding: .utf8)) ?? "") + ((try? String(contentsOf: logB, encoding: .utf8)) ?? "")
+        #expect(logs.contains("finished"))
+    }
+
+    @Test func sigkillLoopAgainstPostgres() throws {
+        guard let db = TestDatabase.make() else { return }
+        let w = try Workdir()
+        let (rows, sum) = try writeEventFiles(w, table: "events", files: 20, rowsPerFile: 4000)
+        let log = w.url.appendingPathComponent("run.log")
+        var kills = 0
+        for _ in 0..<5 {
+            let run = try CLI.start(["run", "--warehouse", db.url, "--reconcile", "0.5"], in: w.url, log: log)
+            usleep(UInt32.random(in: 300_000...1_200_000))
+            if run.isRunning { kill(run.processIdentifier, SIGKILL); kills += 1 }
+            run.waitUntilExit()
+        }
+        let final = try CLI.start(["run", "--warehouse", db.url, "--reconcile", "0.5"], in: w.url, log: log)
+        defer { final.terminate() }
+        #expect(CLI.waitFor(seconds: 120) { db.sql("SELECT count(*) FROM autoloader.files WHERE state='loaded'") == "20" } != nil)
+        #expect(kills > 0)
+        #expect(db.sql("SELECT count(*) || '|' || count(DISTINCT id) || '|' || sum(id) FROM events") == "\(rows)|\(rows)|\(sum)")
+        print("postgres sigkill test: \(kills) kills, \(db.sql("SELECT count(*) FROM autoloader.loads WHERE status='aborted'")) loads aborted")
+    }
+
+    /// PostgreSQL restarted in the middle of loading: the load in flight rolls back, the service stays up,
+    /// reconnects, and every row arrives once. Uses its own cluster so other tests are not disturbed.
+    @Test func postgresRestartedMidLoad() throws {
+        guard TestDatabase.make() != nil else { return }
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        // Output to a file, not a pipe: the server it starts would keep a pipe open forever.
+        let exportsFile = FileManager.default.temporaryDirectory.appendingPathComponent("pg-\(UUID().uuidString).env")
+        #expect(shell("'\(root.path)/scripts/postgres' > '\(exportsFile.path)' 2>/dev/null < /dev/null") == 0)
+        let exports = (try? String(contentsOf: exportsFile, encoding: .utf8)) ?? ""
+        try? FileManager.default.removeItem(at: exportsFile)
+        var env: [String: String] = [:]
+        for line in exports.split(separator: "\n") {
+            let parts = line.replacingOccurrences(of: "export ", with: "").split(separator: "=", maxSplits: 1).map(String.init)
+            if parts.count == 2 { env[parts[0]] = parts[1] }
+        }
+        let url = try #require(env["AUTOLOADER_TEST_POSTGRES"]), dir = try #require(env["AUTOLOADER_TEST_POSTGRES_DIR"]), bin = try #require(env["AUTOLOADER_TEST_POSTGRES_BIN"])
+        defer {
+            shell("'\(root.path)/scripts/postgres' stop '\(dir)' >/dev/null 2>&1 < /dev/null")
+        }
+        let w = try Workdir()
+        let (rows, sum) = try writeEventFiles(w, table: "events", files: 16, rowsPerFile: 8000)
+        let log = w.url.appendingPathComponent("run.log")
+        let run = try CLI.start(["run", "--warehouse", url, "--reconcile", "0.5"], in: w.url, log: log)
+
+        defer { run.terminate() }
+        _ = CLI.waitFor(seconds: 30) { TestDatabase.psql(url, "SELECT count(*) FROM autoloader.loads") != "0" && TestDatabase.psql(url, "SELECT count(*) FROM autoloader.loads") != "" }
+        let asUser = getuid() == 0 ? "su postgres -s /bin/sh -c" : "sh -c"
+        #expect(shell("\(asUser) \"'\(bin)/pg_ctl' -D '\(dir)/data' -l '\(dir)/server.log' -m fast -w restart\" >/dev/null 2>&1 < /dev/null") == 0)
+        let done = CLI.waitFor(seconds: 120) { TestDatabase.psql(url, "SELECT count(*) FROM autoloader.files WHERE state='loaded'") == "16" }
+        #expect(done != nil, "log:\n\((try? String(contentsOf: log, encoding: .utf8)) ?? "")")
+        #expect(TestDatabase.psql(url, "SELECT count(*) || '|' || count(DISTINCT id) || '|' || sum(id) FROM events") == "\(rows)|\(rows)|\(sum)")
+        #expect(run.isRunning)
+    }
+}
