@@ -243,6 +243,18 @@ final class PostgresLoadTransaction: LoadTransaction, @unchecked Sendable {
 /// COPY text format: tab between columns, newline after rows, `\N` for NULL, and backslash, tab,
 /// newline and carriage return escaped inside values.
 enum CopyText {
+    /// Decimal digits without a String per value (this runs for every integer cell).
+    @inline(__always) static func writeInteger(_ value: Int64, into buffer: inout ByteBuffer) {
+        if value == Int64.min { buffer.writeStaticString("-9223372036854775808"); return }
+        var v = value
+        if v < 0 { buffer.writeInteger(UInt8(ascii: "-")); v = -v }
+        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 20) { digits in
+            var n = 0
+            repeat { digits[19 - n] = UInt8(48 + v % 10); v /= 10; n += 1 } while v > 0
+            buffer.writeBytes(UnsafeRawBufferPointer(rebasing: UnsafeRawBufferPointer(digits)[(20 - n)...]))
+        }
+    }
+
     static func encode(_ batch: RowBatch, into buffer: inout ByteBuffer) {
         batch.arena.withUnsafeBytes { arena in
             var column = 0
@@ -250,7 +262,7 @@ enum CopyText {
                 if column > 0 { buffer.writeInteger(UInt8(ascii: "\t")) }
                 switch cell {
                 case .null: buffer.writeStaticString("\\N")
-                case let .int(v): buffer.writeString(String(v))
+                case let .int(v): CopyText.writeInteger(v, into: &buffer)
                 case let .double(d):
                     if d.isNaN { buffer.writeStaticString("NaN") } else if d.isInfinite { buffer.writeString(d > 0 ? "Infinity" : "-Infinity") } else { buffer.writeString("\(d)") }
                 case let .text(start, count):

@@ -88,4 +88,21 @@ import Testing
         #expect(tables.map(\.name) == ["orders"])
         #expect(tables.first?.schema?.columns.map(\.name) == ["id", "customer", "amount", "ordered_on"])
     }
+
+    @Test(arguments: Backend.allCases) func laterFilesWidenAndAddColumns(backend: Backend) throws {
+        guard backend.available else { return }
+        let box = try Sandbox(backend)
+        try box.write("m/a.csv", "id,n\n1,5\n2,6\n", mtimeOffset: -10)
+        try box.loadOnce()
+        try box.write("m/b.csv", "id,n,extra\n3,70000,x\n")
+        try box.write("m/c.csv", "id,n\n4,12.5\n")
+        try box.loadOnce()
+        #expect(try box.column("SELECT CAST(n AS TEXT) FROM m ORDER BY m.id").map { $0.replacingOccurrences(of: ".0", with: "") } == ["5", "6", "70000", "12.5"])
+        #expect(try box.column("SELECT extra FROM m ORDER BY m.id") == ["NULL", "NULL", "x", "NULL"])
+        if backend == .postgres {
+            // smallint → integer → numeric, recorded in the schema history.
+            #expect(try box.column("SELECT data_type FROM information_schema.columns WHERE table_name='m' AND column_name='n'") == ["numeric"])
+            #expect(try box.column("SELECT change FROM autoloader.schema_history ORDER BY id").contains { $0.contains("ALTER COLUMN \"n\" TYPE") })
+        }
+    }
 }
