@@ -128,3 +128,18 @@ public protocol Catalog: AnyObject {
     /// Failed files of a load become pending again; returns how many.
     func retry(loadID: Int64) throws -> Int
 }
+
+/// Plan: a table's pending files, oldest first, cut into the next load's batch by count and bytes (always at
+/// least one file, so a file larger than the byte limit still loads). Two versions of one key never share a
+/// batch: the later one must replace the rows of the earlier.
+public func nextBatch(of pending: [FileRecord], maxFiles: Int, maxBytes: Int64) -> [FileRecord] {
+    var batch: [FileRecord] = []
+    var bytes: Int64 = 0
+    for file in pending {
+        if !batch.isEmpty && (batch.count >= maxFiles || bytes + file.size > maxBytes) { break }
+        if batch.contains(where: { $0.key == file.key }) { break }
+        batch.append(file)
+        bytes += file.size
+    }
+    return batch
+}

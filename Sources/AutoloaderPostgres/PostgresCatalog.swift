@@ -156,15 +156,7 @@ public final class PostgresCatalog: Catalog, @unchecked Sendable {
     }
 
     public func nextBatch(table: String, maxFiles: Int, maxBytes: Int64) throws -> [FileRecord] {
-        var batch: [FileRecord] = []
-        var bytes: Int64 = 0
-        for file in try files(where: "table_name=$1 AND state='pending'", [table]) {
-            if !batch.isEmpty && (batch.count >= maxFiles || bytes + file.size > maxBytes) { break }
-            if batch.contains(where: { $0.key == file.key }) { break }
-            batch.append(file)
-            bytes += file.size
-        }
-        return batch
+        AutoloaderCore.nextBatch(of: try files(where: "table_name=$1 AND state='pending'", [table]), maxFiles: maxFiles, maxBytes: maxBytes)
     }
 
     public func hasLoadedVersion(key: String, excludingID: Int64) throws -> Bool {

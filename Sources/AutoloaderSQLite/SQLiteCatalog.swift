@@ -152,17 +152,7 @@ public final class SQLiteCatalog: Catalog {
     }
 
     public func nextBatch(table: String, maxFiles: Int, maxBytes: Int64) throws -> [FileRecord] {
-        let pending = try files(where: "table_name=? AND state='pending'", [.text(table)])
-        var batch: [FileRecord] = []
-        var bytes: Int64 = 0
-        for file in pending {
-            if !batch.isEmpty && (batch.count >= maxFiles || bytes + file.size > maxBytes) { break }
-            // Two versions of one key never share a load: the later one must replace the earlier's rows.
-            if batch.contains(where: { $0.key == file.key }) { break }
-            batch.append(file)
-            bytes += file.size
-        }
-        return batch
+        AutoloaderCore.nextBatch(of: try files(where: "table_name=? AND state='pending'", [.text(table)]), maxFiles: maxFiles, maxBytes: maxBytes)
     }
 
     public func hasLoadedVersion(key: String, excludingID: Int64) throws -> Bool {

@@ -11,6 +11,8 @@ struct DetectCommand: ParsableCommand {
     )
     @Argument(help: ArgumentHelp("Files to inspect.", valueName: "file")) var files: [String]
     @OptionGroup var output: OutputOptions
+    @Option(help: "VARCHAR size in the PostgreSQL/Redshift DDL, as a factor over the longest value seen (the seed used 3).")
+    var varcharFactor = TypeSpelling.defaultVarcharFactor
 
     func run() throws {
         let detections = files.map { Detector.detect(path: $0) }
@@ -60,7 +62,7 @@ struct DetectCommand: ParsableCommand {
                 let defs = schema.columns.map { "  \(SQLIdentifier.quoted($0.name)) \(typeName($0.type))" }
                 print("\n-- SQLite\nCREATE TABLE \(SQLIdentifier.quoted(table)) (\n\(defs.joined(separator: ",\n"))\n);")
                 for spelling in [TypeSpelling.postgres, TypeSpelling.redshift] {
-                    print("\n-- \(spelling.name) (VARCHAR = \(TypeSpelling.defaultVarcharFactor)× the longest value)\n" + spelling.createTable(table, schema: schema))
+                    print("\n-- \(spelling.name) (VARCHAR = \(varcharFactor)× the longest value)\n" + spelling.createTable(table, schema: schema, varcharFactor: varcharFactor))
                 }
                 print("")
             }

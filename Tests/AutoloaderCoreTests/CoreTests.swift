@@ -119,3 +119,18 @@ import Testing
         #expect(ColumnType(kind: .date, format: "%Y-%m-%d").joined(with: .integer).kind == .varchar)
     }
 }
+
+@Suite struct BatchingTests {
+    func file(_ id: Int64, _ key: String, _ size: Int64) -> FileRecord {
+        FileRecord(id: id, table: "t", key: key, size: size, modifiedNanos: id)
+    }
+
+    @Test func cutByCountBytesAndVersions() {
+        let pending = [file(1, "a", 10), file(2, "b", 10), file(3, "c", 10), file(4, "a", 10)]
+        #expect(nextBatch(of: pending, maxFiles: 2, maxBytes: 1000).map(\.id) == [1, 2])
+        #expect(nextBatch(of: pending, maxFiles: 10, maxBytes: 25).map(\.id) == [1, 2])
+        #expect(nextBatch(of: pending, maxFiles: 10, maxBytes: 1000).map(\.id) == [1, 2, 3])  // "a" again waits
+        #expect(nextBatch(of: [file(9, "big", 5000)], maxFiles: 10, maxBytes: 100).map(\.id) == [9])  // never empty
+        #expect(nextBatch(of: [], maxFiles: 10, maxBytes: 100).isEmpty)
+    }
+}
