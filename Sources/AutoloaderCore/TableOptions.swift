@@ -8,6 +8,8 @@ public struct TableOptions: Codable, Sendable, Equatable {
         case abortFile = "abort_file"
         /// Bad rows are skipped and stored in load_errors, up to `max_errors` per file.
         case skipRows = "skip_rows"
+        /// Bad rows are skipped and stored in load_errors, however many there are.
+        case `continue`
     }
     public enum Overwrite: String, Codable, Sendable, CaseIterable {
         /// Default: a file overwritten with new content replaces the rows its earlier version loaded.
@@ -57,6 +59,22 @@ public struct TableOptions: Codable, Sendable, Equatable {
         header = try c.decodeIfPresent(Bool.self, forKey: .header)
         types = try c.decodeIfPresent([String: String].self, forKey: .types)
         allText = try c.decodeIfPresent(Bool.self, forKey: .allText)
+    }
+
+    /// The on-error policy as one decision: after `rejected` bad rows, does the whole file fail?
+    public func failsFile(afterRejected rejected: Int) -> Bool {
+        switch onError {
+        case .abortFile: return rejected > 0
+        case .skipRows: return rejected > maxErrors
+        case .continue: return false
+        }
+    }
+
+    /// Why the file failed, for its located error.
+    public func failureReason(file: String, lastError: String) -> String {
+        onError == .abortFile
+            ? lastError + " (on_error=abort_file: nothing of this file was loaded)"
+            : "\(file): more than max_errors=\(maxErrors) bad rows; last: \(lastError)"
     }
 
     /// The detected schema with the hints applied.

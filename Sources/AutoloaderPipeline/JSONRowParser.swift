@@ -40,6 +40,18 @@ final class JSONRowParser: RecordParser, @unchecked Sendable {
         }
     }
 
+    /// Records one bad record; returns the file's failed outcome when the on_error policy says so.
+    private func reject(reason: String, column: String, line: Int, errors: inout [LoadErrorRecord], outcome: inout Loader.FileOutcome,
+                        _ channel: BoundedChannel<Parsed>) throws -> Loader.FileOutcome? {
+        errors.append(LoadErrorRecord(loadID: loadID, file: file.key, line: line, column: column, rawText: "", reason: reason))
+        outcome.rejected += 1
+        guard options.failsFile(afterRejected: Int(outcome.rejected)) else { return nil }
+        _ = channel.send(.rows(RowBatch(columnCount: columnCount), errors: errors))
+        let located = AutoloaderError.badInput(SourceLocation(file: file.key, line: line, column: column), reason: reason).description
+        return Loader.FileOutcome(state: .failed, rejected: outcome.rejected, sha256: try drainAndDigest(source, hashing),
+                                  error: options.failureReason(file: file.key, lastError: located))
+    }
+
     private func parse(_ channel: BoundedChannel<Parsed>) throws -> Loader.FileOutcome {
         let reader = JSONRecordReader(source: source)
         var batch = RowBatch(columnCount: columnCount, reservingRows: rowsPerBatch)
@@ -66,13 +78,7 @@ final class JSONRowParser: RecordParser, @unchecked Sendable {
             }
             if let unknown {
                 let reason = "key \"\(unknown)\" has no column (first seen after the detection sample)"
-                errors.append(LoadErrorRecord(loadID: loadID, file: file.key, line: reader.recordLine, column: unknown, rawText: "", reason: reason))
-                outcome.rejected += 1
-                if options.onError == .abortFile || outcome.rejected > options.maxErrors {
-                    _ = channel.send(.rows(RowBatch(columnCount: columnCount), errors: errors))
-                    let located = AutoloaderError.badInput(SourceLocation(file: file.key, line: reader.recordLine, column: unknown), reason: reason).description
-                    return Loader.FileOutcome(state: .failed, rejected: outcome.rejected, sha256: try drainAndDigest(source, hashing), error: located)
-                }
+                if let failed = try reject(reason: reason, column: unknown, line: reader.recordLine, errors: &errors, outcome: &outcome, channel) { return failed }
                 continue
             }
             let cellStart = batch.cells.count, arenaStart = batch.arena.count
@@ -81,13 +87,7 @@ final class JSONRowParser: RecordParser, @unchecked Sendable {
                 batch.arena.removeSubrange(arenaStart...)
                 let name = keyIndex.first { $0.value == bad }?.key ?? "column \(bad + 1)"
                 let reason = "value of \"\(name)\" does not fit its column (\(converters[bad].typeDescription))"
-                errors.append(LoadErrorRecord(loadID: loadID, file: file.key, line: reader.recordLine, column: name, rawText: "", reason: reason))
-                outcome.rejected += 1
-                if options.onError == .abortFile || outcome.rejected > options.maxErrors {
-                    _ = channel.send(.rows(RowBatch(columnCount: columnCount), errors: errors))
-                    let located = AutoloaderError.badInput(SourceLocation(file: file.key, line: reader.recordLine, column: name), reason: reason).description
-                    return Loader.FileOutcome(state: .failed, rejected: outcome.rejected, sha256: try drainAndDigest(source, hashing), error: located)
-                }
+                if let failed = try reject(reason: reason, column: name, line: reader.recordLine, errors: &errors, outcome: &outcome, channel) { return failed }
                 continue
             }
             for v in partValues { if let v { batch.appendText(v) } else { batch.cells.append(.null) } }

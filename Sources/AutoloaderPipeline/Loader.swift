@@ -314,12 +314,10 @@ final class RowParser: RecordParser, @unchecked Sendable {
                 let located = AutoloaderError.badInput(SourceLocation(file: file.key, line: reader.line), reason: reason).description
                 errors.append(LoadErrorRecord(loadID: loadID, file: file.key, line: reader.line, column: column, rawText: raw, reason: reason))
                 outcome.rejected += 1
-                if options.onError == .abortFile || outcome.rejected > options.maxErrors {
+                if options.failsFile(afterRejected: Int(outcome.rejected)) {
                     _ = channel.send(.rows(RowBatch(columnCount: columnCount), errors: errors))
-                    let why = options.onError == .abortFile
-                        ? located + " (on_error=abort_file: nothing of this file was loaded)"
-                        : "\(file.key): more than max_errors=\(options.maxErrors) bad rows; last: \(located)"
-                    return Loader.FileOutcome(state: .failed, rejected: outcome.rejected, sha256: try digest(input), error: why)
+                    return Loader.FileOutcome(state: .failed, rejected: outcome.rejected, sha256: try digest(input),
+                                              error: options.failureReason(file: file.key, lastError: located))
                 }
                 continue
             }

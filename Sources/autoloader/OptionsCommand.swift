@@ -6,7 +6,7 @@ struct OptionsCommand: ParsableCommand {
         commandName: "options",
         abstract: "Show or change a table's load options.",
         discussion: """
-        Options (JSON): on_error (abort_file | skip_rows), max_errors, overwrite (replace | append | ignore), \
+        Options (JSON): on_error (abort_file | skip_rows | continue), max_errors, overwrite (replace | append | ignore), \
         max_files and max_bytes per load, delimiter and header (override detection). Example:
           autoloader options orders '{"on_error": "skip_rows", "max_errors": 10}'
         """

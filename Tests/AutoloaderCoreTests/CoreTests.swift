@@ -134,3 +134,14 @@ import Testing
         #expect(nextBatch(of: [], maxFiles: 10, maxBytes: 100).isEmpty)
     }
 }
+
+@Suite struct OnErrorPolicyTests {
+    @Test func oneDecisionForEveryPolicy() throws {
+        #expect(TableOptions().failsFile(afterRejected: 1))
+        let skip = try TableOptions().merging(json: #"{"on_error": "skip_rows", "max_errors": 2}"#)
+        #expect(!skip.failsFile(afterRejected: 2))
+        #expect(skip.failsFile(afterRejected: 3))
+        let keepGoing = try TableOptions().merging(json: #"{"on_error": "continue", "max_errors": 0}"#)
+        #expect(!keepGoing.failsFile(afterRejected: 1_000_000))
+    }
+}

@@ -90,3 +90,18 @@ let ragged = "id,name,score\n1,a,10\n2,b,20\n3,c\n4,d,40\n5,e,50,extra\n6,f,60\n
         #expect(gone.error?.contains("cannot read") == true)
     }
 }
+
+@Suite struct ContinuePolicyTests {
+    @Test func continueLoadsEveryGoodRowWhateverTheCount() throws {
+        let box = try Sandbox()
+        try box.write("scores/seed.csv", "id,name,score\n0,z,0\n")
+        try box.loadOnce()
+        try box.catalog().setOptions(table: "scores", try TableOptions().merging(json: #"{"on_error": "continue", "max_errors": 0}"#))
+        try box.write("scores/ragged.csv", ragged)
+        try box.loadOnce()
+        #expect(try box.count("scores") == 5)
+        let load = try #require(try box.catalog().loads(table: "scores", status: nil).last)
+        #expect(load.status == .finished)
+        #expect(load.rowsRejected == 2)
+    }
+}
