@@ -91,6 +91,4 @@ public protocol Warehouse: AnyObject {
     var capabilities: WarehouseCapabilities { get }
     /// Starts a load of `files` into `table`: records the load as running and claims the files.
     func beginLoad(table: String, files: [FileRecord], statement: String) throws -> any LoadTransaction
-    /// Marks a load that could not even start (e.g. the batch vanished) as failed, outside any row transaction.
-    func failLoad(table: String, files: [FileRecord], error: String) throws
 }

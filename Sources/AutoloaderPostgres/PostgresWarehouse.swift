@@ -63,10 +63,6 @@ public final class PostgresWarehouse: Warehouse, @unchecked Sendable {
         }
     }
 
-    public func failLoad(table: String, files: [FileRecord], error: String) throws {
-        try log.query("INSERT INTO \(catalogSchema).loads(table_name, files, statement, status, started_at, finished_at, error) VALUES ($1,$2,'', 'failed', $3, $3, $4)",
-                      [table, String(decoding: try JSONEncoder().encode(files.map(\.key)), as: UTF8.self), WallClock.nowISO(), error])
-    }
 }
 
 final class PostgresLoadTransaction: LoadTransaction, @unchecked Sendable {

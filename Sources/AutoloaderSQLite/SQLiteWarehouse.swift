@@ -51,13 +51,6 @@ public final class SQLiteWarehouse: Warehouse {
         return SQLiteLoadTransaction(connection: connection, loadID: loadID, table: table)
     }
 
-    public func failLoad(table: String, files: [FileRecord], error: String) throws {
-        _ = try connection.transaction {
-            try connection.query("INSERT INTO _autoloader_loads(table_name, files, statement, status, started_at, finished_at, error) VALUES (?,?,?,?,?,?,?)",
-                                 [.text(table), .text(String(decoding: try JSONEncoder().encode(files.map(\.key)), as: UTF8.self)), .text(""),
-                                  .text(LoadStatus.failed.rawValue), .text(WallClock.nowISO()), .text(WallClock.nowISO()), .text(error)])
-        }
-    }
 }
 
 final class SQLiteLoadTransaction: LoadTransaction {

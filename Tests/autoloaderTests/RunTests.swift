@@ -46,17 +46,7 @@ let moreCSV = "id,customer,amount,ordered_on\n4,dee,1.00,2024-03-01\n5,eve,2.00,
     @Test func sigkillAtRandomMomentsLosesAndDuplicatesNothing() throws {
         let w = try Workdir()
         let files = 24, rowsPerFile = 4000
-        var expectedSum = 0
-        var id = 0
-        for f in 0..<files {
-            var text = "id,name,amount,day\n"
-            for _ in 0..<rowsPerFile {
-                id += 1
-                expectedSum += id
-                text += "\(id),name \(id % 97),\(id % 1000).25,2024-01-\(String(format: "%02d", id % 28 + 1))\n"
-            }
-            try w.file("landing/events/part-\(String(format: "%03d", f)).csv", text)
-        }
+        let (_, expectedSum) = try writeEventFiles(w, table: "events", files: files, rowsPerFile: rowsPerFile)
         let log = w.url.appendingPathComponent("run.log")
         var generator = SystemRandomNumberGenerator()
         var kills = 0
