@@ -45,6 +45,7 @@ let package = Package(
         ),
         .testTarget(name: "AutoloaderCoreTests", dependencies: ["AutoloaderCore"]),
         .testTarget(name: "AutoloaderFormatsTests", dependencies: ["AutoloaderFormats"]),
+        .testTarget(name: "AutoloaderStoresTests", dependencies: ["AutoloaderStores", "AutoloaderCore"]),
         .testTarget(name: "AutoloaderDetectionTests", dependencies: ["AutoloaderDetection"], resources: [.copy("Fixtures")]),
         .testTarget(
             name: "AutoloaderPipelineTests",

@@ -37,10 +37,17 @@ public protocol ObjectStore: Sendable {
     func watch(onChange: @escaping @Sendable () -> Void) throws -> (any ChangeWatch)?
     /// Which table an object belongs to, or nil when it is not data. Defaults to the landing layout.
     func classify(_ object: ObjectInfo) -> LandingKey?
+    /// True when an object is complete as soon as it is listed (S3 PUTs are atomic); a local file
+    /// may still be growing, so it must look the same on two listings first.
+    var objectsAppearWhole: Bool { get }
+    /// Everything the last `list()` returned is now in the catalog (an event queue may delete its messages).
+    func recorded()
 }
 
 extension ObjectStore {
     public func classify(_ object: ObjectInfo) -> LandingKey? { LandingKey.classify(object) }
+    public var objectsAppearWhole: Bool { false }
+    public func recorded() {}
 }
 
 public protocol ChangeWatch: AnyObject, Sendable {

@@ -32,7 +32,7 @@ public final class Discoverer {
             guard let landing = store.classify(object) else { continue }
             present.insert(object.key)
             if recorded.contains(object) { continue }
-            let settled = now - object.modifiedNanos >= settledAfterNanos
+            let settled = store.objectsAppearWhole || now - object.modifiedNanos >= settledAfterNanos
             if !settled {
                 if let (previous, firstSeen) = seen[object.key], previous == object {
                     if now - firstSeen < stableForNanos { pass.unsettled += 1; continue }
@@ -50,6 +50,7 @@ public final class Discoverer {
             seen.removeValue(forKey: object.key)
         }
         seen = seen.filter { present.contains($0.key) }
+        store.recorded()
         return pass
     }
 }

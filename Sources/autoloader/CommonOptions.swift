@@ -11,6 +11,16 @@ struct WarehouseOptions: ParsableArguments {
     var warehouse: String = "sqlite:./autoloader.sqlite"
 }
 
+/// Where files come from, for S3 sources (a local folder needs none of these).
+struct SourceOptions: ParsableArguments {
+    @Option(help: ArgumentHelp("S3-compatible endpoint (MinIO, moto, R2…); path-style addressing. Default: AWS_ENDPOINT_URL, else AWS.", valueName: "url"))
+    var endpoint: String?
+    @Option(help: ArgumentHelp("SQS queue that receives the bucket's event notifications (see `autoloader setup-events`). Without it, listing alone finds files.", valueName: "name"))
+    var queue: String?
+    @Option(name: .customLong("full-listing"), help: "Seconds between full listings of an S3 bucket (between them, each table is listed after its last key).")
+    var fullListing: Double = 60
+}
+
 struct OutputOptions: ParsableArguments {
     @Flag(name: .long, help: "Print JSON instead of a table, for scripts.")
     var json = false
@@ -60,11 +70,21 @@ enum Wiring {
         return catalog
     }
 
+    static func store(source: String, options: SourceOptions = SourceOptions()) throws -> any ObjectStore {
+        guard source.hasPrefix("s3://") else { return LocalFolderStore(root: source) }
+        let aws = AWSClient(configuration: AWSConfiguration(endpoint: options.endpoint))
+        aws.onRetry = Log.line
+        let store = try S3Store(url: source, aws: aws, queueName: options.queue)
+        store.fullListingSeconds = options.fullListing
+        store.log = Log.line
+        return store
+    }
+
     static func service(source: String, options: WarehouseOptions, configuration: LoaderService.Configuration = .init(),
-                        store: (any ObjectStore)? = nil) throws -> LoaderService {
+                        sourceOptions: SourceOptions = SourceOptions(), store: (any ObjectStore)? = nil) throws -> LoaderService {
         let target = try target(options.warehouse)
-        if source.hasPrefix("s3://") { throw ValidationError("S3 sources are not built yet; use a local folder") }
-        return LoaderService(store: store ?? LocalFolderStore(root: source), configuration: configuration, log: Log.line) {
+        let store = try store ?? Self.store(source: source, options: sourceOptions)
+        return LoaderService(store: store, configuration: configuration, log: Log.line) {
             try makeBackend(target)
         }
     }

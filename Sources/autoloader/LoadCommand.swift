@@ -18,8 +18,9 @@ struct LoadCommand: ParsableCommand {
         """
     )
 
-    @Argument(help: ArgumentHelp("Files or landing folders.", valueName: "path"))
+    @Argument(help: ArgumentHelp("Files, landing folders, or s3://bucket/prefix/ landing areas.", valueName: "path"))
     var paths: [String]
+    @OptionGroup var sourceOptions: SourceOptions
     @Option(help: "Table for files given directly (default: from the file name).")
     var table: String?
     @OptionGroup var warehouse: WarehouseOptions
@@ -30,6 +31,10 @@ struct LoadCommand: ParsableCommand {
         var summaries: [LoadSummary] = []
         var files: [String: String] = [:]
         for path in paths {
+            if path.hasPrefix("s3://") {
+                summaries += try Wiring.service(source: path, options: warehouse, sourceOptions: sourceOptions).runOnce(progress: ProgressBar.callback())
+                continue
+            }
             var isDir: ObjCBool = false
             guard FileManager.default.fileExists(atPath: path, isDirectory: &isDir) else {
                 throw ValidationError("\(path): no such file or folder")

@@ -17,8 +17,9 @@ struct RunCommand: ParsableCommand {
         """
     )
 
-    @Option(help: ArgumentHelp("The landing folder; each first-level folder is a table.", valueName: "path"))
+    @Option(help: ArgumentHelp("The landing folder, or s3://bucket/prefix/ (default prefix: s3-to-redshift-loader-utility/); each first-level folder is a table.", valueName: "path|url"))
     var source = "./landing"
+    @OptionGroup var sourceOptions: SourceOptions
     @OptionGroup var warehouse: WarehouseOptions
     @Option(help: "Seconds between full reconciliation listings.")
     var reconcile: Double = 5
@@ -31,7 +32,7 @@ struct RunCommand: ParsableCommand {
         var configuration = LoaderService.Configuration()
         configuration.reconcileSeconds = reconcile
         configuration.workers = max(1, workers)
-        let service = try Wiring.service(source: source, options: warehouse, configuration: configuration)
+        let service = try Wiring.service(source: source, options: warehouse, configuration: configuration, sourceOptions: sourceOptions)
         let signals = SignalHandling.install { service.stop() }
         defer { _ = signals }
         try service.run()
