@@ -35,17 +35,21 @@ let package = Package(
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
             ]
         ),
+        // Redshift reads the files itself (COPY from S3 manifests); it shares the S3 client's credentials and signing.
+        .target(name: "AutoloaderRedshift", dependencies: ["AutoloaderCore", "AutoloaderStores"]),
         .target(name: "AutoloaderPipeline", dependencies: ["AutoloaderCore", "AutoloaderFormats", "AutoloaderDetection"]),
         .executableTarget(
             name: "autoloader",
             dependencies: [
-                "AutoloaderCore", "AutoloaderDetection", "AutoloaderStores", "AutoloaderSQLite", "AutoloaderPostgres", "AutoloaderPipeline",
+                "AutoloaderCore", "AutoloaderDetection", "AutoloaderStores", "AutoloaderSQLite", "AutoloaderPostgres", "AutoloaderRedshift",
+                "AutoloaderPipeline",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
         .testTarget(name: "AutoloaderCoreTests", dependencies: ["AutoloaderCore"]),
         .testTarget(name: "AutoloaderFormatsTests", dependencies: ["AutoloaderFormats"]),
         .testTarget(name: "AutoloaderStoresTests", dependencies: ["AutoloaderStores", "AutoloaderCore"]),
+        .testTarget(name: "AutoloaderRedshiftTests", dependencies: ["AutoloaderRedshift", "AutoloaderStores", "AutoloaderCore"]),
         .testTarget(name: "AutoloaderDetectionTests", dependencies: ["AutoloaderDetection"], resources: [.copy("Fixtures")]),
         .testTarget(
             name: "AutoloaderPipelineTests",

@@ -42,12 +42,15 @@ public protocol ObjectStore: Sendable {
     var objectsAppearWhole: Bool { get }
     /// Everything the last `list()` returned is now in the catalog (an event queue may delete its messages).
     func recorded()
+    /// The object's address for a warehouse that reads it itself (`s3://bucket/key` for Redshift COPY); nil for local files.
+    func url(for key: String) -> String?
 }
 
 extension ObjectStore {
     public func classify(_ object: ObjectInfo) -> LandingKey? { LandingKey.classify(object) }
     public var objectsAppearWhole: Bool { false }
     public func recorded() {}
+    public func url(for key: String) -> String? { nil }
 }
 
 public protocol ChangeWatch: AnyObject, Sendable {

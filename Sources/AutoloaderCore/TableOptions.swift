@@ -30,6 +30,9 @@ public struct TableOptions: Codable, Sendable, Equatable {
     public var types: [String: String]?
     /// Every column text (no type detection at all).
     public var allText: Bool?
+    /// Redshift: COPY's format options for this table, replacing what detection implies (the seed's
+    /// CopyCommandOptions, e.g. `delimiter '|' gzip`).
+    public var copyOptions: String?
 
     public init(onError: OnError = .abortFile, maxErrors: Int = 1000, overwrite: Overwrite = .replace,
                 maxFilesPerLoad: Int = 100, maxBytesPerLoad: Int64 = 1 << 30, delimiter: String? = nil, header: Bool? = nil) {
@@ -44,7 +47,7 @@ public struct TableOptions: Codable, Sendable, Equatable {
 
     enum CodingKeys: String, CodingKey, CaseIterable {
         case onError = "on_error", maxErrors = "max_errors", overwrite, maxFilesPerLoad = "max_files"
-        case maxBytesPerLoad = "max_bytes", delimiter, header, types, allText = "all_text"
+        case maxBytesPerLoad = "max_bytes", delimiter, header, types, allText = "all_text", copyOptions = "copy_options"
     }
 
     public init(from decoder: any Decoder) throws {
@@ -59,6 +62,7 @@ public struct TableOptions: Codable, Sendable, Equatable {
         header = try c.decodeIfPresent(Bool.self, forKey: .header)
         types = try c.decodeIfPresent([String: String].self, forKey: .types)
         allText = try c.decodeIfPresent(Bool.self, forKey: .allText)
+        copyOptions = try c.decodeIfPresent(String.self, forKey: .copyOptions)
     }
 
     /// The on-error policy as one decision: after `rejected` bad rows, does the whole file fail?

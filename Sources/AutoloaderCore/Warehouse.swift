@@ -92,3 +92,47 @@ public protocol Warehouse: AnyObject {
     /// Starts a load of `files` into `table`: records the load as running and claims the files.
     func beginLoad(table: String, files: [FileRecord], statement: String) throws -> any LoadTransaction
 }
+
+/// One COPY: files of one table that share format, compression, dialect and partition values.
+public struct CopyGroup: Sendable {
+    public var files: [FileRecord]
+    /// The object's URL, per file id (the warehouse reads the files itself).
+    public var urls: [Int64: String]
+    public var format: FileFormat
+    public var compression: Compression
+    public var dialect: Dialect?
+    /// The files' columns, in file order (COPY maps CSV by position, JSON and Parquet by name/position).
+    public var columns: [String]
+    public var partitions: [(String, String)]
+    public init(files: [FileRecord], urls: [Int64: String], format: FileFormat, compression: Compression, dialect: Dialect?,
+                columns: [String], partitions: [(String, String)]) {
+        self.files = files
+        self.urls = urls
+        self.format = format
+        self.compression = compression
+        self.dialect = dialect
+        self.columns = columns
+        self.partitions = partitions
+    }
+}
+
+public struct CopyOutcome: Sendable {
+    /// Files a committed load already has (found in the warehouse's ledger): not copied again.
+    public var alreadyLoaded: [Int64] = []
+    public var rows: Int64?
+    /// nil when the COPY committed.
+    public var failure: String?
+    public var errors: [LoadErrorRecord] = []
+    /// The statement as submitted (for the load log), its id and the warehouse's query ids.
+    public var statement = ""
+    public var statementID: String?
+    public init() {}
+}
+
+/// A warehouse that reads the files itself from the store (Redshift: COPY from an S3 manifest), so rows
+/// never pass through the loader. `copy` commits the rows and the warehouse-side ledger of files in one
+/// transaction; the catalog's marks follow, and the ledger makes a crash between the two harmless.
+public protocol CopyingWarehouse: Warehouse {
+    func copy(table: String, loadID: Int64, schema: TableSchema, previous: TableSchema?, groups: [CopyGroup],
+              options: TableOptions) throws -> CopyOutcome
+}

@@ -104,7 +104,7 @@ public final class LoaderService: @unchecked Sendable {
             guard let record = try backend.catalog.table(named: table), record.status == .active else { return }
             let batch = try backend.catalog.nextBatch(table: table, maxFiles: record.options.maxFilesPerLoad, maxBytes: record.options.maxBytesPerLoad)
             guard !batch.isEmpty else { return }
-            let summary = try Loader(store: store, warehouse: backend.warehouse, catalog: backend.catalog).load(table: table, files: batch)
+            let summary = try Self.load(store: store, backend: backend, table: table, files: batch)
             lock.sync { _ = notBefore.removeValue(forKey: table) }
             log(Self.describe(summary))
         } catch {
@@ -114,6 +114,17 @@ public final class LoaderService: @unchecked Sendable {
             lock.sync { notBefore[table] = (.now() + delay, failures) }
             log("load of \(table) failed: \(error); retrying in \(String(format: "%.1f", delay))s")
         }
+    }
+
+    /// Rows through the loader (SQLite, PostgreSQL), or by reference for a warehouse that reads the files itself (Redshift).
+    static func load(store: any ObjectStore, backend: Backend, table: String, files: [FileRecord],
+                     progress: (@Sendable (Int64) -> Void)? = nil) throws -> LoadSummary {
+        if let copying = backend.warehouse as? any CopyingWarehouse {
+            return try ManifestLoader(store: store, warehouse: copying, catalog: backend.catalog).load(table: table, files: files)
+        }
+        var loader = Loader(store: store, warehouse: backend.warehouse, catalog: backend.catalog)
+        loader.progress = progress
+        return try loader.load(table: table, files: files)
     }
 
     public static func describe(_ s: LoadSummary) -> String {
@@ -138,11 +149,11 @@ public final class LoaderService: @unchecked Sendable {
             for table in tables where !isStopping {
                 guard let record = try backend.catalog.table(named: table) else { continue }
                 let batch = try backend.catalog.nextBatch(table: table, maxFiles: record.options.maxFilesPerLoad, maxBytes: record.options.maxBytesPerLoad)
-                var loader = Loader(store: store, warehouse: backend.warehouse, catalog: backend.catalog)
                 let total = batch.reduce(0) { $0 + $1.size }
-                if let progress { loader.progress = { progress(table, $0, total) } }
+                var perFile: (@Sendable (Int64) -> Void)?
+                if let progress { perFile = { progress(table, $0, total) } }
                 do {
-                    summaries.append(try loader.load(table: table, files: batch))
+                    summaries.append(try Self.load(store: store, backend: backend, table: table, files: batch, progress: perFile))
                 } catch {
                     // Transient (another process holds the table, a busy database): wait and try again, a while.
                     attempts[table, default: 0] += 1

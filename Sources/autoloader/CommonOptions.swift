@@ -2,12 +2,13 @@ import ArgumentParser
 import AutoloaderCore
 import AutoloaderPipeline
 import AutoloaderPostgres
+import AutoloaderRedshift
 import AutoloaderSQLite
 import AutoloaderStores
 import Foundation
 
 struct WarehouseOptions: ParsableArguments {
-    @Option(name: .long, help: ArgumentHelp("Where rows and the catalog go: sqlite:PATH (or a path ending in .sqlite / .db), or postgres://user:password@host:port/db?sslmode=…&schema=… (PG* variables and ~/.pgpass honoured).", valueName: "url"))
+    @Option(name: .long, help: ArgumentHelp("Where rows and the catalog go: sqlite:PATH (or a path ending in .sqlite / .db), or postgres://user:password@host:port/db?sslmode=…&schema=… (PG* variables and ~/.pgpass honoured), or redshift://CLUSTER/DB?db_user=U&iam_role=ARN / redshift-serverless://WORKGROUP/DB?iam_role=ARN (Data API; COPY reads the files from S3).", valueName: "url"))
     var warehouse: String = "sqlite:./autoloader.sqlite"
 }
 
@@ -31,19 +32,40 @@ enum Wiring {
     enum Target: Sendable {
         case sqlite(path: String)
         case postgres(PostgresURL)
+        case redshift(RedshiftURL)
     }
 
     static func target(_ url: String) throws -> Target {
         if url.hasPrefix("sqlite://") { return .sqlite(path: String(url.dropFirst("sqlite://".count))) }
         if url.hasPrefix("sqlite:") { return .sqlite(path: String(url.dropFirst("sqlite:".count))) }
         if url.hasPrefix("postgres://") || url.hasPrefix("postgresql://") { return .postgres(try PostgresURL(url)) }
-        if url.hasPrefix("redshift://") { throw ValidationError("Redshift targets are not built yet; use sqlite:PATH or postgres://…") }
+        if url.hasPrefix("redshift://") || url.hasPrefix("redshift-serverless://") { return .redshift(try RedshiftURL(url)) }
         if url.hasSuffix(".sqlite") || url.hasSuffix(".db") || url.hasSuffix(".sqlite3") { return .sqlite(path: url) }
         throw ValidationError("unknown warehouse '\(url)'; use sqlite:PATH or postgres://user:password@host:port/db")
     }
 
-    static func makeBackend(_ target: Target) throws -> LoaderService.Backend {
+    static func makeBackend(_ target: Target, source: String = "", sourceOptions: SourceOptions = SourceOptions()) throws -> LoaderService.Backend {
         switch target {
+        case let .redshift(url):
+            // The catalog stays here (SQLite); the rows and the ledger of loaded files live in Redshift.
+            let catalogTarget = try Self.target(url.catalog)
+            guard case let .sqlite(path) = catalogTarget else { throw ValidationError("catalog= must be sqlite:PATH for a Redshift warehouse") }
+            let bookkeeping = SQLiteWarehouse(connection: try SQLiteConnection(path: path))
+            let aws = AWSClient(configuration: AWSConfiguration(endpoint: sourceOptions.endpoint))
+            aws.onRetry = Log.line
+            let manifests = url.manifests ?? (source.hasPrefix("s3://") ? "s3://" + source.dropFirst(5).prefix { $0 != "/" } + "/autoloader-manifests/" : "")
+            guard manifests.hasPrefix("s3://") else {
+                throw ValidationError("Redshift COPY reads from S3: use --source s3://bucket/prefix/ (or add manifests=s3://bucket/prefix/ to the URL)")
+            }
+            let rest = manifests.dropFirst(5)
+            let bucket = String(rest.prefix { $0 != "/" })
+            let prefix = String(rest.dropFirst(bucket.count).drop { $0 == "/" })
+            let warehouse = RedshiftWarehouse(api: RedshiftDataAPI(aws: aws, target: url.target), s3: S3Client(aws: aws),
+                                              target: RedshiftSQL.Target(schema: url.schema, iamRole: url.iamRole, manifestBucket: bucket,
+                                                                         manifestPrefix: prefix, region: url.region),
+                                              bookkeeping: bookkeeping)
+            warehouse.log = Log.line
+            return (warehouse, bookkeeping.catalog)
         case let .sqlite(path):
             let warehouse = SQLiteWarehouse(connection: try SQLiteConnection(path: path))
             return (warehouse, warehouse.catalog)
@@ -65,6 +87,9 @@ enum Wiring {
         switch target {
         case let .sqlite(path): catalog = SQLiteCatalog(connection: try SQLiteConnection(path: path))
         case let .postgres(url): catalog = PostgresCatalog(session: try PostgresSession(url: url))
+        case let .redshift(url):
+            guard case let .sqlite(path) = try Self.target(url.catalog) else { throw ValidationError("catalog= must be sqlite:PATH") }
+            catalog = SQLiteCatalog(connection: try SQLiteConnection(path: path))
         }
         try catalog.prepare(recoverInterrupted: false)
         return catalog
@@ -85,7 +110,7 @@ enum Wiring {
         let target = try target(options.warehouse)
         let store = try store ?? Self.store(source: source, options: sourceOptions)
         return LoaderService(store: store, configuration: configuration, log: Log.line) {
-            try makeBackend(target)
+            try makeBackend(target, source: source, sourceOptions: sourceOptions)
         }
     }
 }

@@ -177,6 +177,28 @@ struct CountingTarget {
         #expect(missing.stderr.contains("no such bucket"), "\(missing.stderr)")
     }
 
+    /// Redshift through the Data API on moto (statements finish, nothing really runs): the CLI detects from S3,
+    /// writes a manifest next to the data, submits one batch, and records the files as loaded in its catalog.
+    @Test func loadIntoRedshiftWritesManifestsAndRecordsTheLoad() throws {
+        guard let s3 = TestS3.make() else { return }
+        let w = try Workdir()
+        try s3.put(w, "orders/region=eu/a.csv", "id,amount,day\n1,2.50,03/08/1971\n2,3.75,12/31/1999\n")
+        let gz = try w.file("b.csv", "id,amount,day\n3,1.00,01/01/2000\n")
+        #expect(shell("gzip -f \(gz.path)") == 0)
+        #expect(s3.aws("s3 cp \(gz.path).gz '\(s3.root)orders/region=us/b.csv.gz'") == 0)
+        let url = "redshift-serverless://etl/dev?iam_role=arn:aws:iam::123456789012:role/loader&catalog=sqlite:\(w.database.path)"
+        let load = try CLI.run(["load", s3.root, "--endpoint", s3.endpoint, "--warehouse", url], in: w.url)
+        #expect(load.status == 0, "\(load.stdout)\(load.stderr)")
+        #expect(load.stderr.contains("DATEFORMAT 'MM/DD/YYYY'") && load.stderr.contains("GZIP"), "\(load.stderr)")
+        let files = try CLI.run(["files", "--warehouse", url, "--json"], in: w.url)
+        #expect(files.stdout.components(separatedBy: "\"loaded\"").count == 3, "\(files.stdout)")
+        let manifests = s3.awsOutput("s3 ls --recursive s3://\(s3.bucket)/autoloader-manifests/orders/")
+        #expect(manifests.components(separatedBy: ".manifest").count == 3, "one manifest per partition: \(manifests)")
+        // Nothing new: nothing submitted again.
+        let again = try CLI.run(["load", s3.root, "--endpoint", s3.endpoint, "--warehouse", url], in: w.url)
+        #expect(again.status == 0 && !again.stderr.contains("BatchExecuteStatement"))
+    }
+
     func tail(_ log: URL) -> String {
         String(((try? String(contentsOf: log, encoding: .utf8)) ?? "").suffix(1500))
     }

@@ -24,6 +24,8 @@ public final class S3Store: ObjectStore, @unchecked Sendable {
 
     private let lock = NSLock()
     private var highWater: [String: String] = [:]  // table folder prefix → greatest key listed
+    private var inOrderStreak: [String: Int] = [:]  // new keys in a row that sorted after the folder's last key
+    private var known = Set<String>()
     private var lastFullListing: Double = 0
     private var events: [(S3Event, handle: String)] = []
     private var emptyHandles: [String] = []  // messages with nothing to record (test events, other prefixes)
@@ -47,6 +49,7 @@ public final class S3Store: ObjectStore, @unchecked Sendable {
 
     public var location: String { "s3://\(bucket)/\(root)" }
     public var objectsAppearWhole: Bool { true }
+    public func url(for key: String) -> String? { "s3://\(bucket)/\(root)\(key)" }
 
     func info(_ o: S3Object) -> ObjectInfo {
         ObjectInfo(key: String(o.key.dropFirst(root.count)), size: o.size, modifiedNanos: o.modifiedNanos)
@@ -63,18 +66,35 @@ public final class S3Store: ObjectStore, @unchecked Sendable {
         do {
             var found: [String: S3Object] = [:]
             if full {
-                for o in try s3.list(bucket: bucket, prefix: root).objects { found[o.key] = o }
+                let objects = try s3.list(bucket: bucket, prefix: root).objects
+                for o in objects { found[o.key] = o }
                 lock.withLock {
+                    // A key the incremental listing could not have seen (it sorts before the last one): that
+                    // folder's keys do not arrive in order, so it is listed whole until they do again.
+                    for o in objects where !known.contains(o.key) {
+                        if let folder = folder(of: o.key), o.key < highWater[folder] ?? "" { inOrderStreak[folder] = 0 }
+                    }
                     highWater = [:]
-                    for o in found.values { advance(o.key) }
+                    for o in objects { advance(o.key) }
+                    known = Set(objects.map(\.key))
                     lastFullListing = now
                 }
             } else {
                 for folder in try s3.list(bucket: bucket, prefix: root, delimiter: "/").commonPrefixes {
-                    let after = lock.withLock { highWater[folder] }
+                    let after = lock.withLock { () -> String? in
+                        // Without events, a folder is listed after its last key only once keys have been seen to
+                        // arrive in order; with events, always (the events bring the rest).
+                        (queueName != nil || inOrderStreak[folder, default: 0] >= 3) ? highWater[folder] : nil
+                    }
                     let objects = try s3.list(bucket: bucket, prefix: folder, startAfter: after).objects
                     for o in objects { found[o.key] = o }
-                    lock.withLock { for o in objects { advance(o.key) } }
+                    lock.withLock {
+                        for o in objects where !known.contains(o.key) {
+                            inOrderStreak[folder] = o.key > highWater[folder] ?? "" ? inOrderStreak[folder, default: 0] + 1 : 0
+                            known.insert(o.key)
+                            advance(o.key)
+                        }
+                    }
                 }
             }
             // Events name keys anywhere (out of order too); HEAD gives the same metadata a listing would.
@@ -97,10 +117,14 @@ public final class S3Store: ObjectStore, @unchecked Sendable {
         }
     }
 
-    private func advance(_ key: String) {
+    private func folder(of key: String) -> String? {
         let rest = key.dropFirst(root.count)
-        guard let slash = rest.firstIndex(of: "/") else { return }
-        let folder = root + rest[..<slash] + "/"
+        guard let slash = rest.firstIndex(of: "/") else { return nil }
+        return root + rest[..<slash] + "/"
+    }
+
+    private func advance(_ key: String) {
+        guard let folder = folder(of: key) else { return }
         if key > highWater[folder] ?? "" { highWater[folder] = key }
     }
 

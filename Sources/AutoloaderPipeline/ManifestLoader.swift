@@ -1,0 +1,111 @@
+import AutoloaderCore
+import AutoloaderDetection
+import AutoloaderFormats
+import Foundation
+
+/// Loads a batch into a warehouse that reads the files itself (Redshift COPY): detect each file from a
+/// bounded sample, group the files that one COPY can read, let the warehouse copy them in one transaction,
+/// then record the outcome in the catalog. Rows never pass through here.
+public struct ManifestLoader {
+    public var store: any ObjectStore
+    public var warehouse: any CopyingWarehouse
+    public var catalog: any Catalog
+
+    public init(store: any ObjectStore, warehouse: any CopyingWarehouse, catalog: any Catalog) {
+        self.store = store
+        self.warehouse = warehouse
+        self.catalog = catalog
+    }
+
+    public func load(table: String, files: [FileRecord]) throws -> LoadSummary {
+        let record = try catalog.table(named: table)
+        let options = record?.options ?? TableOptions()
+        var detectOptions = DetectionOptions()
+        detectOptions.forcedDelimiter = options.delimiter?.utf8.first
+        detectOptions.forcedHeader = options.header
+        detectOptions.sampleBytes = 1 << 20  // only the schema is needed here; the warehouse reads the rest
+
+        var schema = record?.schema ?? TableSchema(columns: [])
+        var partitionColumns = record?.partitionColumns ?? []
+        var dialect = record?.dialect
+        var groups: [String: CopyGroup] = [:]
+        var order: [String] = []
+        var failed: [Int64: String] = [:]
+        for file in files {
+            guard let url = store.url(for: file.key) else {
+                throw AutoloaderError.usage("\(warehouse.capabilities.name) reads the files itself, from S3: use --source s3://bucket/prefix/")
+            }
+            let detection: Detection
+            do {
+                detection = try Detector.detect(reader: store.open(key: file.key), name: file.key, options: detectOptions)
+            } catch {
+                failed[file.id] = "\(error)"
+                continue
+            }
+            guard let detected = detection.schema, detection.error == nil else {
+                failed[file.id] = AutoloaderError.badInput(SourceLocation(file: file.key, line: detection.errorLine),
+                                                           reason: detection.error ?? "not loadable").description
+                continue
+            }
+            let fileSchema = options.applyingHints(to: detected)
+            for column in fileSchema.columns {
+                if let i = schema.index(of: column.name) {
+                    schema.columns[i].type = schema.columns[i].type.joined(with: column.type)
+                } else {
+                    schema.columns.append(column)
+                }
+            }
+            for p in file.partitions.keys.sorted() where !partitionColumns.contains(p) { partitionColumns.append(p) }
+            if dialect == nil, detection.format == .csv { dialect = detection.dialect }
+            let partitions = file.partitions.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }
+            let names = fileSchema.columns.map(\.name)
+            let key = "\(detection.format)|\(detection.compression)|\(String(describing: detection.dialect))|\(names)|\(partitions.map { "\($0.0)=\($0.1)" })"
+            if groups[key] == nil {
+                order.append(key)
+                groups[key] = CopyGroup(files: [], urls: [:], format: detection.format, compression: detection.compression,
+                                        dialect: detection.format == .csv ? detection.dialect : nil, columns: names, partitions: partitions)
+            }
+            groups[key]?.files.append(file)
+            groups[key]?.urls[file.id] = url
+        }
+
+        let tx = try warehouse.beginLoad(table: table, files: files, statement: "COPY … MANIFEST (\(order.count) group(s); statement in the log)")
+        var summary = LoadSummary(loadID: tx.loadID, table: table)
+        do {
+            var outcome = CopyOutcome()
+            if !groups.isEmpty {
+                outcome = try warehouse.copy(table: table, loadID: tx.loadID, schema: schema, previous: record?.schema,
+                                             groups: order.compactMap { groups[$0] }, options: options)
+            }
+            for e in outcome.errors { try tx.recordError(e) }
+            for file in files {
+                let state: FileState, error: String?
+                if let reason = failed[file.id] {
+                    (state, error) = (.failed, reason)
+                } else if outcome.alreadyLoaded.contains(file.id) || outcome.failure == nil {
+                    (state, error) = (.loaded, nil)
+                } else {
+                    let own = outcome.errors.filter { $0.file == file.key }
+                    (state, error) = (.failed, own.first.map { "\(SourceLocation(file: file.key, line: $0.line, column: $0.column)): \($0.reason)" }
+                        ?? outcome.failure)
+                }
+                try tx.beginFile(file)
+                try tx.endFile(file, state: state, sha256: nil, rows: 0, duplicateOf: nil, error: error)
+                summary.files.append((file.key, state, 0, error))
+            }
+            summary.rowsLoaded = outcome.rows ?? 0
+            summary.rowsRejected = Int64(outcome.errors.count)
+            let bad = summary.files.filter { $0.state == .failed }
+            summary.status = bad.isEmpty ? .finished : .failed
+            summary.error = bad.isEmpty ? nil : (outcome.failure ?? bad.compactMap(\.error).joined(separator: "; "))
+            try tx.commit(status: summary.status, rowsLoaded: summary.rowsLoaded, rowsRejected: summary.rowsRejected, error: summary.error,
+                          schema: schema.columns.isEmpty ? nil : schema, dialect: dialect, partitionColumns: partitionColumns)
+        } catch {
+            let transient: Bool
+            if case let AutoloaderError.warehouse(_, t) = error { transient = t } else { transient = false }
+            tx.rollback(reason: "\(error)", requeue: transient)
+            throw error
+        }
+        return summary
+    }
+}

@@ -1,0 +1,236 @@
+import AutoloaderCore
+import Foundation
+
+/// Everything Redshift is told, as pure functions of what detection found: DDL, the manifest, COPY and
+/// the ledger statements. Golden-tested; no I/O here.
+public enum RedshiftSQL {
+    /// Each row's load, so a load's rows can be found again (COPY cannot say which file a row came from).
+    public static let loadIDColumn = "_autoloader_load_id"
+    public static let ledgerTable = "_autoloader_ledger"
+
+    public struct Target: Sendable, Equatable {
+        public var schema: String
+        public var iamRole: String
+        /// `s3://bucket/prefix/` where manifests go (outside the landing root, so they are never data).
+        public var manifestBucket: String
+        public var manifestPrefix: String
+        public var region: String?
+        public init(schema: String, iamRole: String, manifestBucket: String, manifestPrefix: String, region: String? = nil) {
+            self.schema = schema
+            self.iamRole = iamRole
+            self.manifestBucket = manifestBucket
+            self.manifestPrefix = manifestPrefix
+            self.region = region
+        }
+    }
+
+    public static func qualified(_ schema: String, _ table: String) -> String {
+        SQLIdentifier.quoted(schema) + "." + SQLIdentifier.quoted(table)
+    }
+
+    /// The table as detection describes it, partition columns (VARCHAR sized from their values) and the load id.
+    public static func createTable(_ target: Target, table: String, schema: TableSchema, partitions: [String: Int] = [:],
+                                   varcharFactor: Int = TypeSpelling.defaultVarcharFactor) -> String {
+        var defs = schema.columns.map {
+            "  \(SQLIdentifier.quoted($0.name)) \(TypeSpelling.redshift.sql($0.type, varcharFactor: varcharFactor))\($0.nullable ? "" : " NOT NULL")"
+        }
+        for (name, longest) in partitions.sorted(by: { $0.key < $1.key }) where schema.index(of: name) == nil {
+            defs.append("  \(SQLIdentifier.quoted(name)) VARCHAR(\(min(65_535, max(1, longest) * max(1, varcharFactor))))")
+        }
+        defs.append("  \(SQLIdentifier.quoted(loadIDColumn)) BIGINT")
+        return "CREATE TABLE IF NOT EXISTS \(qualified(target.schema, table)) (\n\(defs.joined(separator: ",\n"))\n)"
+    }
+
+    public static func createLedger(_ target: Target) -> String {
+        """
+        CREATE TABLE IF NOT EXISTS \(qualified(target.schema, ledgerTable)) (
+          "table_name" VARCHAR(127) NOT NULL,
+          "file_key" VARCHAR(1024) NOT NULL,
+          "size" BIGINT NOT NULL,
+          "mtime_ns" BIGINT NOT NULL,
+          "load_id" BIGINT NOT NULL,
+          "loaded_at" TIMESTAMP DEFAULT SYSDATE
+        )
+        """
+    }
+
+    /// ADD COLUMN for new columns; ALTER COLUMN … TYPE for a VARCHAR that must grow (the only widening
+    /// Redshift allows). Anything else is not expressible and is returned in `refused`.
+    public static func evolve(_ target: Target, table: String, from old: TableSchema, to new: TableSchema,
+                              varcharFactor: Int = TypeSpelling.defaultVarcharFactor) -> (statements: [String], refused: [String]) {
+        var statements: [String] = [], refused: [String] = []
+        let name = qualified(target.schema, table)
+        for column in new.columns {
+            guard let i = old.index(of: column.name) else {
+                statements.append("ALTER TABLE \(name) ADD COLUMN \(SQLIdentifier.quoted(column.name)) \(TypeSpelling.redshift.sql(column.type, varcharFactor: varcharFactor))")
+                continue
+            }
+            let before = old.columns[i].type, after = column.type
+            if before.kind == after.kind && before.kind != .varchar && before.kind != .decimal { continue }
+            let was = TypeSpelling.redshift.sql(before, varcharFactor: varcharFactor), now = TypeSpelling.redshift.sql(after, varcharFactor: varcharFactor)
+            if was == now { continue }
+            if before.kind == .varchar && after.kind == .varchar {
+                if varcharLength(now) > varcharLength(was) {
+                    statements.append("ALTER TABLE \(name) ALTER COLUMN \(SQLIdentifier.quoted(column.name)) TYPE \(now)")
+                }
+            } else {
+                refused.append("\(column.name): \(was) → \(now)")
+            }
+        }
+        return (statements, refused)
+    }
+
+    static func varcharLength(_ spelled: String) -> Int {
+        Int(spelled.dropFirst("VARCHAR(".count).dropLast()) ?? 0
+    }
+
+    public struct ManifestEntry: Sendable, Equatable {
+        public var url: String
+        public var contentLength: Int64
+        public init(url: String, contentLength: Int64) {
+            self.url = url
+            self.contentLength = contentLength
+        }
+    }
+
+    /// Redshift's manifest: every file mandatory (a missing one fails the COPY, never silently skips), with its
+    /// length (required for Parquet, and a check for the rest).
+    public static func manifest(_ entries: [ManifestEntry]) -> String {
+        let lines = entries.map {
+            "    {\"url\": \(jsonString($0.url)), \"mandatory\": true, \"meta\": {\"content_length\": \($0.contentLength)}}"
+        }
+        return "{\n  \"entries\": [\n" + lines.joined(separator: ",\n") + "\n  ]\n}\n"
+    }
+
+    public static func manifestKey(_ target: Target, table: String, loadID: Int64, part: Int? = nil) -> String {
+        let prefix = target.manifestPrefix.isEmpty || target.manifestPrefix.hasSuffix("/") ? target.manifestPrefix : target.manifestPrefix + "/"
+        return "\(prefix)\(table)/\(loadID)\(part.map { "-\($0)" } ?? "").manifest"
+    }
+
+    /// What COPY must be told about the files, from detection; `tableOptions` (the seed's CopyCommandOptions,
+    /// per table) replaces the format part when set.
+    public static func copyOptions(format: FileFormat, dialect: Dialect?, compression: Compression, schema: TableSchema,
+                                   tableOptions: String? = nil) -> [String] {
+        var options: [String] = []
+        if let custom = tableOptions, !custom.trimmingCharacters(in: .whitespaces).isEmpty {
+            options.append(custom)
+        } else {
+            switch format {
+            case .parquet:
+                return ["FORMAT AS PARQUET"]  // compression and types come from the file
+            case .json:
+                options.append("FORMAT AS JSON 'auto ignorecase'")
+            case .csv, .invalid:
+                let d = dialect ?? Dialect()
+                options.append("FORMAT AS CSV")
+                options.append("DELIMITER " + (d.delimiter == UInt8(ascii: "\t") ? "'\\t'" : literal(String(UnicodeScalar(d.delimiter)))))
+                if let q = d.quote { options.append("QUOTE AS \(literal(String(UnicodeScalar(q))))") }
+                let skip = d.skipLines + (d.header ? 1 : 0)
+                if skip > 0 { options.append("IGNOREHEADER \(skip)") }
+                if d.encoding == .utf16LE || d.encoding == .utf16BE { options.append("ENCODING \(d.encoding == .utf16LE ? "UTF16LE" : "UTF16BE")") }
+            }
+            switch compression {
+            case .gzip: options.append("GZIP")
+            case .bzip2: options.append("BZIP2")
+            case .zstd: options.append("ZSTD")
+            case .none: break
+            }
+        }
+        options.append("DATEFORMAT \(literal(dateFormat(schema, kinds: [.date])))")
+        options.append("TIMEFORMAT \(literal(dateFormat(schema, kinds: [.timestamp, .timestamptz])))")
+        options.append("EMPTYASNULL")
+        return options.map { $0.trimmingCharacters(in: .whitespaces) }
+    }
+
+    /// One Redshift format for the columns of these kinds when they all agree and it is expressible;
+    /// otherwise `auto` (which reads ISO and most common layouts).
+    static func dateFormat(_ schema: TableSchema, kinds: Set<TypeKind>) -> String {
+        let formats = Set(schema.columns.filter { kinds.contains($0.type.kind) }.compactMap(\.type.format))
+        guard formats.count == 1, let f = formats.first, let mapped = redshiftFormat(f) else { return "auto" }
+        return mapped
+    }
+
+    /// `%m/%d/%Y` → `MM/DD/YYYY`. nil for anything COPY's format strings cannot say exactly.
+    public static func redshiftFormat(_ strptime: String) -> String? {
+        let map: [Character: String] = ["Y": "YYYY", "m": "MM", "d": "DD", "H": "HH24", "M": "MI", "S": "SS", "b": "MON", "I": "HH12", "p": "AM"]
+        var out = ""
+        var it = strptime.makeIterator()
+        while let c = it.next() {
+            if c == "%" {
+                guard let d = it.next(), let m = map[d] else { return nil }
+                out += m
+            } else if c == "T" || c == "'" {
+                return nil
+            } else {
+                out.append(c)
+            }
+        }
+        return out
+    }
+
+    /// COPY into the (temporary, unqualified) staging table from a manifest. Columnar files map by position,
+    /// so no column list for Parquet.
+    public static func copy(_ target: Target, staging: String, columns: [String], manifestURL: String, options: [String],
+                            format: FileFormat) -> String {
+        let list = format == .parquet ? "" : " (" + columns.map(SQLIdentifier.quoted).joined(separator: ", ") + ")"
+        var sql = "COPY \(SQLIdentifier.quoted(staging))\(list)\nFROM \(literal(manifestURL))\n"
+            + "IAM_ROLE \(literal(target.iamRole))\nMANIFEST"
+        if let region = target.region { sql += "\nREGION \(literal(region))" }
+        return sql + "\n" + options.joined(separator: "\n")
+    }
+
+    /// The staging table: same columns as the file, no partition columns (COPY cannot fill them).
+    public static func createStaging(_ target: Target, staging: String, like table: String, columns: [String]) -> String {
+        "CREATE TEMP TABLE \(SQLIdentifier.quoted(staging)) AS SELECT "
+            + columns.map(SQLIdentifier.quoted).joined(separator: ", ")
+            + " FROM \(qualified(target.schema, table)) WHERE FALSE"
+    }
+
+    /// Staged rows into the table, with the partition values and the load id as constants.
+    public static func insertFromStaging(_ target: Target, table: String, staging: String, columns: [String],
+                                         partitions: [(String, String)], loadID: Int64) -> String {
+        let names = columns.map(SQLIdentifier.quoted) + partitions.map { SQLIdentifier.quoted($0.0) } + [SQLIdentifier.quoted(loadIDColumn)]
+        let values = columns.map(SQLIdentifier.quoted) + partitions.map { literal($0.1) } + [String(loadID)]
+        return "INSERT INTO \(qualified(target.schema, table)) (\(names.joined(separator: ", ")))\n"
+            + "SELECT \(values.joined(separator: ", ")) FROM \(SQLIdentifier.quoted(staging))"
+    }
+
+    public static func ledgerInsert(_ target: Target, table: String, files: [FileRecord], loadID: Int64) -> String {
+        let rows = files.map { "(\(literal(table)), \(literal($0.key)), \($0.size), \($0.modifiedNanos), \(loadID))" }
+        return "INSERT INTO \(qualified(target.schema, ledgerTable)) (\"table_name\", \"file_key\", \"size\", \"mtime_ns\", \"load_id\") VALUES\n"
+            + rows.joined(separator: ",\n")
+    }
+
+    /// Which of these files a committed load already has (consulted before every load: exactly once).
+    public static func ledgerLookup(_ target: Target, table: String, keys: [String]) -> String {
+        "SELECT \"file_key\", \"size\", \"mtime_ns\", \"load_id\" FROM \(qualified(target.schema, ledgerTable)) WHERE \"table_name\" = \(literal(table)) AND \"file_key\" IN ("
+            + keys.map(literal).joined(separator: ", ") + ")"
+    }
+
+    /// Rejected rows of a failed COPY (SYS_LOAD_ERROR_DETAIL: provisioned and Serverless alike).
+    public static func loadErrors(queryID: Int64) -> String {
+        "SELECT TRIM(file_name), line_number, TRIM(column_name), TRIM(raw_line), TRIM(error_message) FROM sys_load_error_detail "
+            + "WHERE query_id = \(queryID) ORDER BY line_number LIMIT 1000"
+    }
+
+    /// Redshift string literals read backslash escapes: both `'` and `\\` are doubled.
+    public static func literal(_ value: String) -> String {
+        "'" + value.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "'", with: "''") + "'"
+    }
+
+    static func jsonString(_ s: String) -> String {
+        var out = "\""
+        for scalar in s.unicodeScalars {
+            switch scalar {
+            case "\"": out += "\\\""
+            case "\\": out += "\\\\"
+            case "\n": out += "\\n"
+            case "\r": out += "\\r"
+            case "\t": out += "\\t"
+            default:
+                if scalar.value < 0x20 { out += String(format: "\\u%04x", scalar.value) } else { out.unicodeScalars.append(scalar) }
+            }
+        }
+        return out + "\""
+    }
+}

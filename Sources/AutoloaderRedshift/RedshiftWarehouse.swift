@@ -1,0 +1,171 @@
+import AutoloaderCore
+import AutoloaderStores
+import Foundation
+
+/// `redshift://CLUSTER/DATABASE?db_user=…` (provisioned) or `redshift-serverless://WORKGROUP/DATABASE`, with
+/// `iam_role=` (what COPY reads S3 as), `schema=`, `secret_arn=`, `manifests=s3://bucket/prefix/`,
+/// `catalog=sqlite:PATH` (where the catalog lives; the ledger is in Redshift).
+public struct RedshiftURL: Sendable, Equatable {
+    public var target: DataAPITarget
+    public var schema: String
+    public var iamRole: String
+    public var manifests: String?
+    public var catalog: String
+    public var region: String?
+
+    public init(_ url: String) throws {
+        let serverless = url.hasPrefix("redshift-serverless://")
+        guard serverless || url.hasPrefix("redshift://"), let components = URLComponents(string: url), let host = components.host, !host.isEmpty else {
+            throw AutoloaderError.usage("a Redshift warehouse looks like redshift://CLUSTER/DATABASE?db_user=USER&iam_role=ARN or redshift-serverless://WORKGROUP/DATABASE?iam_role=ARN")
+        }
+        var q: [String: String] = [:]
+        for item in components.queryItems ?? [] { q[item.name] = item.value ?? "" }
+        let database = String(components.path.drop { $0 == "/" })
+        guard let role = q["iam_role"], !role.isEmpty else {
+            throw AutoloaderError.usage("\(url): add iam_role=arn:aws:iam::ACCOUNT:role/NAME — the role Redshift's COPY reads S3 as")
+        }
+        let endpoint: DataAPITarget.Endpoint
+        if serverless {
+            endpoint = .workgroup(host)
+        } else {
+            guard q["db_user"] != nil || q["secret_arn"] != nil else {
+                throw AutoloaderError.usage("\(url): a provisioned cluster needs db_user=USER (temporary credentials) or secret_arn=ARN")
+            }
+            endpoint = .cluster(identifier: host, dbUser: q["db_user"])
+        }
+        target = DataAPITarget(endpoint: endpoint, database: database.isEmpty ? "dev" : database, secretARN: q["secret_arn"])
+        schema = q["schema"] ?? "public"
+        iamRole = role
+        manifests = q["manifests"]
+        catalog = q["catalog"] ?? "sqlite:./autoloader.sqlite"
+        region = q["region"]
+    }
+}
+
+/// Amazon Redshift through the Data API. The files never pass through us: a manifest per COPY goes to S3,
+/// and one BatchExecuteStatement (one transaction) runs the COPYs into staging tables, the inserts into the
+/// table with partition values and the load id, and the ledger rows of its files. Before a load the ledger
+/// is read: a file a committed load already has is not copied again, whatever crashed in between.
+public final class RedshiftWarehouse: CopyingWarehouse {
+    public let api: RedshiftDataAPI
+    public let s3: S3Client
+    public let target: RedshiftSQL.Target
+    /// Where loads are claimed and recorded (the catalog's own warehouse: SQLite).
+    public let bookkeeping: any Warehouse
+    public var log: @Sendable (String) -> Void = { _ in }
+    public var varcharFactor = TypeSpelling.defaultVarcharFactor
+    private var prepared = false
+
+    public init(api: RedshiftDataAPI, s3: S3Client, target: RedshiftSQL.Target, bookkeeping: any Warehouse) {
+        self.api = api
+        self.s3 = s3
+        self.target = target
+        self.bookkeeping = bookkeeping
+    }
+
+    public var capabilities: WarehouseCapabilities {
+        WarehouseCapabilities(name: "Redshift", transactionalCatalog: false, storesAnyValue: false, maxVarcharBytes: 65_535) {
+            TypeSpelling.redshift.sql($0)
+        }
+    }
+
+    public func beginLoad(table: String, files: [FileRecord], statement: String) throws -> any LoadTransaction {
+        try bookkeeping.beginLoad(table: table, files: files, statement: statement)
+    }
+
+    /// Runs one statement to completion; a failure is final (the statement is wrong), a lost connection is not.
+    func run(_ sql: String) throws {
+        let status = try api.wait(try api.execute(sql))
+        guard status.state == "FINISHED" else {
+            throw AutoloaderError.warehouse(reason: "Redshift \(status.state): \(status.error ?? "no error given") — in: \(sql.prefix(300))", transient: false)
+        }
+    }
+
+    public func copy(table: String, loadID: Int64, schema: TableSchema, previous: TableSchema?, groups: [CopyGroup],
+                     options: TableOptions) throws -> CopyOutcome {
+        var outcome = CopyOutcome()
+        do {
+            if !prepared {
+                try run("CREATE SCHEMA IF NOT EXISTS \(SQLIdentifier.quoted(target.schema))")
+                try run(RedshiftSQL.createLedger(target))
+                prepared = true
+            }
+            // Exactly once: what a committed load already has is not copied again.
+            let all = groups.flatMap(\.files)
+            let rows = try api.query(RedshiftSQL.ledgerLookup(target, table: table, keys: all.map(\.key)))
+            let done = Set(rows.compactMap { r -> String? in
+                guard r.count >= 3, let key = r[0], let size = r[1], let mtime = r[2] else { return nil }
+                return "\(key)|\(size)|\(mtime)"
+            })
+            outcome.alreadyLoaded = all.filter { done.contains("\($0.key)|\($0.size)|\($0.modifiedNanos)") }.map(\.id)
+            let remaining = groups.compactMap { g -> CopyGroup? in
+                var g = g
+                g.files.removeAll { outcome.alreadyLoaded.contains($0.id) }
+                return g.files.isEmpty ? nil : g
+            }
+            if !outcome.alreadyLoaded.isEmpty { log("\(table): \(outcome.alreadyLoaded.count) file(s) already in the ledger; not copied again") }
+            guard !remaining.isEmpty else { return outcome }
+
+            // DDL first: ALTER COLUMN … TYPE cannot run inside a transaction block, so evolution precedes the batch.
+            var partitionLengths: [String: Int] = [:]
+            for g in remaining { for (name, value) in g.partitions { partitionLengths[name] = max(partitionLengths[name] ?? 0, value.utf8.count) } }
+            if let previous {
+                let (statements, refused) = RedshiftSQL.evolve(target, table: table, from: previous, to: schema, varcharFactor: varcharFactor)
+                if !refused.isEmpty {
+                    outcome.failure = "Redshift cannot change \(refused.joined(separator: ", ")) in place; give the column a type hint "
+                        + "(`autoloader options \(table) '{\"types\": {…}}'`) or load these files into another table"
+                    return outcome
+                }
+                for sql in statements { try run(sql) }
+            } else {
+                try run(RedshiftSQL.createTable(target, table: table, schema: schema, partitions: partitionLengths, varcharFactor: varcharFactor))
+            }
+
+            var sqls: [String] = []
+            for (i, g) in remaining.enumerated() {
+                let key = RedshiftSQL.manifestKey(target, table: table, loadID: loadID, part: remaining.count > 1 ? i + 1 : nil)
+                let entries = g.files.map { RedshiftSQL.ManifestEntry(url: g.urls[$0.id] ?? "", contentLength: $0.size) }
+                try s3.put(bucket: target.manifestBucket, key: key, body: Array(RedshiftSQL.manifest(entries).utf8), contentType: "application/json")
+                let staging = "stage_\(loadID)_\(i + 1)"
+                let fileSchema = TableSchema(columns: g.columns.compactMap { name in schema.columns.first { $0.name == name } })
+                let copyOptions = RedshiftSQL.copyOptions(format: g.format, dialect: g.dialect, compression: g.compression, schema: fileSchema,
+                                                          tableOptions: options.copyOptions)
+                sqls.append(RedshiftSQL.createStaging(target, staging: staging, like: table, columns: g.columns))
+                sqls.append(RedshiftSQL.copy(target, staging: staging, columns: g.columns, manifestURL: "s3://\(target.manifestBucket)/\(key)",
+                                             options: copyOptions, format: g.format))
+                sqls.append(RedshiftSQL.insertFromStaging(target, table: table, staging: staging, columns: g.columns, partitions: g.partitions, loadID: loadID))
+                sqls.append("DROP TABLE \(SQLIdentifier.quoted(staging))")
+            }
+            sqls.append(RedshiftSQL.ledgerInsert(target, table: table, files: remaining.flatMap(\.files), loadID: loadID))
+            outcome.statement = sqls.joined(separator: ";\n") + ";"
+            log("load \(loadID) \(table): BatchExecuteStatement\n\(outcome.statement)")
+
+            let id = try api.executeBatch(sqls)
+            outcome.statementID = id
+            let status = try api.wait(id)
+            log("load \(loadID) \(table): statement \(id) \(status.state), query ids \(status.queryIDs)\(status.durationNanos.map { ", \($0 / 1_000_000) ms" } ?? "")")
+            switch status.state {
+            case "FINISHED":
+                outcome.rows = status.resultRows.flatMap { $0 >= 0 ? $0 : nil }
+            case "ABORTED":
+                outcome.failure = "the statement was cancelled (ABORTED); nothing was loaded"
+            default:
+                outcome.failure = "Redshift: \(status.error ?? status.state)"
+                // Rejected rows, like stl_load_errors: each COPY's query id.
+                let bucketPrefix = "s3://"
+                for queryID in status.queryIDs {
+                    for r in (try? api.query(RedshiftSQL.loadErrors(queryID: queryID))) ?? [] where r.count >= 5 {
+                        let url = r[0] ?? ""
+                        let key = remaining.flatMap { g in g.files.filter { g.urls[$0.id] == url } }.first?.key
+                            ?? String(url.dropFirst(url.hasPrefix(bucketPrefix) ? bucketPrefix.count : 0))
+                        outcome.errors.append(LoadErrorRecord(loadID: loadID, file: key, line: r[1].flatMap { Int($0) }, column: r[2],
+                                                              rawText: r[3] ?? "", reason: r[4] ?? ""))
+                    }
+                }
+            }
+            return outcome
+        } catch let error as AWSError {
+            throw AutoloaderError.warehouse(reason: error.description, transient: error.isRetryable)
+        }
+    }
+}

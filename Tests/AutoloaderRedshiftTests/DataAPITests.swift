@@ -1,0 +1,98 @@
+import AutoloaderCore
+import AutoloaderStores
+import Foundation
+@testable import AutoloaderRedshift
+import Testing
+
+/// The Data API client and the warehouse against moto_server on loopback (scripts/moto starts it, with
+/// moto's redshift-data made to finish statements: see scripts/moto_server.py). No Redshift runs here, so
+/// these prove the protocol, polling, error paths and what is written to S3 — not what Redshift would do.
+struct DataAPITests {
+    static func client() -> AWSClient? {
+        guard let endpoint = ProcessInfo.processInfo.environment["AUTOLOADER_TEST_S3_ENDPOINT"] else {
+            if ProcessInfo.processInfo.environment["CI"] == "true" {
+                Issue.record("CI=true but AUTOLOADER_TEST_S3_ENDPOINT is not set: scripts/test must start moto_server")
+            }
+            return nil
+        }
+        let aws = AWSClient(configuration: AWSConfiguration(environment: ["AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
+                                                                          "AWS_REGION": "us-east-1", "HOME": "/nonexistent"],
+                                                            endpoint: endpoint))
+        return aws
+    }
+
+    static let provisioned = DataAPITarget(endpoint: .cluster(identifier: "analytics", dbUser: "loader"), database: "dev")
+    static let serverless = DataAPITarget(endpoint: .workgroup("etl"), database: "dev")
+
+    @Test(arguments: [provisioned, serverless])
+    func statementsArePolledToTheirEnd(target: DataAPITarget) throws {
+        guard let aws = Self.client() else { return }
+        let api = RedshiftDataAPI(aws: aws, target: target)
+        // One statement: submitted, polled until FINISHED.
+        let id = try api.execute("SELECT 1")
+        #expect(try api.describe(id).state == "STARTED")
+        #expect(try api.wait(id).state == "FINISHED")
+        // A batch (one transaction): its sub-statements' query ids are known, for error lookups.
+        let batch = try api.wait(try api.executeBatch(["CREATE TABLE t (a INT)", "INSERT INTO t VALUES (1)"]))
+        #expect(batch.state == "FINISHED")
+        #expect(batch.queryIDs.count == 2)
+        // FAILED carries Redshift's message; ABORTED (cancelled) is final too.
+        let failed = try api.wait(try api.execute("COPY t FROM 's3://b/m' /* moto:FAILED */"))
+        #expect(failed.state == "FAILED" && failed.error?.contains("sys_load_error_detail") == true)
+        let cancelled = try api.execute("SELECT pg_sleep(60)")
+        try api.cancel(cancelled)
+        #expect(try api.wait(cancelled).state == "ABORTED")
+        // A query that fails is an error naming the statement.
+        #expect(throws: AutoloaderError.self) { try api.query("SELECT 1 /* moto:FAILED */") }
+    }
+
+    @Test func copyWritesManifestsRunsOneBatchAndReadsLoadErrorsOnFailure() throws {
+        guard let aws = Self.client() else { return }
+        let s3 = S3Client(aws: aws)
+        let bucket = "rs-\(UUID().uuidString.lowercased().prefix(8))"
+        var create = AWSClient.Call(service: "s3", action: "s3:CreateBucket", resource: bucket, method: "PUT",
+                                    baseURL: aws.configuration.endpoint(for: "s3").url, path: "/\(bucket)")
+        create.body = []
+        _ = try aws.send(create)
+        let sqlite = "/tmp/autoloader-rs-\(UUID().uuidString).sqlite"
+        defer { try? FileManager.default.removeItem(atPath: sqlite) }
+        func warehouse(role: String) -> RedshiftWarehouse {
+            RedshiftWarehouse(api: RedshiftDataAPI(aws: aws, target: Self.serverless), s3: s3,
+                              target: RedshiftSQL.Target(schema: "public", iamRole: role, manifestBucket: bucket, manifestPrefix: "manifests/"),
+                              bookkeeping: NoBookkeeping())
+        }
+        let files = [
+            FileRecord(id: 1, table: "orders", key: "orders/region=eu/a.csv.gz", size: 120, modifiedNanos: 1, partitions: ["region": "eu"], state: .loading, discoveredAt: ""),
+            FileRecord(id: 2, table: "orders", key: "orders/region=eu/b.csv.gz", size: 80, modifiedNanos: 2, partitions: ["region": "eu"], state: .loading, discoveredAt: ""),
+        ]
+        // b.csv.gz's URL is the one the test server's sys_load_error_detail names (scripts/moto_server.py).
+        let group = CopyGroup(files: files, urls: [1: "s3://\(bucket)/in/orders/region=eu/a.csv.gz", 2: "s3://bucket/in/orders/bad.csv"],
+                              format: .csv, compression: .gzip, dialect: Dialect(header: true), columns: ["id", "amount"], partitions: [("region", "eu")])
+        let schema = TableSchema(columns: [Column(name: "id", type: .init(kind: .integer), nullable: false),
+                                           Column(name: "amount", type: .init(kind: .decimal, precision: 8, scale: 2), nullable: true)])
+        let ok = try warehouse(role: "arn:aws:iam::123456789012:role/loader")
+            .copy(table: "orders", loadID: 7, schema: schema, previous: nil, groups: [group], options: TableOptions())
+        #expect(ok.failure == nil)
+        #expect(ok.statement.contains(#"COPY "stage_7_1" ("id", "amount")"#) && ok.statement.contains("GZIP") && ok.statement.contains("'eu', 7"))
+        #expect(ok.statement.contains(#"INSERT INTO "public"."_autoloader_ledger""#))
+        // The manifest is in S3, as Redshift will read it.
+        let manifest = String(decoding: try s3.getText(bucket: bucket, key: "manifests/orders/7.manifest"), as: UTF8.self)
+        #expect(manifest.contains(#""url": "s3://\#(bucket)/in/orders/region=eu/a.csv.gz", "mandatory": true, "meta": {"content_length": 120}"#))
+
+        // A failing COPY: the load fails and the rejected rows are read back, located in our file.
+        let bad = try warehouse(role: "arn:aws:iam::123456789012:role/moto:FAILED")
+            .copy(table: "orders", loadID: 8, schema: schema, previous: schema, groups: [group], options: TableOptions())
+        #expect(bad.failure?.contains("sys_load_error_detail") == true)
+        #expect(bad.errors.count >= 1)
+        #expect(bad.errors.first.map { ($0.file, $0.line, $0.column, $0.reason.hasPrefix("Invalid digit")) } ?? ("", nil, nil, false)
+            == ("orders/region=eu/b.csv.gz", 3, "amount", true))
+    }
+}
+
+/// The catalog side is not under test here.
+final class NoBookkeeping: Warehouse {
+    var capabilities: WarehouseCapabilities { WarehouseCapabilities(name: "none", transactionalCatalog: false, maxVarcharBytes: nil) { _ in "" } }
+    func beginLoad(table: String, files: [FileRecord], statement: String) throws -> any LoadTransaction {
+        throw AutoloaderError.usage("not used")
+    }
+}

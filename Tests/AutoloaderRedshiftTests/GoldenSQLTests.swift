@@ -1,0 +1,174 @@
+import AutoloaderCore
+import Foundation
+@testable import AutoloaderRedshift
+import Testing
+
+/// The exact text Redshift is sent, for each format, compression and option combination.
+struct GoldenSQLTests {
+    static let target = RedshiftSQL.Target(schema: "analytics", iamRole: "arn:aws:iam::123456789012:role/loader",
+                                           manifestBucket: "landing", manifestPrefix: "autoloader-manifests/")
+
+    static func column(_ name: String, _ type: ColumnType, nullable: Bool = true) -> Column {
+        Column(name: name, type: type, nullable: nullable)
+    }
+
+    static let allTypes = TableSchema(columns: [
+        column("flag", .init(kind: .boolean)), column("small", .init(kind: .smallint)), column("id", .init(kind: .integer), nullable: false),
+        column("big", .init(kind: .bigint)), column("price", .init(kind: .decimal, precision: 12, scale: 2)),
+        column("huge", .init(kind: .decimal, precision: 60, scale: 4)), column("ratio", .init(kind: .double)),
+        column("day", .init(kind: .date, format: "%m/%d/%Y")), column("at", .init(kind: .time, format: "%H:%M:%S")),
+        column("seen", .init(kind: .timestamp, format: "%Y-%m-%d %H:%M:%S")), column("zoned", .init(kind: .timestamptz, format: "%Y-%m-%dT%H:%M:%S%z")),
+        column("name", .varchar(4, bytes: 12)), column("long", .varchar(30_000, bytes: 30_000)), column("doc", .init(kind: .json)),
+        column("select", .varchar(3, bytes: 3)),
+    ])
+
+    @Test func createTableWithEveryTypeAndPartitions() {
+        #expect(RedshiftSQL.createTable(Self.target, table: "orders", schema: Self.allTypes, partitions: ["region": 2, "day_part": 10]) == """
+            CREATE TABLE IF NOT EXISTS "analytics"."orders" (
+              "flag" BOOLEAN,
+              "small" SMALLINT,
+              "id" INTEGER NOT NULL,
+              "big" BIGINT,
+              "price" DECIMAL(12,2),
+              "huge" DECIMAL(38,4),
+              "ratio" DOUBLE PRECISION,
+              "day" DATE,
+              "at" TIME,
+              "seen" TIMESTAMP,
+              "zoned" TIMESTAMPTZ,
+              "name" VARCHAR(36),
+              "long" VARCHAR(65535),
+              "doc" SUPER,
+              "select" VARCHAR(9),
+              "day_part" VARCHAR(30),
+              "region" VARCHAR(6),
+              "_autoloader_load_id" BIGINT
+            )
+            """)
+    }
+
+    @Test func csvWithHeaderGzipAndADetectedDateFormat() {
+        let schema = TableSchema(columns: [Self.column("id", .init(kind: .integer)), Self.column("born", .init(kind: .date, format: "%m/%d/%Y")),
+                                           Self.column("seen", .init(kind: .timestamp, format: "%Y-%m-%d %H:%M:%S"))])
+        let options = RedshiftSQL.copyOptions(format: .csv, dialect: Dialect(header: true), compression: .gzip, schema: schema)
+        #expect(RedshiftSQL.copy(Self.target, staging: "stage_7_1", columns: ["id", "born", "seen"],
+                                 manifestURL: "s3://landing/autoloader-manifests/users/7.manifest", options: options, format: .csv) == """
+            COPY "stage_7_1" ("id", "born", "seen")
+            FROM 's3://landing/autoloader-manifests/users/7.manifest'
+            IAM_ROLE 'arn:aws:iam::123456789012:role/loader'
+            MANIFEST
+            FORMAT AS CSV
+            DELIMITER ','
+            QUOTE AS '"'
+            IGNOREHEADER 1
+            GZIP
+            DATEFORMAT 'MM/DD/YYYY'
+            TIMEFORMAT 'YYYY-MM-DD HH24:MI:SS'
+            EMPTYASNULL
+            """)
+    }
+
+    @Test(arguments: [
+        (Dialect(delimiter: UInt8(ascii: "\t"), header: false), Compression.bzip2,
+         ["FORMAT AS CSV", "DELIMITER '\\t'", "QUOTE AS '\"'", "BZIP2", "DATEFORMAT 'auto'", "TIMEFORMAT 'auto'", "EMPTYASNULL"]),
+        (Dialect(delimiter: UInt8(ascii: "|"), quote: UInt8(ascii: "'"), header: true, skipLines: 2), Compression.zstd,
+         ["FORMAT AS CSV", "DELIMITER '|'", "QUOTE AS ''''", "IGNOREHEADER 3", "ZSTD", "DATEFORMAT 'auto'", "TIMEFORMAT 'auto'", "EMPTYASNULL"]),
+        (Dialect(delimiter: UInt8(ascii: ";"), quote: nil, header: true), Compression.none,
+         ["FORMAT AS CSV", "DELIMITER ';'", "IGNOREHEADER 1", "DATEFORMAT 'auto'", "TIMEFORMAT 'auto'", "EMPTYASNULL"]),
+    ])
+    func delimitedDialectsAndCompressions(dialect: Dialect, compression: Compression, expected: [String]) {
+        let schema = TableSchema(columns: [Self.column("a", .init(kind: .integer))])
+        #expect(RedshiftSQL.copyOptions(format: .csv, dialect: dialect, compression: compression, schema: schema) == expected)
+    }
+
+    @Test func jsonParquetAndTheTablesOwnCopyOptions() {
+        let schema = TableSchema(columns: [Self.column("id", .init(kind: .integer)), Self.column("when", .init(kind: .timestamptz, format: "%Y-%m-%dT%H:%M:%S%z"))])
+        #expect(RedshiftSQL.copyOptions(format: .json, dialect: nil, compression: .gzip, schema: schema)
+            == ["FORMAT AS JSON 'auto ignorecase'", "GZIP", "DATEFORMAT 'auto'", "TIMEFORMAT 'auto'", "EMPTYASNULL"])
+        let parquet = RedshiftSQL.copyOptions(format: .parquet, dialect: nil, compression: .none, schema: schema)
+        #expect(parquet == ["FORMAT AS PARQUET"])
+        #expect(RedshiftSQL.copy(Self.target, staging: "s", columns: ["id", "when"], manifestURL: "s3://b/m", options: parquet, format: .parquet) == """
+            COPY "s"
+            FROM 's3://b/m'
+            IAM_ROLE 'arn:aws:iam::123456789012:role/loader'
+            MANIFEST
+            FORMAT AS PARQUET
+            """)
+        // The seed's CopyCommandOptions, set per table, replace what detection implies.
+        #expect(RedshiftSQL.copyOptions(format: .csv, dialect: Dialect(), compression: .gzip, schema: schema, tableOptions: "delimiter '|' gzip")
+            == ["delimiter '|' gzip", "DATEFORMAT 'auto'", "TIMEFORMAT 'auto'", "EMPTYASNULL"])
+    }
+
+    @Test func dateFormatsMapOrFallBackToAuto() {
+        #expect(RedshiftSQL.redshiftFormat("%d.%m.%Y") == "DD.MM.YYYY")
+        #expect(RedshiftSQL.redshiftFormat("%Y/%m/%d %H:%M") == "YYYY/MM/DD HH24:MI")
+        #expect(RedshiftSQL.redshiftFormat("%Y-%m-%dT%H:%M:%S") == nil)
+        #expect(RedshiftSQL.redshiftFormat("%H:%M:%S.%f") == nil)
+        // Two date columns that disagree: auto.
+        let schema = TableSchema(columns: [Self.column("a", .init(kind: .date, format: "%m/%d/%Y")), Self.column("b", .init(kind: .date, format: "%d/%m/%Y"))])
+        #expect(RedshiftSQL.dateFormat(schema, kinds: [.date]) == "auto")
+    }
+
+    @Test func manifestStagingInsertAndLedger() {
+        #expect(RedshiftSQL.manifestKey(Self.target, table: "orders", loadID: 42) == "autoloader-manifests/orders/42.manifest")
+        #expect(RedshiftSQL.manifestKey(Self.target, table: "orders", loadID: 42, part: 2) == "autoloader-manifests/orders/42-2.manifest")
+        #expect(RedshiftSQL.manifest([.init(url: "s3://landing/in/orders/a \"x\".csv.gz", contentLength: 1234),
+                                      .init(url: "s3://landing/in/orders/b.csv.gz", contentLength: 99)]) == """
+            {
+              "entries": [
+                {"url": "s3://landing/in/orders/a \\"x\\".csv.gz", "mandatory": true, "meta": {"content_length": 1234}},
+                {"url": "s3://landing/in/orders/b.csv.gz", "mandatory": true, "meta": {"content_length": 99}}
+              ]
+            }
+
+            """)
+        #expect(RedshiftSQL.createStaging(Self.target, staging: "stage_42_1", like: "orders", columns: ["id", "item"])
+            == #"CREATE TEMP TABLE "stage_42_1" AS SELECT "id", "item" FROM "analytics"."orders" WHERE FALSE"#)
+        #expect(RedshiftSQL.insertFromStaging(Self.target, table: "orders", staging: "stage_42_1", columns: ["id", "item"],
+                                              partitions: [("region", "o'neil")], loadID: 42) == """
+            INSERT INTO "analytics"."orders" ("id", "item", "region", "_autoloader_load_id")
+            SELECT "id", "item", 'o''neil', 42 FROM "stage_42_1"
+            """)
+        let file = FileRecord(id: 1, table: "orders", key: "orders/a.csv", size: 10, modifiedNanos: 5, partitions: [:], state: .loading, discoveredAt: "")
+        #expect(RedshiftSQL.ledgerInsert(Self.target, table: "orders", files: [file], loadID: 42) == """
+            INSERT INTO "analytics"."_autoloader_ledger" ("table_name", "file_key", "size", "mtime_ns", "load_id") VALUES
+            ('orders', 'orders/a.csv', 10, 5, 42)
+            """)
+        #expect(RedshiftSQL.ledgerLookup(Self.target, table: "orders", keys: ["orders/a.csv", "orders/b\\c.csv"])
+            == #"SELECT "file_key", "size", "mtime_ns", "load_id" FROM "analytics"."_autoloader_ledger" WHERE "table_name" = 'orders' AND "file_key" IN ('orders/a.csv', 'orders/b\\c.csv')"#)
+    }
+
+    @Test func evolutionAddsColumnsWidensVarcharAndRefusesTheRest() {
+        let old = TableSchema(columns: [Self.column("id", .init(kind: .integer)), Self.column("name", .varchar(5, bytes: 5))])
+        var new = old
+        new.columns[1].type = .varchar(50, bytes: 60)
+        new.columns.append(Self.column("note", .varchar(10, bytes: 10)))
+        let (statements, refused) = RedshiftSQL.evolve(Self.target, table: "t", from: old, to: new)
+        #expect(statements == [
+            #"ALTER TABLE "analytics"."t" ALTER COLUMN "name" TYPE VARCHAR(180)"#,
+            #"ALTER TABLE "analytics"."t" ADD COLUMN "note" VARCHAR(30)"#,
+        ])
+        #expect(refused.isEmpty)
+        var changed = old
+        changed.columns[0].type = .init(kind: .bigint)
+        #expect(RedshiftSQL.evolve(Self.target, table: "t", from: old, to: changed).refused == ["id: INTEGER → BIGINT"])
+    }
+
+    @Test func provisionedAndServerlessTargets() throws {
+        let provisioned = try RedshiftURL("redshift://analytics-cluster/dev?db_user=loader&iam_role=arn:aws:iam::1:role/r&schema=raw")
+        #expect(provisioned.target.fields.asText == ["ClusterIdentifier": "analytics-cluster", "Database": "dev", "DbUser": "loader"])
+        #expect(provisioned.schema == "raw")
+        let secret = try RedshiftURL("redshift://c/dev?secret_arn=arn:aws:secretsmanager:us-east-1:1:secret:s&iam_role=arn:aws:iam::1:role/r")
+        #expect(secret.target.fields.asText == ["ClusterIdentifier": "c", "Database": "dev", "SecretArn": "arn:aws:secretsmanager:us-east-1:1:secret:s"])
+        let serverless = try RedshiftURL("redshift-serverless://etl-wg/warehouse?iam_role=arn:aws:iam::1:role/r")
+        #expect(serverless.target.fields.asText == ["WorkgroupName": "etl-wg", "Database": "warehouse"])
+        #expect(serverless.catalog == "sqlite:./autoloader.sqlite")
+        #expect(throws: AutoloaderError.self) { try RedshiftURL("redshift://c/dev?iam_role=arn") }  // neither db_user nor secret
+        #expect(throws: AutoloaderError.self) { try RedshiftURL("redshift://c/dev?db_user=u") }  // no role for COPY
+    }
+}
+
+extension Dictionary where Key == String, Value == Any {
+    /// The request fields as text, to compare with a literal.
+    var asText: [String: String] { mapValues { "\($0)" } }
+}

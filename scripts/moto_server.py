@@ -1,0 +1,72 @@
+"""moto_server with its Redshift Data API made to finish statements.
+
+Stock moto (5.x) accepts ExecuteStatement but leaves every statement STARTED forever, has no
+BatchExecuteStatement, and answers every GetStatementResult with the same three fixed rows. There is
+no Redshift behind it, so nothing can really run. This wrapper changes only that service, so the
+loader's Data API client can be exercised end to end on loopback:
+  * a statement is STARTED on submission and FINISHED on the second DescribeStatement (one poll in flight);
+    SQL containing `moto:FAILED` ends FAILED with an error message instead;
+  * BatchExecuteStatement exists (sub-statements with their own ids and query ids);
+  * GetStatementResult is empty, except for queries of sys_load_error_detail after a failure, which
+    return one rejected row (file, line, column, raw line, reason) as Redshift would.
+Everything else (S3, SQS, ...) is moto as shipped. What this proves and what it cannot is in README → Redshift.
+"""
+import json
+import sys
+
+import moto.redshiftdata.models as models
+import moto.redshiftdata.responses as responses
+from moto.server import main
+
+_describe = models.RedshiftDataAPIServiceBackend.describe_statement
+_iter = models.Statement.__iter__
+
+
+def describe_statement(self, statement_id):
+    st = _describe(self, statement_id.split(":")[0])
+    st.polls = getattr(st, "polls", 0) + 1
+    if st.status == "STARTED" and st.polls >= 2:
+        failed = "moto:FAILED" in st.query_string
+        st.status = "FAILED" if failed else "FINISHED"
+        st.error = "Load into table failed. Check 'sys_load_error_detail' system table for details." if failed else None
+        st.has_result_set = st.query_string.lstrip().upper().startswith("SELECT")
+        for sub in st.sub_statements:
+            sub["Status"] = st.status
+    return st
+
+
+def statement_iter(self):
+    for k, v in _iter(self):
+        yield k, v
+    if getattr(self, "error", None):
+        yield "Error", self.error
+
+
+def get_statement_result(self, statement_id):
+    st = _describe(self, statement_id.split(":")[0])
+    rows = []
+    if "sys_load_error_detail" in st.query_string:
+        rows = [[{"stringValue": "s3://bucket/in/orders/bad.csv"}, {"longValue": 3}, {"stringValue": "amount"},
+                 {"stringValue": "3,abc,2024-01-01"}, {"stringValue": "Invalid digit, Value 'a', Pos 0, Type: Decimal"}]]
+    return models.StatementResult([], rows, len(rows))
+
+
+def batch_execute_statement(self):
+    sqls = self._get_param("Sqls")
+    st = self.redshiftdata_backend.execute_statement(
+        cluster_identifier=self._get_param("ClusterIdentifier"), database=self._get_param("Database"),
+        db_user=self._get_param("DbUser"), parameters=None, secret_arn=self._get_param("SecretArn"),
+        sql=";\n".join(sqls))
+    st.sub_statements = [{"Id": f"{st.id}:{i + 1}", "QueryString": q, "Status": "STARTED",
+                          "RedshiftQueryId": st.redshift_query_id + i} for i, q in enumerate(sqls)]
+    return 200, {}, json.dumps({"Id": st.id, "Database": st.database, "ClusterIdentifier": st.cluster_identifier,
+                                "WorkgroupName": self._get_param("WorkgroupName")})
+
+
+models.RedshiftDataAPIServiceBackend.describe_statement = describe_statement
+models.RedshiftDataAPIServiceBackend.get_statement_result = get_statement_result
+models.Statement.__iter__ = statement_iter
+responses.RedshiftDataAPIServiceResponse.batch_execute_statement = batch_execute_statement
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
