@@ -18,9 +18,22 @@ public struct TableOptions: Codable, Sendable, Equatable {
         case ignore
     }
 
+    /// What a file whose columns differ from the table's does (the table exists already).
+    public enum Evolution: String, Codable, Sendable, CaseIterable {
+        /// Default: new columns are added, columns whose values no longer fit are widened.
+        case addColumns = "add_columns"
+        /// The table stays as it is; unknown columns and values that do not fit go to `_rescued_data` (JSON).
+        case rescue
+        /// The file fails with a located error naming the difference.
+        case fail
+        /// The table stays as it is; unknown columns are dropped (and recorded), values that do not fit are bad rows.
+        case freeze
+    }
+
     public var onError: OnError
     public var maxErrors: Int
     public var overwrite: Overwrite
+    public var evolution: Evolution = .addColumns
     public var maxFilesPerLoad: Int
     public var maxBytesPerLoad: Int64
     /// Overrides for detection, e.g. `{"delimiter": "|", "header": false}`.
@@ -46,7 +59,7 @@ public struct TableOptions: Codable, Sendable, Equatable {
     }
 
     enum CodingKeys: String, CodingKey, CaseIterable {
-        case onError = "on_error", maxErrors = "max_errors", overwrite, maxFilesPerLoad = "max_files"
+        case onError = "on_error", maxErrors = "max_errors", overwrite, evolution, maxFilesPerLoad = "max_files"
         case maxBytesPerLoad = "max_bytes", delimiter, header, types, allText = "all_text", copyOptions = "copy_options"
     }
 
@@ -56,6 +69,7 @@ public struct TableOptions: Codable, Sendable, Equatable {
         onError = try c.decodeIfPresent(OnError.self, forKey: .onError) ?? d.onError
         maxErrors = try c.decodeIfPresent(Int.self, forKey: .maxErrors) ?? d.maxErrors
         overwrite = try c.decodeIfPresent(Overwrite.self, forKey: .overwrite) ?? d.overwrite
+        evolution = try c.decodeIfPresent(Evolution.self, forKey: .evolution) ?? d.evolution
         maxFilesPerLoad = try c.decodeIfPresent(Int.self, forKey: .maxFilesPerLoad) ?? d.maxFilesPerLoad
         maxBytesPerLoad = try c.decodeIfPresent(Int64.self, forKey: .maxBytesPerLoad) ?? d.maxBytesPerLoad
         delimiter = try c.decodeIfPresent(String.self, forKey: .delimiter)

@@ -4,7 +4,7 @@ import AutoloaderFormats
 /// Turns field bytes into a typed cell for one target column. A value that does not fit the column's
 /// type is kept as text, never dropped: SQLite stores it as written and the user sees it.
 struct Converter {
-    enum Kind { case text, integer, real, boolean, temporal(TemporalFormat) }
+    enum Kind { case text, integer, real, boolean, temporal(TemporalFormat), dropped }
     let kind: Kind
     /// Which null spellings become NULL. Typed columns: all of them (they cannot be values). Text columns:
     /// only the empty field, so a comment that reads "NULL" or "NA" arrives byte for byte (the seed's samples
@@ -16,6 +16,19 @@ struct Converter {
     let integerRange: ClosedRange<Int64>
     let maxIntegerDigits: Int
     let typeDescription: String
+
+    /// A file column the table does not load (evolution freeze/rescue): appends nothing.
+    static let dropped = Converter(dropping: ())
+    var isDropped: Bool { if case .dropped = kind { return true } else { return false } }
+
+    private init(dropping: Void) {
+        kind = .dropped
+        nullTokenMask = 0
+        strict = false
+        integerRange = 0...0
+        maxIntegerDigits = 0
+        typeDescription = "dropped"
+    }
 
     init(column: Column, fileFormat: String?, strict: Bool = false) {
         self.strict = strict
@@ -43,6 +56,7 @@ struct Converter {
 
     /// Appends the cell; false (nothing appended) when a strict converter refuses the value.
     @inline(__always) func append(_ b: UnsafeBufferPointer<UInt8>, to batch: inout RowBatch) -> Bool {
+        if case .dropped = kind { return true }
         if let token = Values.nullToken(b), nullTokenMask & (1 << UInt8(token)) != 0 {
             batch.cells.append(.null)
             return true
@@ -53,6 +67,7 @@ struct Converter {
     /// A value known not to be null (JSON strings and numbers: their nulls are JSON `null`).
     @inline(__always) func appendValue(_ b: UnsafeBufferPointer<UInt8>, to batch: inout RowBatch) -> Bool {
         switch kind {
+        case .dropped: break
         case .text: batch.appendText(b)
         case .integer:
             if let v = Values.int64(b), integerRange.contains(v) { batch.cells.append(.int(v)) } else if strict { return false } else { batch.appendText(b) }
@@ -82,6 +97,7 @@ struct Converter {
 
 extension Converter {
     func append(_ value: JSONValue?, to batch: inout RowBatch) -> Bool {
+        if case .dropped = kind { return true }
         switch value {
         case nil, .null?: batch.cells.append(.null)
         case let .bool(b)?:
@@ -94,5 +110,62 @@ extension Converter {
             if case .text = kind { batch.appendText(text) } else if strict { return false } else { batch.appendText(text) }
         }
         return true
+    }
+}
+
+/// The `_rescued_data` cell of one row (evolution `rescue`): a JSON object of the values the table could not
+/// take — columns it does not have, values that do not fit their column — by column name; NULL when none.
+struct RescuedData {
+    static let column = "_rescued_data"
+    private var json: [UInt8] = []
+
+    var isEmpty: Bool { json.isEmpty }
+
+    mutating func reset() { json.removeAll(keepingCapacity: true) }
+
+    /// A raw field (CSV): kept as a JSON string.
+    mutating func add(_ name: String, text: UnsafeBufferPointer<UInt8>) {
+        key(name)
+        Self.string(text, into: &json)
+    }
+
+    /// A JSON value: kept as it was.
+    mutating func add(_ name: String, value: JSONValue) {
+        key(name)
+        switch value {
+        case .null: json += Array("null".utf8)
+        case let .bool(b): json += Array((b ? "true" : "false").utf8)
+        case let .number(text): json += text
+        case let .string(s): var s = s; s.withUTF8 { Self.string($0, into: &json) }
+        case let .nested(text): json += Array(text.utf8)
+        }
+    }
+
+    private mutating func key(_ name: String) {
+        json.append(json.isEmpty ? UInt8(ascii: "{") : UInt8(ascii: ","))
+        var n = name
+        n.withUTF8 { Self.string($0, into: &json) }
+        json.append(UInt8(ascii: ":"))
+    }
+
+    func append(to batch: inout RowBatch) {
+        if json.isEmpty { batch.cells.append(.null); return }
+        (json + [UInt8(ascii: "}")]).withUnsafeBufferPointer { batch.appendText($0) }
+    }
+
+    static func string(_ b: UnsafeBufferPointer<UInt8>, into out: inout [UInt8]) {
+        let hex = Array("0123456789abcdef".utf8)
+        out.append(UInt8(ascii: "\""))
+        for c in b {
+            switch c {
+            case UInt8(ascii: "\""), UInt8(ascii: "\\"): out += [UInt8(ascii: "\\"), c]
+            case 0x0A: out += [UInt8(ascii: "\\"), UInt8(ascii: "n")]
+            case 0x0D: out += [UInt8(ascii: "\\"), UInt8(ascii: "r")]
+            case 0x09: out += [UInt8(ascii: "\\"), UInt8(ascii: "t")]
+            case 0..<0x20: out += Array("\\u00".utf8) + [hex[Int(c >> 4)], hex[Int(c & 0xf)]]
+            default: out.append(c)
+            }
+        }
+        out.append(UInt8(ascii: "\""))
     }
 }

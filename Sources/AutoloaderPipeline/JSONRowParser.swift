@@ -8,6 +8,9 @@ final class JSONRowParser: RecordParser, @unchecked Sendable {
     let file: FileRecord
     let keyIndex: [String: Int]
     let converters: [Converter]
+    let keys: [String]
+    /// Evolution `rescue`: unknown keys, dropped columns and values that do not fit go to `_rescued_data`.
+    let rescue: Bool
     let partValues: [String?]
     let columnCount: Int
     let rowsPerBatch: Int
@@ -16,9 +19,11 @@ final class JSONRowParser: RecordParser, @unchecked Sendable {
     let source: any ByteReader
     let hashing: HashingReader
 
-    init(file: FileRecord, keys: [String], converters: [Converter], partValues: [String?], columnCount: Int, rowsPerBatch: Int,
-         options: TableOptions, loadID: Int64, source: any ByteReader, hashing: HashingReader) {
+    init(file: FileRecord, keys: [String], converters: [Converter], rescue: Bool = false, partValues: [String?], columnCount: Int,
+         rowsPerBatch: Int, options: TableOptions, loadID: Int64, source: any ByteReader, hashing: HashingReader) {
         self.file = file
+        self.keys = keys
+        self.rescue = rescue
         var index: [String: Int] = [:]
         for (i, k) in keys.enumerated() where index[k] == nil { index[k] = i }
         keyIndex = index
@@ -59,6 +64,7 @@ final class JSONRowParser: RecordParser, @unchecked Sendable {
         var outcome = Loader.FileOutcome(state: .loaded)
         var values = [JSONValue?](repeating: nil, count: converters.count)
         var key = file.key
+        var rescued = RescuedData()
         while true {
             let record: [(String, JSONValue)]
             do {
@@ -73,8 +79,17 @@ final class JSONRowParser: RecordParser, @unchecked Sendable {
             }
             for i in values.indices { values[i] = nil }
             var unknown: String?
+            rescued.reset()
             for (k, v) in record {
-                if let i = keyIndex[k] { values[i] = v } else if case .null = v {} else { unknown = k }
+                if let i = keyIndex[k] {
+                    values[i] = v
+                    if rescue, converters[i].isDropped { rescued.add(k, value: v) }
+                } else if case .null = v {
+                } else if rescue {
+                    rescued.add(k, value: v)
+                } else {
+                    unknown = k
+                }
             }
             if let unknown {
                 let reason = "key \"\(unknown)\" has no column (first seen after the detection sample)"
@@ -82,7 +97,13 @@ final class JSONRowParser: RecordParser, @unchecked Sendable {
                 continue
             }
             let cellStart = batch.cells.count, arenaStart = batch.arena.count
-            if let bad = converters.indices.first(where: { !converters[$0].append(values[$0], to: &batch) }) {
+            if rescue {
+                for i in converters.indices where !converters[i].append(values[i], to: &batch) {
+                    batch.cells.append(.null)
+                    if let v = values[i] { rescued.add(keys[i], value: v) }
+                }
+                rescued.append(to: &batch)
+            } else if let bad = converters.indices.first(where: { !converters[$0].append(values[$0], to: &batch) }) {
                 batch.cells.removeSubrange(cellStart...)
                 batch.arena.removeSubrange(arenaStart...)
                 let name = keyIndex.first { $0.value == bad }?.key ?? "column \(bad + 1)"

@@ -118,19 +118,48 @@ public struct Loader {
         let fileDialect = detection.dialect ?? Dialect()
         // Columns match by name when the file names them (a header, JSON keys), else by position.
         let named = detection.format != .csv || fileDialect.header
-        // The table's schema: the first file's, then grown by later files' new columns (add_columns).
+        // The table's schema: the first file's, then grown by later files' new columns (add_columns), or held
+        // as it is (rescue, freeze) or defended (fail) once the table exists.
+        let policy = schema == nil ? .addColumns : options.evolution
         var tableSchema = schema ?? TableSchema(columns: [])
-        var columnIndex: [Int] = []  // file column → table column
+        var columnIndex: [Int] = []  // file column → table column; -1: not loaded (rescue/freeze)
+        var differences: [String] = []
+        let spell = warehouse.capabilities.typeName
         for (k, column) in fileSchema.columns.enumerated() {
             if named, let i = tableSchema.index(of: column.name) {
-                tableSchema.columns[i].type = tableSchema.columns[i].type.joined(with: column.type)
+                let joined = tableSchema.columns[i].type.joined(with: column.type)
+                if policy == .addColumns {
+                    tableSchema.columns[i].type = joined
+                } else if spell(joined) != spell(tableSchema.columns[i].type) {
+                    differences.append("column \(column.name) needs \(spell(joined)), the table has \(spell(tableSchema.columns[i].type))")
+                }
                 columnIndex.append(i)
             } else if !named, k < tableSchema.columns.count, schema != nil {
                 columnIndex.append(k)
-            } else {
+            } else if policy == .addColumns {
                 tableSchema.columns.append(column)
                 columnIndex.append(tableSchema.columns.count - 1)
+            } else {
+                differences.append("column \(column.name) is not in the table")
+                columnIndex.append(-1)
             }
+        }
+        if policy == .fail, !differences.isEmpty {
+            let sha = try drainAndDigest(hashing, hashing)
+            return FileOutcome(state: .failed, sha256: sha, error: AutoloaderError.badInput(
+                SourceLocation(file: file.key, line: named && detection.format == .csv ? 1 + fileDialect.skipLines : nil),
+                reason: differences.joined(separator: "; ") + " (evolution=fail: nothing of this file was loaded; "
+                    + "set the table's evolution to add_columns, rescue or freeze, or fix the file)").description)
+        }
+        if policy == .freeze {
+            for (k, column) in fileSchema.columns.enumerated() where columnIndex[k] < 0 {
+                try tx.recordError(LoadErrorRecord(loadID: tx.loadID, file: file.key, line: nil, column: column.name, rawText: "",
+                                                   reason: "column not in the table: its values were dropped (evolution=freeze)"))
+            }
+        }
+        let rescuing = options.evolution == .rescue
+        if rescuing, tableSchema.index(of: RescuedData.column) == nil {
+            tableSchema.columns.append(Column(name: RescuedData.column, type: ColumnType(kind: .json), nullable: true))
         }
         let fileParts = file.partitions.keys.sorted()
         var parts = partitionColumns
@@ -149,11 +178,13 @@ public struct Loader {
 
         // Converters: the table column's type, with this file's date format when it detected the same kind.
         let converters = fileSchema.columns.enumerated().map { k, column in
+            guard columnIndex[k] >= 0 else { return Converter.dropped }
             let target = tableSchema.columns[columnIndex[k]]
             return Converter(column: target, fileFormat: column.type.kind == target.type.kind ? column.type.format : nil,
                              strict: !warehouse.capabilities.storesAnyValue)
         }
-        var insertColumns = columnIndex.map { tableSchema.columns[$0].name }
+        var insertColumns = columnIndex.filter { $0 >= 0 }.map { tableSchema.columns[$0].name }
+        if rescuing { insertColumns.append(RescuedData.column) }
         let partValues = parts.map { file.partitions[$0] }
         insertColumns += parts
         insertColumns.append(LineageColumn.sourceFile)
@@ -164,17 +195,18 @@ public struct Loader {
         let channel = BoundedChannel<Parsed>(capacity: 4)
         let parser: any RecordParser
         if let parquet {
-            parser = ParquetRowParser(file: file, parquet: parquet, types: fileSchema.columns.map(\.type), converters: converters,
+            parser = ParquetRowParser(file: file, parquet: parquet, types: fileSchema.columns.map(\.type), converters: converters, rescue: rescuing,
                                       partValues: partValues, columnCount: insertColumns.count, rowsPerBatch: rowsPerInsert, hashing: hashing)
         } else {
             let source = PrefixedReader(prefix: sample, rest: ReadAheadReader(decoded))
             if detection.format == .json {
-                parser = JSONRowParser(file: file, keys: fileSchema.columns.map(\.name), converters: converters, partValues: partValues,
+                parser = JSONRowParser(file: file, keys: fileSchema.columns.map(\.name), converters: converters, rescue: rescuing, partValues: partValues,
                                        columnCount: insertColumns.count, rowsPerBatch: rowsPerInsert, options: options, loadID: tx.loadID,
                                        source: source, hashing: hashing)
             } else {
-                parser = RowParser(file: file, dialect: fileDialect, columnNames: columnIndex.map { tableSchema.columns[$0].name },
-                                   converters: converters, partValues: partValues,
+                parser = RowParser(file: file, dialect: fileDialect,
+                                   columnNames: fileSchema.columns.enumerated().map { k, c in columnIndex[k] >= 0 ? tableSchema.columns[columnIndex[k]].name : c.name },
+                                   converters: converters, rescue: rescuing, partValues: partValues,
                                    columnCount: insertColumns.count, rowsPerBatch: rowsPerInsert, options: options,
                                    loadID: tx.loadID, source: source, hashing: hashing)
             }
@@ -238,6 +270,8 @@ final class RowParser: RecordParser, @unchecked Sendable {
     let dialect: Dialect
     let columnNames: [String]
     let converters: [Converter]
+    /// Evolution `rescue`: dropped columns and values that do not fit go to `_rescued_data` instead of failing the row.
+    let rescue: Bool
     let partValues: [String?]
     let columnCount: Int
     let rowsPerBatch: Int
@@ -246,12 +280,13 @@ final class RowParser: RecordParser, @unchecked Sendable {
     let source: any ByteReader
     let hashing: HashingReader
 
-    init(file: FileRecord, dialect: Dialect, columnNames: [String], converters: [Converter], partValues: [String?], columnCount: Int,
-         rowsPerBatch: Int, options: TableOptions, loadID: Int64, source: any ByteReader, hashing: HashingReader) {
+    init(file: FileRecord, dialect: Dialect, columnNames: [String], converters: [Converter], rescue: Bool = false, partValues: [String?],
+         columnCount: Int, rowsPerBatch: Int, options: TableOptions, loadID: Int64, source: any ByteReader, hashing: HashingReader) {
         self.file = file
         self.dialect = dialect
         self.columnNames = columnNames
         self.converters = converters
+        self.rescue = rescue
         self.partValues = partValues
         self.columnCount = columnCount
         self.rowsPerBatch = rowsPerBatch
@@ -285,6 +320,7 @@ final class RowParser: RecordParser, @unchecked Sendable {
         var outcome = Loader.FileOutcome(state: .loaded)
         var first = true
         var key = file.key
+        var rescued = RescuedData()
         while try reader.next() {
             if first {
                 first = false
@@ -300,7 +336,14 @@ final class RowParser: RecordParser, @unchecked Sendable {
                 reason = "invalid UTF-8 at byte \(bad) of the record; re-export the file as UTF-8"
             } else {
                 let cellStart = batch.cells.count, arenaStart = batch.arena.count
-                for k in 0..<n where !converters[k].append(reader.field(k), to: &batch) {
+                rescued.reset()
+                for k in 0..<n where !converters[k].append(reader.field(k), to: &batch) || (rescue && converters[k].isDropped) {
+                    if rescue {
+                        let field = reader.field(k)
+                        if !converters[k].isDropped { batch.cells.append(.null) }
+                        if !field.isEmpty { rescued.add(columnNames[k], text: field) }
+                        continue
+                    }
                     // A typed warehouse refused the value: undo the row's cells and report it.
                     batch.cells.removeSubrange(cellStart...)
                     batch.arena.removeSubrange(arenaStart...)
@@ -321,6 +364,7 @@ final class RowParser: RecordParser, @unchecked Sendable {
                 }
                 continue
             }
+            if rescue { rescued.append(to: &batch) }
             for v in partValues { if let v { batch.appendText(v) } else { batch.cells.append(.null) } }
             key.withUTF8 { batch.appendText($0) }
             outcome.rows += 1

@@ -9,13 +9,16 @@ final class ParquetRowParser: RecordParser, @unchecked Sendable {
     let fieldIndex: [Int]          // for each file column (detection order), its Parquet field
     let types: [ColumnType]        // the declared type of each file column
     let converters: [Converter]
+    /// Evolution `rescue`: the values of columns the table does not have go to `_rescued_data`.
+    let rescue: Bool
     let partValues: [String?]
     let columnCount: Int
     let rowsPerBatch: Int
     let hashing: HashingReader
 
-    init(file: FileRecord, parquet: ParquetFile, types: [ColumnType], converters: [Converter], partValues: [String?],
+    init(file: FileRecord, parquet: ParquetFile, types: [ColumnType], converters: [Converter], rescue: Bool = false, partValues: [String?],
          columnCount: Int, rowsPerBatch: Int, hashing: HashingReader) {
+        self.rescue = rescue
         self.file = file
         self.parquet = parquet
         fieldIndex = Array(parquet.fields.indices)
@@ -38,14 +41,21 @@ final class ParquetRowParser: RecordParser, @unchecked Sendable {
     private func parse(_ channel: BoundedChannel<Parsed>) throws -> Loader.FileOutcome {
         var outcome = Loader.FileOutcome(state: .loaded)
         var key = file.key
+        var rescued = RescuedData()
         for group in parquet.rowGroups.indices {
             let columns = try fieldIndex.map { try parquet.values(field: parquet.fields[$0], rowGroup: group) }
             let rows = Int(parquet.rowGroups[group].rows)
             var batch = RowBatch(columnCount: columnCount, reservingRows: min(rows, rowsPerBatch))
             for row in 0..<rows {
+                rescued.reset()
                 for c in columns.indices {
+                    if converters[c].isDropped {
+                        if rescue { rescue(columns[c][row], name: parquet.fields[fieldIndex[c]].name, into: &rescued) }
+                        continue
+                    }
                     append(columns[c][row], field: parquet.fields[fieldIndex[c]], type: types[c], converter: converters[c], to: &batch)
                 }
+                if rescue { rescued.append(to: &batch) }
                 for v in partValues { if let v { batch.appendText(v) } else { batch.cells.append(.null) } }
                 key.withUTF8 { batch.appendText($0) }
                 outcome.rows += 1
@@ -85,6 +95,17 @@ final class ParquetRowParser: RecordParser, @unchecked Sendable {
             } else {
                 b.withUnsafeBufferPointer { batch.appendText($0) }
             }
+        }
+    }
+
+    private func rescue(_ value: ParquetFile.Value, name: String, into rescued: inout RescuedData) {
+        switch value {
+        case .null: break
+        case let .bool(b): rescued.add(name, value: .bool(b))
+        case let .double(d): rescued.add(name, value: .number(Array(String(d).utf8)))
+        case let .int(v): rescued.add(name, value: .number(Array(String(v).utf8)))
+        case let .int96(nanos, julian): rescued.add(name, value: .number(Array(String((Int64(julian) - 2_440_588) * 86_400_000_000_000 + nanos).utf8)))
+        case let .bytes(b): b.withUnsafeBufferPointer { rescued.add(name, text: $0) }
         }
     }
 

@@ -170,8 +170,8 @@ final class PostgresLoadTransaction: LoadTransaction, @unchecked Sendable {
     }
 
     func loadedFile(withHash sha256: String, size: Int64, excludingID: Int64) throws -> FileRecord? {
-        guard let r = try session.query("SELECT id::text, key FROM \(c).files WHERE sha256=$1 AND size=$2::bigint AND id<>$3::bigint AND state='loaded' LIMIT 1",
-                                        [sha256, String(size), String(excludingID)]).first else { return nil }
+        guard let r = try session.query("SELECT id::text, key FROM \(c).files WHERE table_name=$4 AND sha256=$1 AND size=$2::bigint AND id<>$3::bigint AND state='loaded' LIMIT 1",
+                                        [sha256, String(size), String(excludingID), table]).first else { return nil }
         return FileRecord(id: Int64(r[0] ?? "") ?? 0, table: table, key: r[1] ?? "", size: size, modifiedNanos: 0, state: .loaded)
     }
 

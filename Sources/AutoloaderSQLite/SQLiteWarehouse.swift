@@ -160,7 +160,8 @@ final class SQLiteLoadTransaction: LoadTransaction {
     func endInsert() throws {}
 
     func loadedFile(withHash sha256: String, size: Int64, excludingID: Int64) throws -> FileRecord? {
-        try SQLiteCatalog(connection: connection).files(where: "sha256=? AND size=? AND id<>? AND state='loaded'", [.text(sha256), .int(size), .int(excludingID)]).first
+        try SQLiteCatalog(connection: connection).files(where: "table_name=? AND sha256=? AND size=? AND id<>? AND state='loaded'",
+                                                                [.text(table), .text(sha256), .int(size), .int(excludingID)]).first
     }
 
     func recordError(_ error: LoadErrorRecord) throws {

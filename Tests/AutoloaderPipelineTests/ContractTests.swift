@@ -105,4 +105,59 @@ import Testing
             #expect(try box.column("SELECT change FROM autoloader.schema_history ORDER BY id").contains { $0.contains("ALTER COLUMN \"n\" TYPE") })
         }
     }
+
+    /// Evolution policies once the table exists: `fail` refuses the file (located), `freeze` drops unknown
+    /// columns (recorded) and keeps the types, `rescue` keeps unknown columns and misfit values in `_rescued_data`.
+    @Test(arguments: Backend.allCases) func evolutionPolicies(backend: Backend) throws {
+        guard backend.available else { return }
+        let box = try Sandbox(backend)
+        for t in ["f", "z", "r"] { try box.write("\(t)/a.csv", "id,n\n1,5\n2,6\n", mtimeOffset: -10) }
+        try box.write("j/a.json", #"{"id": 1, "n": 5}"# + "\n", mtimeOffset: -10)
+        try box.loadOnce()
+        for (t, policy) in [("f", "fail"), ("z", "freeze"), ("r", "rescue"), ("j", "rescue")] {
+            try box.catalog().setOptions(table: t, try TableOptions().merging(json: #"{"evolution": "\#(policy)", "on_error": "skip_rows"}"#))
+        }
+        let later = "id,n,extra\n3,70000,x\n4,7,\n"
+        for t in ["f", "z", "r"] { try box.write("\(t)/b.csv", later) }
+        try box.write("j/b.json", #"{"id": 2, "n": 99999999, "extra": {"deep": [1, "two"]}}"# + "\n" + #"{"id": 3, "n": 8, "late": "x\"y"}"# + "\n")
+        try box.loadOnce()
+
+        // fail: nothing of b.csv, a located reason naming both differences.
+        #expect(try box.column("SELECT CAST(id AS TEXT) FROM f ORDER BY f.id") == ["1", "2"])
+        let failed = try box.catalog().files(table: "f", state: .failed).first
+        #expect(failed?.key == "f/b.csv")
+        #expect(failed?.error?.contains("f/b.csv:1") == true && failed?.error?.contains("column extra is not in the table") == true
+            && failed?.error?.contains("evolution=fail") == true, "\(failed?.error ?? "")")
+
+        // freeze: extra is dropped and recorded; n keeps its type, so 70000 is a bad row where types are checked.
+        let frozenColumns = try box.column(backend == .postgres
+            ? "SELECT column_name FROM information_schema.columns WHERE table_name='z' ORDER BY ordinal_position"
+            : "SELECT name FROM pragma_table_info('z') ORDER BY cid")
+        #expect(!frozenColumns.contains("extra"))
+        let zLoad = try #require(try box.catalog().files(table: "z", state: nil).first { $0.key == "z/b.csv" }?.loadID)
+        let notes = try box.catalog().errors(loadID: zLoad).map { "\($0.column ?? "") \($0.reason)" }
+        #expect(notes.contains { $0.hasPrefix("extra column not in the table") }, "\(notes)")
+        if backend == .postgres {
+            #expect(try box.column("SELECT CAST(id AS TEXT) FROM z ORDER BY z.id") == ["1", "2", "4"])
+            #expect(notes.contains { $0.hasPrefix("n ") && $0.contains("70000") })
+        } else {
+            #expect(try box.column("SELECT CAST(id AS TEXT) FROM z ORDER BY z.id") == ["1", "2", "3", "4"])
+        }
+
+        // rescue: every row loads; what the table cannot take is in _rescued_data, by column name.
+        let rescuedCSV = try box.column("SELECT CAST(_rescued_data AS TEXT) FROM r ORDER BY r.id")
+        #expect(try box.column("SELECT CAST(id AS TEXT) FROM r ORDER BY r.id") == ["1", "2", "3", "4"])
+        if backend == .postgres {
+            #expect(rescuedCSV == ["NULL", "NULL", #"{"n": "70000", "extra": "x"}"#, "NULL"])
+            #expect(try box.column("SELECT CAST(n AS TEXT) FROM r ORDER BY r.id") == ["5", "6", "NULL", "7"])
+        } else {
+            #expect(rescuedCSV == ["NULL", "NULL", #"{"extra":"x"}"#, "NULL"])
+        }
+        let rescuedJSON = try box.column("SELECT CAST(_rescued_data AS TEXT) FROM j ORDER BY j.id")
+        if backend == .postgres {
+            #expect(rescuedJSON == ["NULL", #"{"n": 99999999, "extra": {"deep": [1, "two"]}}"#, #"{"late": "x\"y"}"#])
+        } else {
+            #expect(rescuedJSON == ["NULL", #"{"extra":{"deep":[1,"two"]}}"#, #"{"late":"x\"y"}"#])
+        }
+    }
 }
