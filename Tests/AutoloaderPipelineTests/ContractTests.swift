@@ -160,4 +160,31 @@ import Testing
             #expect(rescuedJSON == ["NULL", #"{"extra":{"deep":[1,"two"]}}"#, #"{"late":"x\"y"}"#])
         }
     }
+
+    /// Every detected type reaches its column type, and values arrive as ISO text where they are dates.
+    @Test(arguments: Backend.allCases) func everyTypeMapsAndRoundTrips(backend: Backend) throws {
+        guard backend.available else { return }
+        let box = try Sandbox(backend)
+        try box.write("t/a.csv", """
+            flag,small,int,big,price,ratio,day,at,seen,zoned,name
+            true,1,70000,5000000000,12.50,0.125,03/08/1971,13:45:00,2024-01-31 10:00:00,2024-01-31T10:00:00+02:00,ann
+            false,-2,-70000,-5000000000,-3.75,1e-3,12/25/1980,00:00:01,2024-02-29 23:59:59,2024-02-29T23:59:59Z,bob
+
+            """)
+        try box.write("d/a.json", #"{"id": 1, "doc": {"k": [1, 2]}}"# + "\n")
+        try box.loadOnce()
+        if backend == .postgres {
+            #expect(try box.column("SELECT data_type FROM information_schema.columns WHERE table_name='t' ORDER BY ordinal_position") == [
+                "boolean", "smallint", "integer", "bigint", "numeric", "double precision", "date", "time without time zone",
+                "timestamp without time zone", "timestamp with time zone", "text", "text",
+            ])
+            #expect(try box.column("SELECT data_type FROM information_schema.columns WHERE table_name='d' AND column_name='doc'") == ["jsonb"])
+            #expect(try box.column("SELECT CAST(doc -> 'k' ->> 1 AS TEXT) FROM d") == ["2"])
+            #expect(try box.column("SELECT CAST(zoned AT TIME ZONE 'UTC' AS TEXT) FROM t ORDER BY t.small DESC") == ["2024-01-31 08:00:00", "2024-02-29 23:59:59"])
+        }
+        #expect(try box.column("SELECT CAST(day AS TEXT) FROM t ORDER BY t.small DESC") == ["1971-03-08", "1980-12-25"])
+        #expect(try box.column("SELECT CAST(big AS TEXT) FROM t ORDER BY t.small DESC") == ["5000000000", "-5000000000"])
+        #expect(try box.column("SELECT CAST(seen AS TEXT) FROM t ORDER BY t.small DESC") == ["2024-01-31 10:00:00", "2024-02-29 23:59:59"])
+        #expect(try box.column("SELECT name FROM t ORDER BY t.small DESC") == ["ann", "bob"])
+    }
 }
