@@ -42,10 +42,12 @@ public struct FileRecord: Sendable, Codable, Equatable {
     public var duplicateOf: Int64?
     public var rows: Int64?
     public var error: String?
+    /// The store's version of the content (S3 ETag), "" for local files.
+    public var version: String
     public init(id: Int64, table: String, key: String, size: Int64, modifiedNanos: Int64, sha256: String? = nil,
                 partitions: [String: String] = [:], state: FileState = .pending, discoveredAt: String = "", loadID: Int64? = nil,
-                duplicateOf: Int64? = nil, rows: Int64? = nil, error: String? = nil) {
-        self.id = id; self.table = table; self.key = key; self.size = size; self.modifiedNanos = modifiedNanos
+                duplicateOf: Int64? = nil, rows: Int64? = nil, error: String? = nil, version: String = "") {
+        self.id = id; self.table = table; self.key = key; self.size = size; self.modifiedNanos = modifiedNanos; self.version = version
         self.sha256 = sha256; self.partitions = partitions; self.state = state; self.discoveredAt = discoveredAt
         self.loadID = loadID; self.duplicateOf = duplicateOf; self.rows = rows; self.error = error
     }

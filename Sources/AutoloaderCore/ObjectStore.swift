@@ -4,10 +4,14 @@ public struct ObjectInfo: Sendable, Equatable, Hashable {
     public var size: Int64
     /// Modification time, nanoseconds since the Unix epoch.
     public var modifiedNanos: Int64
-    public init(key: String, size: Int64, modifiedNanos: Int64) {
+    /// What the store says identifies this content (S3: the ETag); "" for local files. Part of the identity,
+    /// so an object rewritten within the same second at the same size is still a new version.
+    public var version: String
+    public init(key: String, size: Int64, modifiedNanos: Int64, version: String = "") {
         self.key = key
         self.size = size
         self.modifiedNanos = modifiedNanos
+        self.version = version
     }
 }
 

@@ -32,8 +32,10 @@ public final class PostgresCatalog: Catalog, @unchecked Sendable {
               id BIGSERIAL PRIMARY KEY, table_name TEXT NOT NULL, key TEXT NOT NULL, size BIGINT NOT NULL,
               mtime_ns BIGINT NOT NULL, sha256 TEXT, partitions TEXT NOT NULL DEFAULT '{}', state TEXT NOT NULL,
               discovered_at TEXT NOT NULL, load_id BIGINT, duplicate_of BIGINT, rows BIGINT, error TEXT,
-              superseded BOOLEAN NOT NULL DEFAULT false, UNIQUE(key, size, mtime_ns))
+              superseded BOOLEAN NOT NULL DEFAULT false, version TEXT NOT NULL DEFAULT '', UNIQUE(key, size, mtime_ns, version))
             """,
+            // Catalogs from before `version` existed keep their UNIQUE(key, size, mtime_ns).
+            "ALTER TABLE \(t("files")) ADD COLUMN IF NOT EXISTS version TEXT NOT NULL DEFAULT ''",
             "CREATE INDEX IF NOT EXISTS files_pending ON \(t("files"))(table_name, state, mtime_ns)",
             "CREATE INDEX IF NOT EXISTS files_hash ON \(t("files"))(sha256, size)",
             "CREATE INDEX IF NOT EXISTS files_key ON \(t("files"))(key)",
@@ -71,9 +73,9 @@ public final class PostgresCatalog: Catalog, @unchecked Sendable {
         let json = String(decoding: try JSONEncoder().encode(partitions), as: UTF8.self)
         let hadVersion = !(try session.query("SELECT 1 FROM \(t("files")) WHERE key=$1 LIMIT 1", [object.key])).isEmpty
         let inserted = try session.query("""
-            INSERT INTO \(t("files"))(table_name, key, size, mtime_ns, partitions, state, discovered_at)
-            VALUES ($1, $2, $3::bigint, $4::bigint, $5, 'pending', $6) ON CONFLICT (key, size, mtime_ns) DO NOTHING RETURNING id::text
-            """, [landing.table, object.key, String(object.size), String(object.modifiedNanos), json, WallClock.nowISO()])
+            INSERT INTO \(t("files"))(table_name, key, size, mtime_ns, partitions, state, discovered_at, version)
+            VALUES ($1, $2, $3::bigint, $4::bigint, $5, 'pending', $6, $7) ON CONFLICT DO NOTHING RETURNING id::text
+            """, [landing.table, object.key, String(object.size), String(object.modifiedNanos), json, WallClock.nowISO(), object.version])
         guard let cell = inserted.first?.first, let text = cell, let id = Int64(text), let file = try files(where: "id=$1::bigint", [String(id)]).first else {
             return .known
         }
@@ -109,14 +111,14 @@ public final class PostgresCatalog: Catalog, @unchecked Sendable {
         if r.isEmpty { throw AutoloaderError.unknownTable(table) }
     }
 
-    static let fileColumns = "id::text, table_name, key, size::text, mtime_ns::text, sha256, partitions, state, discovered_at, load_id::text, duplicate_of::text, rows::text, error"
+    static let fileColumns = "id::text, table_name, key, size::text, mtime_ns::text, sha256, partitions, state, discovered_at, load_id::text, duplicate_of::text, rows::text, error, version"
 
     func files(where condition: String, _ binds: [String?]) throws -> [FileRecord] {
         try session.query("SELECT \(Self.fileColumns) FROM \(t("files")) WHERE \(condition) ORDER BY mtime_ns, key, id", binds).map { r in
             FileRecord(id: Int64(r[0] ?? "") ?? 0, table: r[1] ?? "", key: r[2] ?? "", size: Int64(r[3] ?? "") ?? 0, modifiedNanos: Int64(r[4] ?? "") ?? 0,
                        sha256: r[5], partitions: (try? JSONDecoder().decode([String: String].self, from: Data((r[6] ?? "{}").utf8))) ?? [:],
                        state: FileState(rawValue: r[7] ?? "") ?? .pending, discoveredAt: r[8] ?? "", loadID: r[9].flatMap { Int64($0) },
-                       duplicateOf: r[10].flatMap { Int64($0) }, rows: r[11].flatMap { Int64($0) }, error: r[12])
+                       duplicateOf: r[10].flatMap { Int64($0) }, rows: r[11].flatMap { Int64($0) }, error: r[12], version: r[13] ?? "")
         }
     }
 

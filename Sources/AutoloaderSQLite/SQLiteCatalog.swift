@@ -19,8 +19,8 @@ public final class SQLiteCatalog: Catalog {
       id INTEGER PRIMARY KEY, table_name TEXT NOT NULL, key TEXT NOT NULL, size INTEGER NOT NULL,
       mtime_ns INTEGER NOT NULL, sha256 TEXT, partitions TEXT NOT NULL DEFAULT '{}', state TEXT NOT NULL,
       discovered_at TEXT NOT NULL, load_id INTEGER, duplicate_of INTEGER, rows INTEGER, error TEXT,
-      superseded INTEGER NOT NULL DEFAULT 0,
-      UNIQUE(key, size, mtime_ns));
+      superseded INTEGER NOT NULL DEFAULT 0, version TEXT NOT NULL DEFAULT '');
+    CREATE UNIQUE INDEX IF NOT EXISTS _autoloader_files_identity ON _autoloader_files(key, size, mtime_ns, version);
     CREATE INDEX IF NOT EXISTS _autoloader_files_pending ON _autoloader_files(table_name, state, mtime_ns);
     CREATE INDEX IF NOT EXISTS _autoloader_files_hash ON _autoloader_files(sha256, size);
     CREATE INDEX IF NOT EXISTS _autoloader_files_key ON _autoloader_files(key);
@@ -36,6 +36,12 @@ public final class SQLiteCatalog: Catalog {
 
     public func prepare(recoverInterrupted: Bool) throws {
         try connection.transaction {
+            // Catalogs from before `version` existed: add the column first (their old UNIQUE(key, size, mtime_ns)
+            // stays, so there a same-second, same-size rewrite is still taken for the same file).
+            let hasFiles = !(try connection.query("SELECT 1 FROM sqlite_master WHERE name='_autoloader_files'")).isEmpty
+            if hasFiles, try connection.query("SELECT 1 FROM pragma_table_info('_autoloader_files') WHERE name='version'").isEmpty {
+                try connection.execute("ALTER TABLE _autoloader_files ADD COLUMN version TEXT NOT NULL DEFAULT ''")
+            }
             try connection.execute(Self.schemaSQL)
             if recoverInterrupted {
                 // A crash between claim and commit: the rows never committed, so the files are simply pending again.
@@ -56,18 +62,19 @@ public final class SQLiteCatalog: Catalog {
     public func record(object: ObjectInfo, as landing: LandingKey) throws -> RecordOutcome {
         try connection.transaction {
             try ensureTable(name: landing.table, sourceFolder: landing.sourceFolder)
-            let existing = try connection.query("SELECT id FROM _autoloader_files WHERE key=? AND size=? AND mtime_ns=?",
-                                                [.text(object.key), .int(object.size), .int(object.modifiedNanos)])
+            let existing = try connection.query("SELECT id FROM _autoloader_files WHERE key=? AND size=? AND mtime_ns=? AND version=?",
+                                                [.text(object.key), .int(object.size), .int(object.modifiedNanos), .text(object.version)])
             if !existing.isEmpty { return .known }
             let hadVersion = !(try connection.query("SELECT 1 FROM _autoloader_files WHERE key=? LIMIT 1", [.text(object.key)])).isEmpty
             var partitions: [String: String] = [:]
             for p in landing.partitions { partitions[p.name] = p.value }
             let partitionsJSON = String(decoding: try JSONEncoder().encode(partitions), as: UTF8.self)
             try connection.query("""
-                INSERT INTO _autoloader_files(table_name, key, size, mtime_ns, partitions, state, discovered_at)
-                VALUES (?,?,?,?,?,'pending',?)
+                INSERT OR IGNORE INTO _autoloader_files(table_name, key, size, mtime_ns, partitions, state, discovered_at, version)
+                VALUES (?,?,?,?,?,'pending',?,?)
                 """, [.text(landing.table), .text(object.key), .int(object.size), .int(object.modifiedNanos),
-                      .text(partitionsJSON), .text(WallClock.nowISO())])
+                      .text(partitionsJSON), .text(WallClock.nowISO()), .text(object.version)])
+            if connection.changes == 0 { return .known }
             let id = connection.lastInsertRowID
             guard let file = try files(where: "id=?", [.int(id)]).first else { return .known }
             return hadVersion ? .newVersion(file) : .new(file)
@@ -105,14 +112,14 @@ public final class SQLiteCatalog: Catalog {
         if connection.changes == 0 { throw AutoloaderError.unknownTable(table) }
     }
 
-    static let fileColumns = "id, table_name, key, size, mtime_ns, sha256, partitions, state, discovered_at, load_id, duplicate_of, rows, error"
+    static let fileColumns = "id, table_name, key, size, mtime_ns, sha256, partitions, state, discovered_at, load_id, duplicate_of, rows, error, version"
 
     func files(where condition: String, _ params: [SQLValue], order: String = "mtime_ns, key, id") throws -> [FileRecord] {
         try connection.query("SELECT \(Self.fileColumns) FROM _autoloader_files WHERE \(condition) ORDER BY \(order)", params).map { r in
             FileRecord(id: r[0].int ?? 0, table: r[1].text ?? "", key: r[2].text ?? "", size: r[3].int ?? 0, modifiedNanos: r[4].int ?? 0,
                        sha256: r[5].text, partitions: (try? JSONDecoder().decode([String: String].self, from: Data((r[6].text ?? "{}").utf8))) ?? [:],
                        state: FileState(rawValue: r[7].text ?? "") ?? .pending, discoveredAt: r[8].text ?? "", loadID: r[9].int,
-                       duplicateOf: r[10].int, rows: r[11].int, error: r[12].text)
+                       duplicateOf: r[10].int, rows: r[11].int, error: r[12].text, version: r[13].text ?? "")
         }
     }
 

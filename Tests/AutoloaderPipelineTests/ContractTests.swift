@@ -187,4 +187,20 @@ import Testing
         #expect(try box.column("SELECT CAST(seen AS TEXT) FROM t ORDER BY t.small DESC") == ["2024-01-31 10:00:00", "2024-02-29 23:59:59"])
         #expect(try box.column("SELECT name FROM t ORDER BY t.small DESC") == ["ann", "bob"])
     }
+
+    /// An object rewritten within the same second at the same size (S3 times are whole seconds) differs by its
+    /// version (ETag): a new version, not the same file; the same version again is known.
+    @Test(arguments: Backend.allCases) func versionIsPartOfTheIdentity(backend: Backend) throws {
+        guard backend.available else { return }
+        let box = try Sandbox(backend)
+        let catalog = try box.catalog()
+        let landing = try #require(LandingKey.classify(ObjectInfo(key: "orders/a.csv", size: 5, modifiedNanos: 0)))
+        let first = ObjectInfo(key: "orders/a.csv", size: 5, modifiedNanos: 1_700_000_000_000_000_000, version: "\"etag-1\"")
+        guard case .new = try catalog.record(object: first, as: landing) else { Issue.record("first sight is new"); return }
+        guard case .known = try catalog.record(object: first, as: landing) else { Issue.record("same version is known"); return }
+        var rewritten = first
+        rewritten.version = "\"etag-2\""
+        guard case let .newVersion(file) = try catalog.record(object: rewritten, as: landing) else { Issue.record("new ETag is a new version"); return }
+        #expect(file.version == "\"etag-2\"")
+    }
 }

@@ -52,7 +52,7 @@ public final class S3Store: ObjectStore, @unchecked Sendable {
     public func url(for key: String) -> String? { "s3://\(bucket)/\(root)\(key)" }
 
     func info(_ o: S3Object) -> ObjectInfo {
-        ObjectInfo(key: String(o.key.dropFirst(root.count)), size: o.size, modifiedNanos: o.modifiedNanos)
+        ObjectInfo(key: String(o.key.dropFirst(root.count)), size: o.size, modifiedNanos: o.modifiedNanos, version: o.etag)
     }
 
     public func list() throws -> [ObjectInfo] {
