@@ -36,7 +36,7 @@ let package = Package(
             ]
         ),
         // Redshift reads the files itself (COPY from S3 manifests); it shares the S3 client's credentials and signing.
-        .target(name: "AutoloaderRedshift", dependencies: ["AutoloaderCore", "AutoloaderStores"]),
+        .target(name: "AutoloaderRedshift", dependencies: ["AutoloaderCore", "AutoloaderStores", "AutoloaderPostgres"]),
         .target(name: "AutoloaderPipeline", dependencies: ["AutoloaderCore", "AutoloaderFormats", "AutoloaderDetection"]),
         .executableTarget(
             name: "autoloader",
@@ -49,7 +49,7 @@ let package = Package(
         .testTarget(name: "AutoloaderCoreTests", dependencies: ["AutoloaderCore"]),
         .testTarget(name: "AutoloaderFormatsTests", dependencies: ["AutoloaderFormats"]),
         .testTarget(name: "AutoloaderStoresTests", dependencies: ["AutoloaderStores", "AutoloaderCore"]),
-        .testTarget(name: "AutoloaderRedshiftTests", dependencies: ["AutoloaderRedshift", "AutoloaderStores", "AutoloaderCore"]),
+        .testTarget(name: "AutoloaderRedshiftTests", dependencies: ["AutoloaderRedshift", "AutoloaderStores", "AutoloaderPostgres", "AutoloaderCore"]),
         .testTarget(name: "AutoloaderDetectionTests", dependencies: ["AutoloaderDetection"], resources: [.copy("Fixtures")]),
         .testTarget(
             name: "AutoloaderPipelineTests",

@@ -49,7 +49,7 @@ public enum RedshiftSQL {
           "size" BIGINT NOT NULL,
           "mtime_ns" BIGINT NOT NULL,
           "load_id" BIGINT NOT NULL,
-          "loaded_at" TIMESTAMP DEFAULT SYSDATE
+          "loaded_at" TIMESTAMP
         )
         """
     }
@@ -195,9 +195,10 @@ public enum RedshiftSQL {
             + "SELECT \(values.joined(separator: ", ")) FROM \(SQLIdentifier.quoted(staging))"
     }
 
-    public static func ledgerInsert(_ target: Target, table: String, files: [FileRecord], loadID: Int64) -> String {
-        let rows = files.map { "(\(literal(table)), \(literal($0.key)), \($0.size), \($0.modifiedNanos), \(loadID))" }
-        return "INSERT INTO \(qualified(target.schema, ledgerTable)) (\"table_name\", \"file_key\", \"size\", \"mtime_ns\", \"load_id\") VALUES\n"
+    /// `at`: the load's time as `YYYY-MM-DD HH:MM:SS` (a literal: the same text works on Redshift and PostgreSQL).
+    public static func ledgerInsert(_ target: Target, table: String, files: [FileRecord], loadID: Int64, at: String) -> String {
+        let rows = files.map { "(\(literal(table)), \(literal($0.key)), \($0.size), \($0.modifiedNanos), \(loadID), \(literal(at)))" }
+        return "INSERT INTO \(qualified(target.schema, ledgerTable)) (\"table_name\", \"file_key\", \"size\", \"mtime_ns\", \"load_id\", \"loaded_at\") VALUES\n"
             + rows.joined(separator: ",\n")
     }
 

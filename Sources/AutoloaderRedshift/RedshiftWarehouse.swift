@@ -2,11 +2,14 @@ import AutoloaderCore
 import AutoloaderStores
 import Foundation
 
-/// `redshift://CLUSTER/DATABASE?db_user=…` (provisioned) or `redshift-serverless://WORKGROUP/DATABASE`, with
+/// `redshift://CLUSTER/DATABASE?db_user=…` (provisioned, Data API), `redshift-serverless://WORKGROUP/DATABASE`
+/// (Data API) or `redshift://USER:PASSWORD@HOST:5439/DATABASE` (PostgreSQL wire protocol), with
 /// `iam_role=` (what COPY reads S3 as), `schema=`, `secret_arn=`, `manifests=s3://bucket/prefix/`,
 /// `catalog=sqlite:PATH` (where the catalog lives; the ledger is in Redshift).
 public struct RedshiftURL: Sendable, Equatable {
     public var target: DataAPITarget
+    /// `redshift://user:password@host:5439/db?…`: the PostgreSQL wire protocol instead of the Data API.
+    public var wire: String?
     public var schema: String
     public var iamRole: String
     public var manifests: String?
@@ -25,9 +28,20 @@ public struct RedshiftURL: Sendable, Equatable {
             throw AutoloaderError.usage("\(url): add iam_role=arn:aws:iam::ACCOUNT:role/NAME — the role Redshift's COPY reads S3 as")
         }
         let endpoint: DataAPITarget.Endpoint
-        if serverless {
+        if !serverless, components.user != nil || components.port != nil {
+            // host:port with a user: the wire protocol; the rest of the URL is the PostgreSQL warehouse's rules.
+            var pg = components
+            pg.scheme = "postgres"
+            pg.queryItems = (components.queryItems ?? []).filter { ["sslmode", "connect_timeout"].contains($0.name) }
+            if pg.port == nil { pg.port = 5439 }
+            if pg.queryItems?.isEmpty == true { pg.queryItems = nil }
+            wire = pg.string
+            endpoint = .cluster(identifier: host, dbUser: components.user)
+        } else if serverless {
             endpoint = .workgroup(host)
+            wire = nil
         } else {
+            wire = nil
             guard q["db_user"] != nil || q["secret_arn"] != nil else {
                 throw AutoloaderError.usage("\(url): a provisioned cluster needs db_user=USER (temporary credentials) or secret_arn=ARN")
             }
@@ -47,7 +61,7 @@ public struct RedshiftURL: Sendable, Equatable {
 /// table with partition values and the load id, and the ledger rows of its files. Before a load the ledger
 /// is read: a file a committed load already has is not copied again, whatever crashed in between.
 public final class RedshiftWarehouse: CopyingWarehouse {
-    public let api: RedshiftDataAPI
+    public let runner: any RedshiftStatementRunner
     public let s3: S3Client
     public let target: RedshiftSQL.Target
     /// Where loads are claimed and recorded (the catalog's own warehouse: SQLite).
@@ -56,8 +70,8 @@ public final class RedshiftWarehouse: CopyingWarehouse {
     public var varcharFactor = TypeSpelling.defaultVarcharFactor
     private var prepared = false
 
-    public init(api: RedshiftDataAPI, s3: S3Client, target: RedshiftSQL.Target, bookkeeping: any Warehouse) {
-        self.api = api
+    public init(runner: any RedshiftStatementRunner, s3: S3Client, target: RedshiftSQL.Target, bookkeeping: any Warehouse) {
+        self.runner = runner
         self.s3 = s3
         self.target = target
         self.bookkeeping = bookkeeping
@@ -73,13 +87,7 @@ public final class RedshiftWarehouse: CopyingWarehouse {
         try bookkeeping.beginLoad(table: table, files: files, statement: statement)
     }
 
-    /// Runs one statement to completion; a failure is final (the statement is wrong), a lost connection is not.
-    func run(_ sql: String) throws {
-        let status = try api.wait(try api.execute(sql))
-        guard status.state == "FINISHED" else {
-            throw AutoloaderError.warehouse(reason: "Redshift \(status.state): \(status.error ?? "no error given") — in: \(sql.prefix(300))", transient: false)
-        }
-    }
+    func run(_ sql: String) throws { try runner.run(sql) }
 
     public func copy(table: String, loadID: Int64, schema: TableSchema, previous: TableSchema?, groups: [CopyGroup],
                      options: TableOptions) throws -> CopyOutcome {
@@ -92,7 +100,7 @@ public final class RedshiftWarehouse: CopyingWarehouse {
             }
             // Exactly once: what a committed load already has is not copied again.
             let all = groups.flatMap(\.files)
-            let rows = try api.query(RedshiftSQL.ledgerLookup(target, table: table, keys: all.map(\.key)))
+            let rows = try runner.query(RedshiftSQL.ledgerLookup(target, table: table, keys: all.map(\.key)))
             let done = Set(rows.compactMap { r -> String? in
                 guard r.count >= 3, let key = r[0], let size = r[1], let mtime = r[2] else { return nil }
                 return "\(key)|\(size)|\(mtime)"
@@ -136,17 +144,18 @@ public final class RedshiftWarehouse: CopyingWarehouse {
                 sqls.append(RedshiftSQL.insertFromStaging(target, table: table, staging: staging, columns: g.columns, partitions: g.partitions, loadID: loadID))
                 sqls.append("DROP TABLE \(SQLIdentifier.quoted(staging))")
             }
-            sqls.append(RedshiftSQL.ledgerInsert(target, table: table, files: remaining.flatMap(\.files), loadID: loadID))
+            let now = WallClock.iso(nanos: WallClock.nowNanos())
+            let at = String(now.prefix(19)).replacingOccurrences(of: "T", with: " ")
+            sqls.append(RedshiftSQL.ledgerInsert(target, table: table, files: remaining.flatMap(\.files), loadID: loadID, at: at))
             outcome.statement = sqls.joined(separator: ";\n") + ";"
-            log("load \(loadID) \(table): BatchExecuteStatement\n\(outcome.statement)")
+            log("load \(loadID) \(table): one transaction through the \(runner.describesItself)\n\(outcome.statement)")
 
-            let id = try api.executeBatch(sqls)
-            outcome.statementID = id
-            let status = try api.wait(id)
-            log("load \(loadID) \(table): statement \(id) \(status.state), query ids \(status.queryIDs)\(status.durationNanos.map { ", \($0 / 1_000_000) ms" } ?? "")")
+            let status = try runner.runTransaction(sqls)
+            outcome.statementID = status.statementID
+            log("load \(loadID) \(table): \(status.statementID.map { "statement \($0) " } ?? "")\(status.state), query ids \(status.queryIDs)\(status.durationNanos.map { ", \($0 / 1_000_000) ms" } ?? "")")
             switch status.state {
             case "FINISHED":
-                outcome.rows = status.resultRows.flatMap { $0 >= 0 ? $0 : nil }
+                outcome.rows = status.rows
             case "ABORTED":
                 outcome.failure = "the statement was cancelled (ABORTED); nothing was loaded"
             default:
@@ -154,7 +163,7 @@ public final class RedshiftWarehouse: CopyingWarehouse {
                 // Rejected rows, like stl_load_errors: each COPY's query id.
                 let bucketPrefix = "s3://"
                 for queryID in status.queryIDs {
-                    for r in (try? api.query(RedshiftSQL.loadErrors(queryID: queryID))) ?? [] where r.count >= 5 {
+                    for r in (try? runner.query(RedshiftSQL.loadErrors(queryID: queryID))) ?? [] where r.count >= 5 {
                         let url = r[0] ?? ""
                         let key = remaining.flatMap { g in g.files.filter { g.urls[$0.id] == url } }.first?.key
                             ?? String(url.dropFirst(url.hasPrefix(bucketPrefix) ? bucketPrefix.count : 0))

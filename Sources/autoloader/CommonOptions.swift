@@ -60,7 +60,9 @@ enum Wiring {
             let rest = manifests.dropFirst(5)
             let bucket = String(rest.prefix { $0 != "/" })
             let prefix = String(rest.dropFirst(bucket.count).drop { $0 == "/" })
-            let warehouse = RedshiftWarehouse(api: RedshiftDataAPI(aws: aws, target: url.target), s3: S3Client(aws: aws),
+            let runner: any RedshiftStatementRunner = try url.wire.map { PostgresWireRunner(session: try PostgresSession(url: try PostgresURL($0))) }
+                ?? DataAPIRunner(api: RedshiftDataAPI(aws: aws, target: url.target))
+            let warehouse = RedshiftWarehouse(runner: runner, s3: S3Client(aws: aws),
                                               target: RedshiftSQL.Target(schema: url.schema, iamRole: url.iamRole, manifestBucket: bucket,
                                                                          manifestPrefix: prefix, region: url.region),
                                               bookkeeping: bookkeeping)

@@ -1,4 +1,5 @@
 import AutoloaderCore
+import AutoloaderPostgres
 import AutoloaderStores
 import Foundation
 @testable import AutoloaderRedshift
@@ -57,7 +58,7 @@ struct DataAPITests {
         let sqlite = "/tmp/autoloader-rs-\(UUID().uuidString).sqlite"
         defer { try? FileManager.default.removeItem(atPath: sqlite) }
         func warehouse(role: String) -> RedshiftWarehouse {
-            RedshiftWarehouse(api: RedshiftDataAPI(aws: aws, target: Self.serverless), s3: s3,
+            RedshiftWarehouse(runner: DataAPIRunner(api: RedshiftDataAPI(aws: aws, target: Self.serverless)), s3: s3,
                               target: RedshiftSQL.Target(schema: "public", iamRole: role, manifestBucket: bucket, manifestPrefix: "manifests/"),
                               bookkeeping: NoBookkeeping())
         }
@@ -94,5 +95,56 @@ final class NoBookkeeping: Warehouse {
     var capabilities: WarehouseCapabilities { WarehouseCapabilities(name: "none", transactionalCatalog: false, maxVarcharBytes: nil) { _ in "" } }
     func beginLoad(table: String, files: [FileRecord], statement: String) throws -> any LoadTransaction {
         throw AutoloaderError.usage("not used")
+    }
+}
+
+/// The PostgreSQL-wire way in, against the throwaway PostgreSQL standing in for Redshift's endpoint. PostgreSQL
+/// runs the ledger for real; it cannot run Redshift's COPY, which is what makes the failure path testable.
+struct PostgresWireTests {
+    @Test func theLedgerIsConsultedAndAFailedTransactionLeavesNothing() throws {
+        guard let aws = DataAPITests.client() else { return }
+        guard let server = ProcessInfo.processInfo.environment["AUTOLOADER_TEST_POSTGRES"] else {
+            if ProcessInfo.processInfo.environment["CI"] == "true" { Issue.record("CI=true but AUTOLOADER_TEST_POSTGRES is not set") }
+            return
+        }
+        let s3 = S3Client(aws: aws)
+        let bucket = "wire-\(UUID().uuidString.lowercased().prefix(8))"
+        var create = AWSClient.Call(service: "s3", action: "s3:CreateBucket", resource: bucket, method: "PUT",
+                                    baseURL: aws.configuration.endpoint(for: "s3").url, path: "/\(bucket)")
+        create.body = []
+        _ = try aws.send(create)
+        let schema = "rs_\(UUID().uuidString.lowercased().prefix(8))"
+        let session = try PostgresSession(url: try PostgresURL(server))
+        defer { try? session.execute("DROP SCHEMA \(schema) CASCADE") }
+        let runner = PostgresWireRunner(session: session)
+        let target = RedshiftSQL.Target(schema: schema, iamRole: "arn:aws:iam::123456789012:role/loader", manifestBucket: bucket, manifestPrefix: "m/")
+        let warehouse = RedshiftWarehouse(runner: runner, s3: s3, target: target, bookkeeping: NoBookkeeping())
+        let columns = TableSchema(columns: [Column(name: "id", type: .init(kind: .integer), nullable: true)])
+        let a = FileRecord(id: 1, table: "orders", key: "orders/a.csv", size: 10, modifiedNanos: 100, state: .loading, discoveredAt: "")
+        let b = FileRecord(id: 2, table: "orders", key: "orders/b.csv", size: 20, modifiedNanos: 200, state: .loading, discoveredAt: "")
+        func group(_ files: [FileRecord]) -> CopyGroup {
+            CopyGroup(files: files, urls: Dictionary(uniqueKeysWithValues: files.map { ($0.id, "s3://\(bucket)/in/\($0.key)") }),
+                      format: .csv, compression: .none, dialect: Dialect(header: true), columns: ["id"], partitions: [])
+        }
+        // A load that committed in Redshift before the catalog heard of it: a.csv is in the ledger.
+        try runner.run("CREATE SCHEMA IF NOT EXISTS \(schema)")
+        try runner.run(RedshiftSQL.createLedger(target))
+        try runner.run(RedshiftSQL.createTable(target, table: "orders", schema: columns))
+        try runner.run(RedshiftSQL.ledgerInsert(target, table: "orders", files: [a], loadID: 1, at: "2026-11-26 12:00:00"))
+
+        // Only a.csv: found in the ledger, nothing submitted.
+        let only = try warehouse.copy(table: "orders", loadID: 2, schema: columns, previous: columns, groups: [group([a])], options: TableOptions())
+        #expect(only.alreadyLoaded == [1] && only.statement.isEmpty && only.failure == nil)
+
+        // a.csv and b.csv: a.csv is skipped, b.csv is submitted; PostgreSQL refuses Redshift's COPY, so the
+        // transaction fails as a whole and the ledger still holds a.csv alone.
+        let both = try warehouse.copy(table: "orders", loadID: 3, schema: columns, previous: columns, groups: [group([a, b])], options: TableOptions())
+        #expect(both.alreadyLoaded == [1])
+        #expect(both.statement.contains("'orders/b.csv'") && !both.statement.contains("'orders/a.csv', 10"))
+        #expect(both.failure != nil)
+        #expect(try runner.query("SELECT file_key FROM \(schema)._autoloader_ledger ORDER BY file_key").map { $0.first ?? nil } == ["orders/a.csv"])
+        #expect(try runner.query("SELECT count(*) FROM \(schema).orders").first?.first == "0")
+        // The manifest for b.csv was written all the same.
+        #expect(String(decoding: try s3.getText(bucket: bucket, key: "m/orders/3.manifest"), as: UTF8.self).contains("orders/b.csv"))
     }
 }

@@ -130,9 +130,9 @@ struct GoldenSQLTests {
             SELECT "id", "item", 'o''neil', 42 FROM "stage_42_1"
             """)
         let file = FileRecord(id: 1, table: "orders", key: "orders/a.csv", size: 10, modifiedNanos: 5, partitions: [:], state: .loading, discoveredAt: "")
-        #expect(RedshiftSQL.ledgerInsert(Self.target, table: "orders", files: [file], loadID: 42) == """
-            INSERT INTO "analytics"."_autoloader_ledger" ("table_name", "file_key", "size", "mtime_ns", "load_id") VALUES
-            ('orders', 'orders/a.csv', 10, 5, 42)
+        #expect(RedshiftSQL.ledgerInsert(Self.target, table: "orders", files: [file], loadID: 42, at: "2026-11-26 14:00:00") == """
+            INSERT INTO "analytics"."_autoloader_ledger" ("table_name", "file_key", "size", "mtime_ns", "load_id", "loaded_at") VALUES
+            ('orders', 'orders/a.csv', 10, 5, 42, '2026-11-26 14:00:00')
             """)
         #expect(RedshiftSQL.ledgerLookup(Self.target, table: "orders", keys: ["orders/a.csv", "orders/b\\c.csv"])
             == #"SELECT "file_key", "size", "mtime_ns", "load_id" FROM "analytics"."_autoloader_ledger" WHERE "table_name" = 'orders' AND "file_key" IN ('orders/a.csv', 'orders/b\\c.csv')"#)
@@ -160,6 +160,10 @@ struct GoldenSQLTests {
         #expect(provisioned.schema == "raw")
         let secret = try RedshiftURL("redshift://c/dev?secret_arn=arn:aws:secretsmanager:us-east-1:1:secret:s&iam_role=arn:aws:iam::1:role/r")
         #expect(secret.target.fields.asText == ["ClusterIdentifier": "c", "Database": "dev", "SecretArn": "arn:aws:secretsmanager:us-east-1:1:secret:s"])
+        // user:password@host:port — the PostgreSQL wire protocol (5439 when no port is given).
+        let wire = try RedshiftURL("redshift://loader:s3cret@cluster.abc.us-east-1.redshift.amazonaws.com/dev?iam_role=arn:aws:iam::1:role/r&sslmode=require")
+        #expect(wire.wire == "postgres://loader:s3cret@cluster.abc.us-east-1.redshift.amazonaws.com:5439/dev?sslmode=require")
+        #expect(try RedshiftURL("redshift://analytics-cluster/dev?db_user=u&iam_role=arn:aws:iam::1:role/r").wire == nil)
         let serverless = try RedshiftURL("redshift-serverless://etl-wg/warehouse?iam_role=arn:aws:iam::1:role/r")
         #expect(serverless.target.fields.asText == ["WorkgroupName": "etl-wg", "Database": "warehouse"])
         #expect(serverless.catalog == "sqlite:./autoloader.sqlite")
