@@ -85,6 +85,13 @@ public protocol LoadTransaction: AnyObject {
     func commit(status: LoadStatus, rowsLoaded: Int64, rowsRejected: Int64, error: String?, schema: TableSchema?, dialect: Dialect?, partitionColumns: [String]) throws
     /// Undoes everything; the load is recorded failed and its files go back to pending (`requeue`) or failed.
     func rollback(reason: String, requeue: Bool)
+    /// Replaces the load's recorded statement with what was really run (a warehouse that builds its statement
+    /// after the load has an id: Redshift's COPY batch, its statement id, query ids and duration).
+    func recordStatement(_ statement: String) throws
+}
+
+extension LoadTransaction {
+    public func recordStatement(_ statement: String) throws {}
 }
 
 public protocol Warehouse: AnyObject {
@@ -126,6 +133,8 @@ public struct CopyOutcome: Sendable {
     /// The statement as submitted (for the load log), its id and the warehouse's query ids.
     public var statement = ""
     public var statementID: String?
+    public var queryIDs: [Int64] = []
+    public var durationNanos: Int64?
     public init() {}
 }
 

@@ -77,6 +77,14 @@ public struct ManifestLoader {
                 outcome = try warehouse.copy(table: table, loadID: tx.loadID, schema: schema, previous: record?.schema,
                                              groups: order.compactMap { groups[$0] }, options: options)
             }
+            if !outcome.statement.isEmpty {
+                var note = outcome.statement
+                if let id = outcome.statementID { note += "\n-- statement \(id)" }
+                if !outcome.queryIDs.isEmpty { note += "\n-- query ids \(outcome.queryIDs.map(String.init).joined(separator: ", "))" }
+                if let d = outcome.durationNanos { note += "\n-- \(d / 1_000_000) ms" }
+                if let rows = outcome.rows { note += "\n-- \(rows) rows" }
+                try tx.recordStatement(note)
+            }
             for e in outcome.errors { try tx.recordError(e) }
             for file in files {
                 let state: FileState, error: String?

@@ -152,6 +152,8 @@ public final class RedshiftWarehouse: CopyingWarehouse {
 
             let status = try runner.runTransaction(sqls)
             outcome.statementID = status.statementID
+            outcome.queryIDs = status.queryIDs
+            outcome.durationNanos = status.durationNanos
             log("load \(loadID) \(table): \(status.statementID.map { "statement \($0) " } ?? "")\(status.state), query ids \(status.queryIDs)\(status.durationNanos.map { ", \($0 / 1_000_000) ms" } ?? "")")
             switch status.state {
             case "FINISHED":

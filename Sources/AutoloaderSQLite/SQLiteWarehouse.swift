@@ -206,6 +206,10 @@ final class SQLiteLoadTransaction: LoadTransaction {
         open = false
     }
 
+    func recordStatement(_ statement: String) throws {
+        try connection.query("UPDATE _autoloader_loads SET statement=? WHERE id=?", [.text(statement), .int(loadID)])
+    }
+
     func rollback(reason: String, requeue: Bool) {
         guard open else { return }
         open = false

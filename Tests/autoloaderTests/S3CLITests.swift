@@ -190,6 +190,9 @@ struct CountingTarget {
         let load = try CLI.run(["load", s3.root, "--endpoint", s3.endpoint, "--warehouse", url], in: w.url)
         #expect(load.status == 0, "\(load.stdout)\(load.stderr)")
         #expect(load.stderr.contains("DATEFORMAT 'MM/DD/YYYY'") && load.stderr.contains("GZIP"), "\(load.stderr)")
+        // The load log holds the batch as submitted, with the statement id and Redshift query ids.
+        let statement = CLI.sqlite(w.database, "SELECT statement FROM _autoloader_loads ORDER BY id LIMIT 1")
+        #expect(statement.contains("COPY \"stage_") && statement.contains("-- statement ") && statement.contains("-- query ids "), "\(statement)")
         let files = try CLI.run(["files", "--warehouse", url, "--json"], in: w.url)
         #expect(files.stdout.components(separatedBy: "\"loaded\"").count == 3, "\(files.stdout)")
         let manifests = s3.awsOutput("s3 ls --recursive s3://\(s3.bucket)/autoloader-manifests/orders/")

@@ -60,11 +60,11 @@ public final class S3Client: Sendable {
     }
 
     /// Every page, following continuation tokens.
-    public func list(bucket: String, prefix: String, startAfter: String? = nil, delimiter: String? = nil) throws -> ListPage {
+    public func list(bucket: String, prefix: String, startAfter: String? = nil, delimiter: String? = nil, pageSize: Int = 1000) throws -> ListPage {
         var all = ListPage()
         var token: String?
         repeat {
-            let page = try listPage(bucket: bucket, prefix: prefix, startAfter: startAfter, delimiter: delimiter, token: token)
+            let page = try listPage(bucket: bucket, prefix: prefix, startAfter: startAfter, delimiter: delimiter, token: token, maxKeys: pageSize)
             all.objects += page.objects
             all.commonPrefixes += page.commonPrefixes
             token = page.nextToken
