@@ -29,6 +29,12 @@ public enum AutoloaderError: Error, Sendable, Equatable, CustomStringConvertible
     case warehouse(reason: String, transient: Bool)
     case usage(String)
 
+    /// A lost connection or a busy database: worth trying again later (the load rolls back, its files stay pending).
+    public static func isTransient(_ error: any Error) -> Bool {
+        if case AutoloaderError.warehouse(_, true) = error { return true }
+        return false
+    }
+
     public var description: String {
         switch self {
         case let .badInput(loc, reason): return "\(loc): \(reason)"

@@ -73,9 +73,7 @@ public struct Loader {
             try tx.commit(status: summary.status, rowsLoaded: summary.rowsLoaded, rowsRejected: summary.rowsRejected,
                           error: summary.error, schema: schema, dialect: dialect, partitionColumns: partitionColumns)
         } catch {
-            let transient: Bool
-            if case let AutoloaderError.warehouse(_, t) = error { transient = t } else { transient = false }
-            tx.rollback(reason: "\(error)", requeue: transient)
+            tx.rollback(reason: "\(error)", requeue: AutoloaderError.isTransient(error))
             throw error
         }
         return summary

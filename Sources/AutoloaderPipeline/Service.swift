@@ -67,7 +67,7 @@ public final class LoaderService: @unchecked Sendable {
                 for f in pass.recorded { log("discovered \(f.key) → table \(f.table) (\(f.size) bytes)") }
                 try dispatchLoads(catalog: backend.catalog)
             } catch {
-                if case AutoloaderError.warehouse(_, true) = error { main = nil }
+                if AutoloaderError.isTransient(error) { main = nil }
                 log("discovery: \(error) (retrying)")
             }
             let timeout = unsettled > 0 ? 0.1 : configuration.reconcileSeconds
@@ -157,7 +157,7 @@ public final class LoaderService: @unchecked Sendable {
                 } catch {
                     // Transient (another process holds the table, a busy database): wait and try again, a while.
                     attempts[table, default: 0] += 1
-                    guard case AutoloaderError.warehouse(_, true) = error, attempts[table]! < 200 else { throw error }
+                    guard AutoloaderError.isTransient(error), attempts[table, default: 0] < 200 else { throw error }
                     usleep(UInt32(min(1_000_000, 20_000 * attempts[table]!)))
                     if let fresh = try? makeBackend() { backend = fresh }
                 }

@@ -163,12 +163,11 @@ public final class RedshiftWarehouse: CopyingWarehouse {
             default:
                 outcome.failure = "Redshift: \(status.error ?? status.state)"
                 // Rejected rows, like stl_load_errors: each COPY's query id.
-                let bucketPrefix = "s3://"
                 for queryID in status.queryIDs {
                     for r in (try? runner.query(RedshiftSQL.loadErrors(queryID: queryID))) ?? [] where r.count >= 5 {
                         let url = r[0] ?? ""
                         let key = remaining.flatMap { g in g.files.filter { g.urls[$0.id] == url } }.first?.key
-                            ?? String(url.dropFirst(url.hasPrefix(bucketPrefix) ? bucketPrefix.count : 0))
+                            ?? (url.hasPrefix("s3://") ? String(url.dropFirst(5)) : url)
                         outcome.errors.append(LoadErrorRecord(loadID: loadID, file: key, line: r[1].flatMap { Int($0) }, column: r[2],
                                                               rawText: r[3] ?? "", reason: r[4] ?? ""))
                     }

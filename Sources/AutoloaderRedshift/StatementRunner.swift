@@ -69,7 +69,7 @@ public final class PostgresWireRunner: RedshiftStatementRunner {
             try session.execute("COMMIT")
             return TransactionResult(state: "FINISHED", durationNanos: Int64(DispatchTime.now().uptimeNanoseconds - start))
         } catch let error as AutoloaderError {
-            if case AutoloaderError.warehouse(_, true) = error { throw error }  // connection lost: retried by the service
+            if AutoloaderError.isTransient(error) { throw error }  // connection lost: retried by the service
             try? session.execute("ROLLBACK")
             // Redshift keeps the failed COPY's query id for the session; PostgreSQL has no such function.
             let copyID = (try? session.query("SELECT pg_last_copy_id()"))?.first?.first.flatMap { $0.flatMap { Int64($0) } }

@@ -51,10 +51,7 @@ struct DataAPITests {
         guard let aws = Self.client() else { return }
         let s3 = S3Client(aws: aws)
         let bucket = "rs-\(UUID().uuidString.lowercased().prefix(8))"
-        var create = AWSClient.Call(service: "s3", action: "s3:CreateBucket", resource: bucket, method: "PUT",
-                                    baseURL: aws.configuration.endpoint(for: "s3").url, path: "/\(bucket)")
-        create.body = []
-        _ = try aws.send(create)
+        try s3.createBucket(bucket)
         let sqlite = "/tmp/autoloader-rs-\(UUID().uuidString).sqlite"
         defer { try? FileManager.default.removeItem(atPath: sqlite) }
         func warehouse(role: String) -> RedshiftWarehouse {
@@ -109,10 +106,7 @@ struct PostgresWireTests {
         }
         let s3 = S3Client(aws: aws)
         let bucket = "wire-\(UUID().uuidString.lowercased().prefix(8))"
-        var create = AWSClient.Call(service: "s3", action: "s3:CreateBucket", resource: bucket, method: "PUT",
-                                    baseURL: aws.configuration.endpoint(for: "s3").url, path: "/\(bucket)")
-        create.body = []
-        _ = try aws.send(create)
+        try s3.createBucket(bucket)
         let schema = "rs_\(UUID().uuidString.lowercased().prefix(8))"
         let session = try PostgresSession(url: try PostgresURL(server))
         defer { try? session.execute("DROP SCHEMA \(schema) CASCADE") }

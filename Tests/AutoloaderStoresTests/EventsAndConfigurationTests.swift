@@ -1,3 +1,4 @@
+import Foundation
 @testable import AutoloaderStores
 import Testing
 
@@ -88,7 +89,7 @@ struct EventsAndConfigurationTests {
     }
 }
 
-import Foundation
+/// Writes a file, making its folder.
 enum FileManagerShim {
     static func write(_ path: String, _ text: String) throws {
         try FileManager.default.createDirectory(atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)

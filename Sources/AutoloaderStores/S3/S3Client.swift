@@ -94,6 +94,13 @@ public final class S3Client: Sendable {
         return response.body
     }
 
+    /// For tests and set-up scripts (the loader itself never creates buckets).
+    public func createBucket(_ bucket: String) throws {
+        var c = call("s3:CreateBucket", bucket: bucket, method: "PUT")
+        c.body = []
+        _ = try aws.send(c)
+    }
+
     public func put(bucket: String, key: String, body: [UInt8], contentType: String = "application/octet-stream") throws {
         var c = call("s3:PutObject", bucket: bucket, key: key, method: "PUT")
         c.headers = [("Content-Type", contentType)]
