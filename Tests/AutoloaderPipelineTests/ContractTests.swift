@@ -203,4 +203,14 @@ import Testing
         guard case let .newVersion(file) = try catalog.record(object: rewritten, as: landing) else { Issue.record("new ETag is a new version"); return }
         #expect(file.version == "\"etag-2\"")
     }
+
+    /// Text that COPY's text format must escape, and integers at their edges, arrive byte for byte.
+    @Test(arguments: Backend.allCases) func escapesAndIntegerEdges(backend: Backend) throws {
+        guard backend.available else { return }
+        let box = try Sandbox(backend)
+        try box.write("e/a.csv", "id,big,note\n1,-9223372036854775808,\"back\\slash\ttab\"\n2,9223372036854775807,\"line\nbreak\rcr\"\n3,0,\\N\n")
+        try box.loadOnce()
+        #expect(try box.column("SELECT note FROM e ORDER BY e.id") == ["back\\slash\ttab", "line\nbreak\rcr", "\\N"])
+        #expect(try box.column("SELECT CAST(big AS TEXT) FROM e ORDER BY e.id") == ["-9223372036854775808", "9223372036854775807", "0"])
+    }
 }
