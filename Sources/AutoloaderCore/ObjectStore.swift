@@ -93,7 +93,7 @@ public struct LandingKey: Sendable, Equatable {
             if let eq = folder.firstIndex(of: "="), eq != folder.startIndex {
                 let column = String(folder[..<eq])
                 let value = String(folder[folder.index(after: eq)...])
-                partitions.append((column, value.removingPercentEncodingIfAny))
+                partitions.append((column, value.percentDecoded()))
             }
         }
         return LandingKey(table: SQLIdentifier.tableName(fromFolder: parts[0]), sourceFolder: parts[0], partitions: partitions)
@@ -106,13 +106,16 @@ public struct LandingKey: Sendable, Equatable {
 }
 
 extension String {
-    /// Hive writes `a%2Fb` for `a/b` in partition folders.
-    var removingPercentEncodingIfAny: String {
-        guard contains("%") else { return self }
+    /// `%XX` sequences decoded (Hive writes `a%2Fb` for `a/b` in partition folders); with `plusAsSpace`, form
+    /// encoding as S3 event notifications use it. Malformed sequences stay as written.
+    public func percentDecoded(plusAsSpace: Bool = false) -> String {
+        guard contains("%") || (plusAsSpace && contains("+")) else { return self }
         var bytes: [UInt8] = []
         var it = Array(utf8)[...]
         while let b = it.popFirst() {
-            if b == UInt8(ascii: "%"), it.count >= 2, let v = UInt8(String(decoding: it.prefix(2), as: UTF8.self), radix: 16) {
+            if plusAsSpace, b == UInt8(ascii: "+") {
+                bytes.append(UInt8(ascii: " "))
+            } else if b == UInt8(ascii: "%"), it.count >= 2, let v = UInt8(String(decoding: it.prefix(2), as: UTF8.self), radix: 16) {
                 bytes.append(v)
                 it = it.dropFirst(2)
             } else {

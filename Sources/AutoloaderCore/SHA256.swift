@@ -64,10 +64,14 @@ public struct SHA256: Sendable {
         return out
     }
 
-    public mutating func finalizeHex() -> String {
+    public mutating func finalizeHex() -> String { Self.hexString(finalize()) }
+
+    /// Lower-case hex of any bytes (digests, HMACs).
+    public static func hexString(_ bytes: [UInt8]) -> String {
         let digits = Array("0123456789abcdef".utf8)
         var s: [UInt8] = []
-        for b in finalize() { s.append(digits[Int(b >> 4)]); s.append(digits[Int(b & 0xf)]) }
+        s.reserveCapacity(bytes.count * 2)
+        for b in bytes { s.append(digits[Int(b >> 4)]); s.append(digits[Int(b & 0xf)]) }
         return String(decoding: s, as: UTF8.self)
     }
 

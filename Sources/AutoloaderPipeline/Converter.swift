@@ -126,7 +126,7 @@ struct RescuedData {
     /// A raw field (CSV): kept as a JSON string.
     mutating func add(_ name: String, text: UnsafeBufferPointer<UInt8>) {
         key(name)
-        Self.string(text, into: &json)
+        JSONText.appendString(text, to: &json)
     }
 
     /// A JSON value: kept as it was.
@@ -136,7 +136,7 @@ struct RescuedData {
         case .null: json += Array("null".utf8)
         case let .bool(b): json += Array((b ? "true" : "false").utf8)
         case let .number(text): json += text
-        case let .string(s): var s = s; s.withUTF8 { Self.string($0, into: &json) }
+        case let .string(s): var s = s; s.withUTF8 { JSONText.appendString($0, to: &json) }
         case let .nested(text): json += Array(text.utf8)
         }
     }
@@ -144,28 +144,12 @@ struct RescuedData {
     private mutating func key(_ name: String) {
         json.append(json.isEmpty ? UInt8(ascii: "{") : UInt8(ascii: ","))
         var n = name
-        n.withUTF8 { Self.string($0, into: &json) }
+        n.withUTF8 { JSONText.appendString($0, to: &json) }
         json.append(UInt8(ascii: ":"))
     }
 
     func append(to batch: inout RowBatch) {
         if json.isEmpty { batch.cells.append(.null); return }
         (json + [UInt8(ascii: "}")]).withUnsafeBufferPointer { batch.appendText($0) }
-    }
-
-    static func string(_ b: UnsafeBufferPointer<UInt8>, into out: inout [UInt8]) {
-        let hex = Array("0123456789abcdef".utf8)
-        out.append(UInt8(ascii: "\""))
-        for c in b {
-            switch c {
-            case UInt8(ascii: "\""), UInt8(ascii: "\\"): out += [UInt8(ascii: "\\"), c]
-            case 0x0A: out += [UInt8(ascii: "\\"), UInt8(ascii: "n")]
-            case 0x0D: out += [UInt8(ascii: "\\"), UInt8(ascii: "r")]
-            case 0x09: out += [UInt8(ascii: "\\"), UInt8(ascii: "t")]
-            case 0..<0x20: out += Array("\\u00".utf8) + [hex[Int(c >> 4)], hex[Int(c & 0xf)]]
-            default: out.append(c)
-            }
-        }
-        out.append(UInt8(ascii: "\""))
     }
 }

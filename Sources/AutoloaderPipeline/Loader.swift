@@ -143,7 +143,7 @@ public struct Loader {
             }
         }
         if policy == .fail, !differences.isEmpty {
-            let sha = try drainAndDigest(hashing, hashing)
+            let sha = try hashing.finish()
             return FileOutcome(state: .failed, sha256: sha, error: AutoloaderError.badInput(
                 SourceLocation(file: file.key, line: named && detection.format == .csv ? 1 + fileDialect.skipLines : nil),
                 reason: differences.joined(separator: "; ") + " (evolution=fail: nothing of this file was loaded; "

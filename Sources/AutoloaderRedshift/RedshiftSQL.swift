@@ -97,7 +97,7 @@ public enum RedshiftSQL {
     /// length (required for Parquet, and a check for the rest).
     public static func manifest(_ entries: [ManifestEntry]) -> String {
         let lines = entries.map {
-            "    {\"url\": \(jsonString($0.url)), \"mandatory\": true, \"meta\": {\"content_length\": \($0.contentLength)}}"
+            "    {\"url\": \(JSONText.string($0.url)), \"mandatory\": true, \"meta\": {\"content_length\": \($0.contentLength)}}"
         }
         return "{\n  \"entries\": [\n" + lines.joined(separator: ",\n") + "\n  ]\n}\n"
     }
@@ -217,21 +217,5 @@ public enum RedshiftSQL {
     /// Redshift string literals read backslash escapes: both `'` and `\\` are doubled.
     public static func literal(_ value: String) -> String {
         "'" + value.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "'", with: "''") + "'"
-    }
-
-    static func jsonString(_ s: String) -> String {
-        var out = "\""
-        for scalar in s.unicodeScalars {
-            switch scalar {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            default:
-                if scalar.value < 0x20 { out += String(format: "\\u%04x", scalar.value) } else { out.unicodeScalars.append(scalar) }
-            }
-        }
-        return out + "\""
     }
 }

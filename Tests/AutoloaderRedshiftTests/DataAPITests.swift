@@ -74,7 +74,7 @@ struct DataAPITests {
         #expect(ok.statement.contains(#"COPY "stage_7_1" ("id", "amount")"#) && ok.statement.contains("GZIP") && ok.statement.contains("'eu', 7"))
         #expect(ok.statement.contains(#"INSERT INTO "public"."_autoloader_ledger""#))
         // The manifest is in S3, as Redshift will read it.
-        let manifest = String(decoding: try s3.getText(bucket: bucket, key: "manifests/orders/7.manifest"), as: UTF8.self)
+        let manifest = String(decoding: try s3.getObject(bucket: bucket, key: "manifests/orders/7.manifest"), as: UTF8.self)
         #expect(manifest.contains(#""url": "s3://\#(bucket)/in/orders/region=eu/a.csv.gz", "mandatory": true, "meta": {"content_length": 120}"#))
 
         // A failing COPY: the load fails and the rejected rows are read back, located in our file.
@@ -139,6 +139,6 @@ struct PostgresWireTests {
         #expect(try runner.query("SELECT file_key FROM \(schema)._autoloader_ledger ORDER BY file_key").map { $0.first ?? nil } == ["orders/a.csv"])
         #expect(try runner.query("SELECT count(*) FROM \(schema).orders").first?.first == "0")
         // The manifest for b.csv was written all the same.
-        #expect(String(decoding: try s3.getText(bucket: bucket, key: "m/orders/3.manifest"), as: UTF8.self).contains("orders/b.csv"))
+        #expect(String(decoding: try s3.getObject(bucket: bucket, key: "m/orders/3.manifest"), as: UTF8.self).contains("orders/b.csv"))
     }
 }

@@ -75,7 +75,7 @@ public final class AWSClient: @unchecked Sendable {
         if call.service == "s3" { headers.append(("x-amz-content-sha256", payload)) }
         let request = SignableRequest(method: call.method, host: hostHeader, path: call.path, query: call.query,
                                       headers: headers + [("host", hostHeader)], payloadSHA256: payload)
-        let signer = SigV4(region: configuration.region, service: call.service == "redshift-data" ? "redshift-data" : call.service)
+        let signer = SigV4(region: configuration.region, service: call.service)
         let signed = signer.sign(request, credentials: credentials, atSeconds: Int64(Date().timeIntervalSince1970))
         let query = request.canonicalQuery
         let target = call.baseURL + call.path + (query.isEmpty ? "" : "?" + query)

@@ -112,7 +112,7 @@ public struct SigV4: Sendable {
         let toSign = stringToSign(canonicalRequest: canonical, amzDate: amzDate)
         var key = hmacSHA256(key: Array(("AWS4" + credentials.secretAccessKey).utf8), Array(day.utf8))
         for part in [region, service, "aws4_request"] { key = hmacSHA256(key: key, Array(part.utf8)) }
-        let signature = SHA256Hex.encode(hmacSHA256(key: key, Array(toSign.utf8)))
+        let signature = SHA256.hexString(hmacSHA256(key: key, Array(toSign.utf8)))
         let names = signedHeaders(request, amzDate: amzDate, token: credentials.sessionToken).map(\.0).joined(separator: ";")
         var out = [("x-amz-date", amzDate)]
         if let token = credentials.sessionToken { out.append(("x-amz-security-token", token)) }
@@ -124,16 +124,6 @@ public struct SigV4: Sendable {
     /// Header values: leading/trailing space removed, inner runs of spaces collapsed to one.
     static func trimAll(_ value: String) -> String {
         value.split(separator: " ", omittingEmptySubsequences: true).joined(separator: " ")
-    }
-}
-
-enum SHA256Hex {
-    static func encode(_ bytes: [UInt8]) -> String {
-        let digits = Array("0123456789abcdef".utf8)
-        var s: [UInt8] = []
-        s.reserveCapacity(bytes.count * 2)
-        for b in bytes { s.append(digits[Int(b >> 4)]); s.append(digits[Int(b & 0xf)]) }
-        return String(decoding: s, as: UTF8.self)
     }
 }
 
@@ -154,22 +144,5 @@ public enum AWSURI {
             }
         }
         return String(decoding: out, as: UTF8.self)
-    }
-
-    /// S3 event notifications URL-encode keys form-style: `+` is a space.
-    public static func decodeFormEncoded(_ s: String) -> String {
-        var bytes: [UInt8] = []
-        var it = Array(s.utf8)[...]
-        while let b = it.popFirst() {
-            if b == UInt8(ascii: "+") {
-                bytes.append(UInt8(ascii: " "))
-            } else if b == UInt8(ascii: "%"), it.count >= 2, let v = UInt8(String(decoding: it.prefix(2), as: UTF8.self), radix: 16) {
-                bytes.append(v)
-                it = it.dropFirst(2)
-            } else {
-                bytes.append(b)
-            }
-        }
-        return String(decoding: bytes, as: UTF8.self)
     }
 }

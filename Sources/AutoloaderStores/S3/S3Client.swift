@@ -108,7 +108,7 @@ public final class S3Client: Sendable {
         _ = try aws.send(c)
     }
 
-    public func getText(bucket: String, key: String) throws -> [UInt8] {
+    public func getObject(bucket: String, key: String) throws -> [UInt8] {
         try aws.send(call("s3:GetObject", bucket: bucket, key: key)).body
     }
 

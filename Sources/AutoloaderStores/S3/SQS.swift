@@ -89,7 +89,7 @@ public struct S3Event: Sendable, Equatable {
                   let o = s3["object"] as? [String: Any], let rawKey = o["key"] as? String else { return nil }
             let kind: Kind
             if name.hasPrefix("ObjectCreated") { kind = .created } else if name.hasPrefix("ObjectRemoved") { kind = .removed } else { return nil }
-            return S3Event(kind: kind, bucket: bucket, key: AWSURI.decodeFormEncoded(rawKey),
+            return S3Event(kind: kind, bucket: bucket, key: rawKey.percentDecoded(plusAsSpace: true),
                            size: (o["size"] as? NSNumber)?.int64Value, etag: o["eTag"] as? String)
         }
     }
