@@ -100,9 +100,10 @@ public enum RecordOutcome: Sendable, Equatable {
 }
 
 public protocol Catalog: AnyObject {
-    /// Creates the catalog tables if missing and repairs what a crash left: files `loading` go back to
-    /// `pending`, loads `running` become `aborted` (their transaction never committed).
-    func prepare(recoverInterrupted: Bool) throws
+    /// Brings the catalog to this build's version: no DDL when it is current; migrations under a lock with a
+    /// timeout when it is behind. `readOnly` (the operations commands that only read) never changes an
+    /// existing catalog. Nothing needs repair after a crash: claims commit with the rows.
+    func prepare(readOnly: Bool) throws
 
     func ensureTable(name: String, sourceFolder: String) throws
     func record(object: ObjectInfo, as landing: LandingKey) throws -> RecordOutcome
@@ -144,4 +145,22 @@ public func nextBatch(of pending: [FileRecord], maxFiles: Int, maxBytes: Int64) 
         bytes += file.size
     }
     return batch
+}
+
+/// The catalog writes a load makes, on the load's own connection and inside its transaction (so they commit
+/// or roll back with the rows). `SQLCatalog` implements it for SQLite and PostgreSQL.
+public protocol LoadLog: AnyObject {
+    /// Logs the load `queued`, opens the transaction, takes the table's lock and claims the files.
+    func openLoad(table: String, files: [FileRecord], statement: String) throws -> Int64
+    func bufferError(_ error: LoadErrorRecord)
+    func endFile(loadID: Int64, file: FileRecord, state: FileState, sha256: String?, rows: Int64, duplicateOf: Int64?, error: String?) throws
+    func recordSchemaChange(table: String, loadID: Int64, change: String) throws
+    func recordStatement(loadID: Int64, statement: String) throws
+    func loadedTwin(table: String, sha256: String, size: Int64, excludingID: Int64) throws -> FileRecord?
+    func finishLoad(_ id: Int64, table: String, status: LoadStatus, rowsLoaded: Int64, rowsRejected: Int64, error: String?,
+                    schema: TableSchema?, dialect: Dialect?, partitionColumns: [String], checkpointNanos: Int64?) throws
+    func commit() throws
+    /// Undoes the open transaction (a failed ROLLBACK means the connection already undid it).
+    func rollback()
+    func abandonLoad(_ id: Int64, files: [FileRecord], reason: String, transient: Bool)
 }

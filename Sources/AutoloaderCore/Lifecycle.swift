@@ -1,15 +1,21 @@
 /// A file's lifecycle in the catalog. Pure: `apply` returns the next state or nil for a transition that
 /// must not happen, so every rule has a one-line test and exactly-once can be argued without a database.
+/// Every state change in the catalog goes through here: `SQLCatalog` turns an event into
+/// `UPDATE … SET state = <target> WHERE state IN (<legal sources>)` and checks the row count.
 ///
 ///     pending ──claim──▶ loading ──committed──▶ loaded
-///        ▲                  │ ├──duplicate──▶ duplicate   (same bytes already loaded under another key)
+///        │                  │ ├──duplicate──▶ duplicate   (same bytes already loaded under another key)
 ///        │                  │ ├──unchanged──▶ skipped     (same key, same bytes as the loaded version)
-///        │                  │ └──failed─────▶ failed
-///        └──retry / reload / crash recovery ◀─┘ (from loading, failed, loaded, skipped)
+///        │                  │ └──failed─────▶ failed      (the file's own defect)
+///        └──abandon─────────────────────────▶ failed      (its load was refused for good before the file's turn)
+///     pending ◀──requeue── loaded, failed, skipped, duplicate   (retry, reload, a twin's content changed)
+///
+/// `loading` is only ever seen inside the load's transaction: the claim commits with the rows, so a crash
+/// leaves the file `pending` and nothing needs repair.
 public enum FileState: String, Codable, Sendable, CaseIterable {
     case pending, loading, loaded, failed, duplicate, skipped
 
-    public enum Event: Sendable { case claim, committed, duplicate, unchanged, failed, requeue }
+    public enum Event: String, Sendable, CaseIterable { case claim, committed, duplicate, unchanged, failed, abandon, requeue }
 
     public func apply(_ event: Event) -> FileState? {
         switch (self, event) {
@@ -18,27 +24,57 @@ public enum FileState: String, Codable, Sendable, CaseIterable {
         case (.loading, .duplicate): return .duplicate
         case (.loading, .unchanged): return .skipped
         case (.loading, .failed): return .failed
-        case (.loading, .requeue), (.failed, .requeue), (.loaded, .requeue), (.skipped, .requeue), (.duplicate, .requeue):
+        case (.pending, .abandon): return .failed
+        case (.failed, .requeue), (.loaded, .requeue), (.skipped, .requeue), (.duplicate, .requeue):
             return .pending
         default: return nil
         }
     }
+
+    /// The states `event` may leave from, and where it leads (the same target from each).
+    public static func transition(_ event: Event) -> (from: [FileState], to: FileState) {
+        let from = allCases.filter { $0.apply(event) != nil }
+        return (from, from.first!.apply(event)!)
+    }
+
+    /// The event that ends a file's turn in a load with this state.
+    public static func endEvent(for state: FileState) -> Event {
+        switch state {
+        case .loaded: return .committed
+        case .duplicate: return .duplicate
+        case .skipped: return .unchanged
+        default: return .failed
+        }
+    }
 }
 
-/// A load's lifecycle: queued → running → finished | failed | aborted (crash or shutdown before commit).
+/// A load's lifecycle. A load is logged `queued` before its transaction; `running` and its end are written
+/// inside the transaction, so they become visible together at commit. A load still `queued` after its
+/// process died is closed (`interrupted`) by the next load of its table, under the table's lock.
+///
+///     queued ──start──▶ running ──succeeded──────▶ finished
+///       │                  └──someFilesFailed──▶ failed
+///       ├──refused──▶ failed        (rolled back for a reason that retrying cannot fix)
+///       └──interrupted──▶ aborted   (rolled back: lost connection, contention, crash, shutdown)
 public enum LoadStatus: String, Codable, Sendable, CaseIterable {
     case queued, running, finished, failed, aborted
 
-    public enum Event: Sendable { case start, succeeded, someFilesFailed, interrupted }
+    public enum Event: String, Sendable, CaseIterable { case start, succeeded, someFilesFailed, refused, interrupted }
 
     public func apply(_ event: Event) -> LoadStatus? {
         switch (self, event) {
         case (.queued, .start): return .running
         case (.running, .succeeded): return .finished
         case (.running, .someFilesFailed): return .failed
+        case (.queued, .refused): return .failed
         case (.queued, .interrupted), (.running, .interrupted): return .aborted
         default: return nil
         }
+    }
+
+    public static func transition(_ event: Event) -> (from: [LoadStatus], to: LoadStatus) {
+        let from = allCases.filter { $0.apply(event) != nil }
+        return (from, from.first!.apply(event)!)
     }
 }
 

@@ -64,12 +64,20 @@ public struct RowBatch: Sendable {
 
 /// One load in progress: a warehouse transaction that holds the rows AND the catalog marks.
 /// Invariant: rows and their file's `loaded` mark commit together or not at all.
+/// A warehouse implements only the warehouse work (DDL, savepoints, rows); the catalog's part is `log`, the
+/// one catalog writer on this same connection, and the steps below are written once in the extension.
 public protocol LoadTransaction: AnyObject {
     var loadID: Int64 { get }
-    /// Creates the table or adds missing columns; returns the table's schema after the change.
+    var table: String { get }
+    var files: [FileRecord] { get }
+    var log: any LoadLog { get }
+    /// Creates the table or adds missing columns; returns the table's schema after the change (each change
+    /// recorded in the schema history through `log`).
     func prepareTable(_ table: String, schema: TableSchema, partitionColumns: [String]) throws -> TableSchema
     /// Starts one file inside the load (a savepoint): its rows and outcome are undone together on abort.
     func beginFile(_ file: FileRecord) throws
+    /// Ends the file's savepoint: keeps its rows, or undoes them.
+    func endSavepoint(keep: Bool) throws
     /// Deletes the rows earlier versions of this key loaded (overwrite policy `replace`).
     func deleteRows(table: String, key: String) throws -> Int64
     /// Appends converted rows; column order is `columns` given to `beginInsert`.
@@ -77,21 +85,47 @@ public protocol LoadTransaction: AnyObject {
     func insert(_ batch: RowBatch) throws
     /// The file's rows are all sent (a streamed COPY completes here); queries may follow.
     func endInsert() throws
-    /// For duplicate detection at commit time: a loaded file with the same content but another id.
-    func loadedFile(withHash sha256: String, size: Int64, excludingID: Int64) throws -> FileRecord?
-    func recordError(_ error: LoadErrorRecord) throws
-    /// Ends the current file: keeps its rows (`.loaded`) or undoes them (any other state).
-    func endFile(_ file: FileRecord, state: FileState, sha256: String?, rows: Int64, duplicateOf: Int64?, error: String?) throws
-    func commit(status: LoadStatus, rowsLoaded: Int64, rowsRejected: Int64, error: String?, schema: TableSchema?, dialect: Dialect?, partitionColumns: [String]) throws
-    /// Undoes everything; the load is recorded failed and its files go back to pending (`requeue`) or failed.
-    func rollback(reason: String, requeue: Bool)
-    /// Replaces the load's recorded statement with what was really run (a warehouse that builds its statement
-    /// after the load has an id: Redshift's COPY batch, its statement id, query ids and duration).
-    func recordStatement(_ statement: String) throws
+    /// Abandons a streamed insert in progress (before the savepoint is rolled back).
+    func abandonInsert()
 }
 
 extension LoadTransaction {
-    public func recordStatement(_ statement: String) throws {}
+    public func abandonInsert() {}
+
+    /// For duplicate detection at commit time: a loaded file with the same content but another id.
+    public func loadedFile(withHash sha256: String, size: Int64, excludingID: Int64) throws -> FileRecord? {
+        try log.loadedTwin(table: table, sha256: sha256, size: size, excludingID: excludingID)
+    }
+
+    public func recordError(_ error: LoadErrorRecord) throws { log.bufferError(error) }
+
+    /// Ends the current file: keeps its rows (`.loaded`) or undoes them (any other state), and records its state.
+    public func endFile(_ file: FileRecord, state: FileState, sha256: String?, rows: Int64, duplicateOf: Int64?, error: String?) throws {
+        abandonInsert()
+        try endSavepoint(keep: state == .loaded)
+        try log.endFile(loadID: loadID, file: file, state: state, sha256: sha256, rows: rows, duplicateOf: duplicateOf, error: error)
+    }
+
+    public func commit(status: LoadStatus, rowsLoaded: Int64, rowsRejected: Int64, error: String?, schema: TableSchema?, dialect: Dialect?,
+                       partitionColumns: [String], checkpointNanos: Int64?) throws {
+        try log.finishLoad(loadID, table: table, status: status, rowsLoaded: rowsLoaded, rowsRejected: rowsRejected, error: error,
+                           schema: schema, dialect: dialect, partitionColumns: partitionColumns, checkpointNanos: checkpointNanos)
+        try log.commit()
+    }
+
+    /// Undoes everything; the load is logged aborted (transient: its files are pending again) or failed (its
+    /// files fail with `reason`).
+    public func rollback(reason: String, transient: Bool) {
+        abandonInsert()
+        log.rollback()
+        log.abandonLoad(loadID, files: files, reason: reason, transient: transient)
+    }
+
+    /// Replaces the load's recorded statement with what was really run (a warehouse that builds its statement
+    /// after the load has an id: Redshift's COPY batch, its statement id, query ids and duration).
+    public func recordStatement(_ statement: String) throws {
+        try log.recordStatement(loadID: loadID, statement: statement)
+    }
 }
 
 public protocol Warehouse: AnyObject {

@@ -48,6 +48,7 @@ public struct Loader {
         var schema = record.schema
         var dialect = record.dialect
         var partitionColumns = record.partitionColumns
+        var checkpoint: Int64?
         do {
             for file in files {
                 try tx.beginFile(file)
@@ -62,6 +63,7 @@ public struct Loader {
                 try tx.endFile(file, state: outcome.state, sha256: outcome.sha256, rows: outcome.state == .loaded ? outcome.rows : 0,
                                duplicateOf: outcome.duplicateOf, error: outcome.error)
                 if outcome.state == .loaded {
+                    checkpoint = max(checkpoint ?? file.modifiedNanos, file.modifiedNanos)
                     summary.rowsLoaded += outcome.rows
                     summary.rowsRejected += outcome.rejected
                 }
@@ -71,9 +73,9 @@ public struct Loader {
             summary.status = failed.isEmpty ? .finished : .failed
             summary.error = failed.isEmpty ? nil : failed.map { $0.error ?? $0.key }.joined(separator: "; ")
             try tx.commit(status: summary.status, rowsLoaded: summary.rowsLoaded, rowsRejected: summary.rowsRejected,
-                          error: summary.error, schema: schema, dialect: dialect, partitionColumns: partitionColumns)
+                          error: summary.error, schema: schema, dialect: dialect, partitionColumns: partitionColumns, checkpointNanos: checkpoint)
         } catch {
-            tx.rollback(reason: "\(error)", requeue: AutoloaderError.isTransient(error))
+            tx.rollback(reason: "\(error)", transient: AutoloaderError.isTransient(error))
             throw error
         }
         return summary

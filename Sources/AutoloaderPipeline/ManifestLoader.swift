@@ -86,6 +86,7 @@ public struct ManifestLoader {
                 try tx.recordStatement(note)
             }
             for e in outcome.errors { try tx.recordError(e) }
+            var loadedIDs = Set<Int64>()
             for file in files {
                 let state: FileState, error: String?
                 if let reason = failed[file.id] {
@@ -100,6 +101,7 @@ public struct ManifestLoader {
                 try tx.beginFile(file)
                 try tx.endFile(file, state: state, sha256: nil, rows: 0, duplicateOf: nil, error: error)
                 summary.files.append((file.key, state, 0, error))
+                if state == .loaded { loadedIDs.insert(file.id) }
             }
             summary.rowsLoaded = outcome.rows ?? 0
             summary.rowsRejected = Int64(outcome.errors.count)
@@ -107,9 +109,10 @@ public struct ManifestLoader {
             summary.status = bad.isEmpty ? .finished : .failed
             summary.error = bad.isEmpty ? nil : (outcome.failure ?? bad.compactMap(\.error).joined(separator: "; "))
             try tx.commit(status: summary.status, rowsLoaded: summary.rowsLoaded, rowsRejected: summary.rowsRejected, error: summary.error,
-                          schema: schema.columns.isEmpty ? nil : schema, dialect: dialect, partitionColumns: partitionColumns)
+                          schema: schema.columns.isEmpty ? nil : schema, dialect: dialect, partitionColumns: partitionColumns,
+                          checkpointNanos: files.filter { loadedIDs.contains($0.id) }.map(\.modifiedNanos).max())
         } catch {
-            tx.rollback(reason: "\(error)", requeue: AutoloaderError.isTransient(error))
+            tx.rollback(reason: "\(error)", transient: AutoloaderError.isTransient(error))
             throw error
         }
         return summary

@@ -47,7 +47,7 @@ public final class LoaderService: @unchecked Sendable {
     /// Runs until `stop()`. Returns after every started load has ended.
     public func run() throws {
         var main: Backend? = try makeBackend()
-        try main?.catalog.prepare(recoverInterrupted: true)
+        try main?.catalog.prepare(readOnly: false)
         let discoverer = Discoverer(store: store, catalog: main!.catalog)
         let watch = try store.watch { [wake] in wake.signal() }
         log("watching \(store.location)\(watch == nil ? " (listing every \(configuration.reconcileSeconds)s)" : " (file events + listing every \(configuration.reconcileSeconds)s)")")
@@ -137,7 +137,7 @@ public final class LoaderService: @unchecked Sendable {
     /// One-shot: record every file now (no settling wait) and load until nothing is pending. Used by `autoloader load`.
     public func runOnce(progress: (@Sendable (String, Int64, Int64) -> Void)? = nil) throws -> [LoadSummary] {
         var backend = try makeBackend()
-        try backend.catalog.prepare(recoverInterrupted: true)
+        try backend.catalog.prepare(readOnly: false)
         let discoverer = Discoverer(store: store, catalog: backend.catalog)
         discoverer.settledAfterNanos = 0
         _ = try discoverer.scan()

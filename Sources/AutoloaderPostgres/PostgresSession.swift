@@ -109,16 +109,20 @@ public final class PostgresSession: @unchecked Sendable {
         for b in binds {
             if let b { bindings.append(b) } else { bindings.appendNull() }
         }
-        let query = PostgresQuery(unsafeSQL: sql, binds: bindings)
+        return try rows(PostgresQuery(unsafeSQL: sql, binds: bindings)) { Self.text(of: $0) }
+    }
+
+    /// Runs a query and maps every cell; the one place a query waits on the server.
+    func rows<Value: Sendable>(_ query: PostgresQuery, _ cell: @escaping @Sendable (PostgresCell) -> Value) throws -> [[Value]] {
         let connection = connection, logger = logger
         // A connection the server closed (restart, failover) fails here, at once: the caller reconnects.
         if connection.isClosed { throw AutoloaderError.warehouse(reason: "PostgreSQL connection to \(url) was closed", transient: true) }
         do {
             return try blocking {
-                var rows: [[String?]] = []
+                var rows: [[Value]] = []
                 for try await row in try await connection.query(query, logger: logger) {
-                    var values: [String?] = []
-                    for cell in row { values.append(Self.text(of: cell)) }
+                    var values: [Value] = []
+                    for c in row { values.append(cell(c)) }
                     rows.append(values)
                 }
                 return rows
@@ -221,5 +225,49 @@ public final class CopyIn: @unchecked Sendable {
         continuation.finish()
         finished.wait()
         finished.signal()
+    }
+}
+
+extension PostgresSession: CatalogConnection {
+    /// The catalog in its own schema (`autoloader` by default) of the warehouse's database.
+    public var dialect: CatalogDialect {
+        let schema = url.catalogSchema
+        let literal = "'" + schema.replacingOccurrences(of: "'", with: "''") + "'"
+        return CatalogDialect(
+            name: "postgresql",
+            table: { SQLIdentifier.quoted(schema) + "." + SQLIdentifier.quoted($0) },
+            index: { SQLIdentifier.quoted($0) },
+            parameterPrefix: "$",
+            serialKey: "BIGSERIAL PRIMARY KEY",
+            boolean: "BOOLEAN",
+            // A lock that cannot be had within 30 s (a user's long query on a table the load must ALTER, a
+            // migration waiting on a load) fails the transaction, transiently, instead of queueing forever.
+            begin: ["BEGIN", "SET LOCAL lock_timeout = '30s'"],
+            tryLock: "SELECT CASE WHEN pg_try_advisory_xact_lock(hashtext($1)) THEN 1 ELSE 0 END",
+            lock: "SELECT 1 FROM (SELECT pg_advisory_xact_lock(hashtext($1))) AS l",
+            createNamespace: ["CREATE SCHEMA IF NOT EXISTS \(SQLIdentifier.quoted(schema))"],
+            tableExists: "SELECT 1 FROM pg_catalog.pg_tables WHERE schemaname = \(literal) AND tablename = $1",
+            columnNames: "SELECT column_name::text FROM information_schema.columns WHERE table_schema = \(literal) AND table_name = $1",
+            greatest: "GREATEST"
+        )
+    }
+
+    public func run(_ sql: String, _ binds: [DBValue]) throws -> [[DBValue]] {
+        var bindings = PostgresBindings()
+        for b in binds {
+            switch b {
+            case .null: bindings.appendNull()
+            case let .int(i): bindings.append(i)
+            case let .text(s): bindings.append(s)
+            }
+        }
+        return try rows(PostgresQuery(unsafeSQL: sql, binds: bindings)) { cell in
+            guard cell.bytes != nil else { return .null }
+            switch cell.dataType {
+            case .int2, .int4, .int8: return (try? cell.decode(Int64.self)).map { .int($0) } ?? .null
+            case .bool: return (try? cell.decode(Bool.self)).map { .int($0 ? 1 : 0) } ?? .null
+            default: return Self.text(of: cell).map { .text($0) } ?? .null
+            }
+        }
     }
 }

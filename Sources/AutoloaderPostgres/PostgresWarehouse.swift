@@ -3,18 +3,18 @@ import Foundation
 import NIOCore
 
 /// PostgreSQL as the warehouse: rows stream in with COPY FROM STDIN (text format), each file in a
-/// savepoint of the load's transaction, and the catalog marks commit in that same transaction.
+/// savepoint of the load's transaction, and the catalog marks commit in that same transaction, on the same
+/// connection (one connection per load: nothing of a load ever waits on another connection of its own).
 /// Several processes may share one database: a load holds a transaction-scoped advisory lock on its
 /// table, so one load at a time per table, and a crashed process's work is simply still pending.
 public final class PostgresWarehouse: Warehouse, @unchecked Sendable {
-    /// The load's transaction runs here.
     let session: PostgresSession
-    /// Autocommit statements (the `running` load log line) run here.
-    let log: PostgresSession
+    /// The one catalog writer, on the load's connection.
+    public let catalog: SQLCatalog
 
-    public init(session: PostgresSession, log: PostgresSession) {
+    public init(session: PostgresSession) {
         self.session = session
-        self.log = log
+        catalog = SQLCatalog(connection: session)
     }
 
     public static let postgresCapabilities = WarehouseCapabilities(name: "postgresql", transactionalCatalog: true, storesAnyValue: false,
@@ -29,67 +29,28 @@ public final class PostgresWarehouse: Warehouse, @unchecked Sendable {
 
     public var capabilities: WarehouseCapabilities { Self.postgresCapabilities }
 
-    var catalogSchema: String { SQLIdentifier.quoted(session.url.catalogSchema) }
-
     public func beginLoad(table: String, files: [FileRecord], statement: String) throws -> any LoadTransaction {
-        try session.execute("BEGIN")
-        do {
-            let locked = try session.query("SELECT pg_try_advisory_xact_lock(hashtext($1))::text", ["autoloader.load." + session.url.catalogSchema + "." + table])
-            guard locked.first?.first == "true" else {
-                throw AutoloaderError.warehouse(reason: "table \(table) is being loaded by another process", transient: true)
-            }
-            // Holding the table's lock: any `running` load of this table is a crashed process's; its files never left pending.
-            try log.query("UPDATE \(catalogSchema).loads SET status='aborted', finished_at=$1, error='interrupted before commit (crash or kill); its files are pending again' WHERE table_name=$2 AND status='running'",
-                          [WallClock.nowISO(), table])
-            let keys = String(decoding: try JSONEncoder().encode(files.map(\.key)), as: UTF8.self)
-            let bytes = files.reduce(0) { $0 + $1.size }
-            let inserted = try log.query("INSERT INTO \(catalogSchema).loads(table_name, files, statement, status, bytes, started_at) VALUES ($1,$2,$3,'running',$4::bigint,$5) RETURNING id::text",
-                                         [table, keys, statement, String(bytes), WallClock.nowISO()])
-            guard let idText = inserted.first?.first, let loadID = Int64(idText ?? "") else {
-                throw AutoloaderError.warehouse(reason: "could not record the load", transient: true)
-            }
-            let ids = "{" + files.map { String($0.id) }.joined(separator: ",") + "}"
-            let claimed = try session.query("UPDATE \(catalogSchema).files SET state='loading', load_id=$1::bigint WHERE id = ANY($2::bigint[]) AND state='pending' RETURNING id",
-                                            [String(loadID), ids])
-            guard claimed.count == files.count else {
-                _ = try? log.query("UPDATE \(catalogSchema).loads SET status='aborted', finished_at=$1, error='its files were loaded elsewhere first' WHERE id=$2::bigint",
-                               [WallClock.nowISO(), String(loadID)])
-                throw AutoloaderError.warehouse(reason: "some files of the batch are no longer pending (loaded by another process)", transient: true)
-            }
-            return PostgresLoadTransaction(session: session, log: log, loadID: loadID, table: table, fileIDs: ids)
-        } catch {
-            _ = try? session.execute("ROLLBACK")
-            throw error
-        }
+        let loadID = try catalog.openLoad(table: table, files: files, statement: statement)
+        return PostgresLoadTransaction(session: session, log: catalog, loadID: loadID, table: table, files: files)
     }
-
 }
 
 final class PostgresLoadTransaction: LoadTransaction, @unchecked Sendable {
     let session: PostgresSession
-    let log: PostgresSession
+    let log: any LoadLog
     let loadID: Int64
     let table: String
-    /// `{1,2,3}`: the claimed files, for marking them failed after a rollback.
-    let fileIDs: String
+    let files: [FileRecord]
     private var copy: CopyIn?
     private var copyBuffer = ByteBufferAllocator().buffer(capacity: 1 << 20)
-    private var pendingErrors: [LoadErrorRecord] = []
-    private var open = true
-    private var maxModified: Int64?
-    private var schemaChanges: [String] = []
 
-    init(session: PostgresSession, log: PostgresSession, loadID: Int64, table: String, fileIDs: String) {
+    init(session: PostgresSession, log: any LoadLog, loadID: Int64, table: String, files: [FileRecord]) {
         self.session = session
         self.log = log
         self.loadID = loadID
         self.table = table
-        self.fileIDs = fileIDs
+        self.files = files
     }
-
-    deinit { if open { copy?.abandon(); _ = try? session.execute("ROLLBACK") } }
-
-    var c: String { SQLIdentifier.quoted(session.url.catalogSchema) }
     func target(_ table: String) -> String { SQLIdentifier.quoted(session.url.schema) + "." + SQLIdentifier.quoted(table) }
 
     func prepareTable(_ table: String, schema: TableSchema, partitionColumns: [String]) throws -> TableSchema {
@@ -103,9 +64,8 @@ final class PostgresLoadTransaction: LoadTransaction, @unchecked Sendable {
             var defs = schema.columns.map { "\(SQLIdentifier.quoted($0.name)) \(typeName($0.type))" }
             defs += partitionColumns.map { "\(SQLIdentifier.quoted($0)) TEXT" }
             defs.append("\(SQLIdentifier.quoted(LineageColumn.sourceFile)) TEXT")
-            let ddl = "CREATE TABLE \(target(table)) (\(defs.joined(separator: ", ")))"
-            try session.execute(ddl)
-            schemaChanges.append(ddl)
+            try session.execute("CREATE SCHEMA IF NOT EXISTS \(SQLIdentifier.quoted(session.url.schema))")
+            try change("CREATE TABLE \(target(table)) (\(defs.joined(separator: ", ")))")
             return schema
         }
         // Evolution (add_columns): new columns are added; an integer or numeric column whose values no longer fit
@@ -113,23 +73,23 @@ final class PostgresLoadTransaction: LoadTransaction, @unchecked Sendable {
         for column in schema.columns {
             let wanted = typeName(column.type)
             guard let current = existing[column.name.lowercased()] else {
-                let ddl = "ALTER TABLE \(target(table)) ADD COLUMN \(SQLIdentifier.quoted(column.name)) \(wanted)"
-                try session.execute(ddl)
-                schemaChanges.append(ddl)
+                try change("ALTER TABLE \(target(table)) ADD COLUMN \(SQLIdentifier.quoted(column.name)) \(wanted)")
                 continue
             }
             if Self.isWidening(from: current, to: wanted) {
-                let ddl = "ALTER TABLE \(target(table)) ALTER COLUMN \(SQLIdentifier.quoted(column.name)) TYPE \(wanted)"
-                try session.execute(ddl)
-                schemaChanges.append(ddl)
+                try change("ALTER TABLE \(target(table)) ALTER COLUMN \(SQLIdentifier.quoted(column.name)) TYPE \(wanted)")
             }
         }
         for p in partitionColumns where existing[p.lowercased()] == nil {
-            let ddl = "ALTER TABLE \(target(table)) ADD COLUMN \(SQLIdentifier.quoted(p)) TEXT"
-            try session.execute(ddl)
-            schemaChanges.append(ddl)
+            try change("ALTER TABLE \(target(table)) ADD COLUMN \(SQLIdentifier.quoted(p)) TEXT")
         }
         return schema
+    }
+
+    /// DDL in the load's transaction, recorded in the schema history with it.
+    private func change(_ ddl: String) throws {
+        try session.execute(ddl)
+        try log.recordSchemaChange(table: table, loadID: loadID, change: ddl)
     }
 
     /// Widening PostgreSQL allows without losing values: up the integer ladder, to numeric, numeric to a wider numeric, anything to text.
@@ -169,70 +129,15 @@ final class PostgresLoadTransaction: LoadTransaction, @unchecked Sendable {
         try copy.finish()
     }
 
-    func loadedFile(withHash sha256: String, size: Int64, excludingID: Int64) throws -> FileRecord? {
-        guard let r = try session.query("SELECT id::text, key FROM \(c).files WHERE table_name=$4 AND sha256=$1 AND size=$2::bigint AND id<>$3::bigint AND state='loaded' LIMIT 1",
-                                        [sha256, String(size), String(excludingID), table]).first else { return nil }
-        return FileRecord(id: Int64(r[0] ?? "") ?? 0, table: table, key: r[1] ?? "", size: size, modifiedNanos: 0, state: .loaded)
+    func abandonInsert() {
+        guard let copy else { return }
+        self.copy = nil
+        copy.abandon()
     }
 
-    func recordError(_ error: LoadErrorRecord) throws {
-        pendingErrors.append(error)
-    }
-
-    func endFile(_ file: FileRecord, state: FileState, sha256: String?, rows: Int64, duplicateOf: Int64?, error: String?) throws {
-        if let copy {
-            self.copy = nil
-            copy.abandon()
-        }
-        if state == .loaded {
-            try session.execute("RELEASE SAVEPOINT file")
-            try session.query("UPDATE \(c).files SET superseded=true WHERE key=$1 AND id<>$2::bigint", [file.key, String(file.id)])
-            maxModified = max(maxModified ?? file.modifiedNanos, file.modifiedNanos)
-        } else {
-            try session.execute("ROLLBACK TO SAVEPOINT file")
-            try session.execute("RELEASE SAVEPOINT file")
-        }
-        try session.query("UPDATE \(c).files SET state=$1, sha256=$2, rows=$3::bigint, duplicate_of=$4::bigint, error=$5, load_id=$6::bigint WHERE id=$7::bigint",
-                          [state.rawValue, sha256, String(rows), duplicateOf.map(String.init), error, String(loadID), String(file.id)])
-        for e in pendingErrors {
-            try session.query("INSERT INTO \(c).load_errors(load_id, file, line, column_name, raw_text, reason) VALUES ($1::bigint,$2,$3::bigint,$4,$5,$6)",
-                              [String(e.loadID), e.file, e.line.map(String.init), e.column, e.rawText, e.reason])
-        }
-        pendingErrors.removeAll()
-    }
-
-    func commit(status: LoadStatus, rowsLoaded: Int64, rowsRejected: Int64, error: String?, schema: TableSchema?, dialect: Dialect?, partitionColumns: [String]) throws {
-        let encoder = JSONEncoder()
-        try session.query("UPDATE \(c).loads SET status=$1, rows_loaded=$2::bigint, rows_rejected=$3::bigint, finished_at=$4, error=$5 WHERE id=$6::bigint",
-                          [status.rawValue, String(rowsLoaded), String(rowsRejected), WallClock.nowISO(), error, String(loadID)])
-        if let schema {
-            try session.query("UPDATE \(c).tables SET schema=$1, dialect=COALESCE($2, dialect), partition_columns=$3, updated_at=$4 WHERE name=$5",
-                              [String(decoding: try encoder.encode(schema), as: UTF8.self), dialect.flatMap { try? String(decoding: encoder.encode($0), as: UTF8.self) },
-                               String(decoding: try encoder.encode(partitionColumns), as: UTF8.self), WallClock.nowISO(), table])
-        }
-        for change in schemaChanges {
-            try session.query("INSERT INTO \(c).schema_history(table_name, load_id, change, at) VALUES ($1, $2::bigint, $3, $4)", [table, String(loadID), change, WallClock.nowISO()])
-        }
-        if let maxModified {
-            try session.query("UPDATE \(c).tables SET checkpoint_ns=GREATEST(COALESCE(checkpoint_ns, 0), $1::bigint) WHERE name=$2", [String(maxModified), table])
-        }
-        try session.execute("COMMIT")
-        open = false
-    }
-
-    func rollback(reason: String, requeue: Bool) {
-        guard open else { return }
-        open = false
-        copy?.abandon()
-        copy = nil
-        _ = try? session.execute("ROLLBACK")
-        // The claim rolled back with everything else: the files are pending again. Only the log line remains.
-        _ = try? log.query("UPDATE \(c).loads SET status='failed', finished_at=$1, error=$2 WHERE id=$3::bigint", [WallClock.nowISO(), reason, String(loadID)])
-        if !requeue {
-            // A terminal error (not a lost connection): the files fail with it instead of being retried forever.
-            _ = try? log.query("UPDATE \(c).files SET state='failed', error=$1, load_id=$2::bigint WHERE id = ANY($3::bigint[]) AND state='pending'",
-                               [reason, String(loadID), fileIDs])
-        }
+    func endSavepoint(keep: Bool) throws {
+        if !keep { try session.execute("ROLLBACK TO SAVEPOINT file") }
+        try session.execute("RELEASE SAVEPOINT file")
     }
 }
 

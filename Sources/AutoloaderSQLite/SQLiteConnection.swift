@@ -1,5 +1,8 @@
 import AutoloaderCore
 import CSQLite
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// A thin, typed wrapper over libsqlite3: prepared statements reused on the hot path, errors carrying
 /// SQLite's message. One connection per thread; SQLite's own locking (WAL + busy timeout) does the rest.
@@ -8,6 +11,12 @@ public final class SQLiteConnection {
     public let path: String
 
     public init(path: String) throws {
+        // A new database file is created readable by its owner only: it holds the catalog and the loaded rows.
+        // (SQLite gives its -wal and -shm files the database file's permissions.)
+        if path != ":memory:", access(path, F_OK) != 0 {
+            let fd = open(path, O_CREAT | O_WRONLY | O_EXCL, 0o600)
+            if fd >= 0 { close(fd) }
+        }
         var handle: OpaquePointer?
         let flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX
         guard sqlite3_open_v2(path, &handle, flags, nil) == SQLITE_OK, let handle else {
@@ -97,12 +106,46 @@ public enum SQLValue: Equatable, Sendable {
     }
 }
 
-extension Optional where Wrapped == String {
-    var sql: SQLValue { map { .text($0) } ?? .null }
-}
+extension SQLiteConnection: CatalogConnection {
+    /// The catalog as `_autoloader_*` tables in the warehouse's own file: rows and marks share a transaction.
+    public static let catalogDialect = CatalogDialect(
+        name: "sqlite",
+        table: { SQLIdentifier.quoted("_autoloader_" + $0) },
+        index: { SQLIdentifier.quoted("_autoloader_" + $0) },
+        parameterPrefix: "?",
+        serialKey: "INTEGER PRIMARY KEY",
+        boolean: "INTEGER",
+        // IMMEDIATE takes the write lock up front (a deferred transaction that upgrades later can deadlock);
+        // waiting for it is bounded by the busy timeout.
+        begin: ["BEGIN IMMEDIATE"],
+        tryLock: nil,
+        lock: nil,
+        createNamespace: [],
+        tableExists: "SELECT 1 FROM sqlite_master WHERE type='table' AND name='_autoloader_' || ?1",
+        columnNames: "SELECT name FROM pragma_table_info('_autoloader_' || ?1)",
+        greatest: "MAX"
+    )
 
-extension Optional where Wrapped == Int64 {
-    var sql: SQLValue { map { .int($0) } ?? .null }
+    public var dialect: CatalogDialect { Self.catalogDialect }
+
+    public func run(_ sql: String, _ binds: [DBValue]) throws -> [[DBValue]] {
+        try query(sql, binds.map { v -> SQLValue in
+            switch v {
+            case .null: return .null
+            case let .int(i): return .int(i)
+            case let .text(s): return .text(s)
+            }
+        }).map { row in
+            row.map { v -> DBValue in
+                switch v {
+                case .null: return .null
+                case let .int(i): return .int(i)
+                case let .double(d): return .text(String(d))
+                case let .text(s): return .text(s)
+                }
+            }
+        }
+    }
 }
 
 // SQLITE_TRANSIENT / SQLITE_STATIC are macros Swift cannot import.

@@ -6,11 +6,12 @@ import Foundation
 /// every file is a savepoint. Dates and times are stored as ISO-8601 text (what SQLite's date functions read).
 public final class SQLiteWarehouse: Warehouse {
     public let connection: SQLiteConnection
-    public let catalog: SQLiteCatalog
+    /// The one catalog writer, on this connection.
+    public let catalog: SQLCatalog
 
     public init(connection: SQLiteConnection) {
         self.connection = connection
-        catalog = SQLiteCatalog(connection: connection)
+        catalog = SQLCatalog(connection: connection)
     }
 
     public static let sqliteCapabilities = WarehouseCapabilities(name: "sqlite", transactionalCatalog: true, storesAnyValue: true, maxVarcharBytes: nil) { type in
@@ -33,24 +34,9 @@ public final class SQLiteWarehouse: Warehouse {
     public var capabilities: WarehouseCapabilities { Self.sqliteCapabilities }
 
     public func beginLoad(table: String, files: [FileRecord], statement: String) throws -> any LoadTransaction {
-        let keys = String(decoding: try JSONEncoder().encode(files.map(\.key)), as: UTF8.self)
-        let bytes = files.reduce(0) { $0 + $1.size }
-        let loadID: Int64 = try connection.transaction {
-            try connection.query("INSERT INTO _autoloader_loads(table_name, files, statement, status, bytes, started_at) VALUES (?,?,?,?,?,?)",
-                                 [.text(table), .text(keys), .text(statement), .text(LoadStatus.running.rawValue), .int(bytes), .text(WallClock.nowISO())])
-            let id = connection.lastInsertRowID
-            for f in files {
-                try connection.query("UPDATE _autoloader_files SET state='loading', load_id=? WHERE id=? AND state='pending'", [.int(id), .int(f.id)])
-                if connection.changes != 1 {
-                    throw AutoloaderError.warehouse(reason: "file \(f.key) is no longer pending (claimed elsewhere)", transient: true)
-                }
-            }
-            return id
-        }
-        try connection.execute("BEGIN IMMEDIATE")
-        return SQLiteLoadTransaction(connection: connection, loadID: loadID, table: table)
+        let loadID = try catalog.openLoad(table: table, files: files, statement: statement)
+        return SQLiteLoadTransaction(connection: connection, log: catalog, loadID: loadID, table: table, files: files)
     }
-
 }
 
 final class SQLiteLoadTransaction: LoadTransaction {
@@ -60,23 +46,22 @@ final class SQLiteLoadTransaction: LoadTransaction {
         return p
     }()
     let connection: SQLiteConnection
+    let log: any LoadLog
     let loadID: Int64
     let table: String
+    let files: [FileRecord]
     private var insert: Statement?
     private var insertMany: Statement?
     private var insertManyRows = 1
     private var insertColumns = 0
-    private var pendingErrors: [LoadErrorRecord] = []
-    private var open = true
-    private var maxModified: Int64?
 
-    init(connection: SQLiteConnection, loadID: Int64, table: String) {
+    init(connection: SQLiteConnection, log: any LoadLog, loadID: Int64, table: String, files: [FileRecord]) {
         self.connection = connection
+        self.log = log
         self.loadID = loadID
         self.table = table
+        self.files = files
     }
-
-    deinit { if open { try? connection.execute("ROLLBACK") } }
 
     func prepareTable(_ table: String, schema: TableSchema, partitionColumns: [String]) throws -> TableSchema {
         let typeName = SQLiteWarehouse.sqliteCapabilities.typeName
@@ -85,17 +70,23 @@ final class SQLiteLoadTransaction: LoadTransaction {
             var defs = schema.columns.map { "\(SQLIdentifier.quoted($0.name)) \(typeName($0.type))" }
             defs += partitionColumns.map { "\(SQLIdentifier.quoted($0)) TEXT" }
             defs.append("\(SQLIdentifier.quoted(LineageColumn.sourceFile)) TEXT")
-            try connection.execute("CREATE TABLE \(SQLIdentifier.quoted(table)) (\(defs.joined(separator: ", ")))")
+            try change("CREATE TABLE \(SQLIdentifier.quoted(table)) (\(defs.joined(separator: ", ")))")
             return schema
         }
         // Evolution (add_columns): new columns are added; SQLite stores any value in any column, so no widening DDL.
         for column in schema.columns where !existing.contains(column.name.lowercased()) {
-            try connection.execute("ALTER TABLE \(SQLIdentifier.quoted(table)) ADD COLUMN \(SQLIdentifier.quoted(column.name)) \(typeName(column.type))")
+            try change("ALTER TABLE \(SQLIdentifier.quoted(table)) ADD COLUMN \(SQLIdentifier.quoted(column.name)) \(typeName(column.type))")
         }
         for p in partitionColumns where !existing.contains(p.lowercased()) {
-            try connection.execute("ALTER TABLE \(SQLIdentifier.quoted(table)) ADD COLUMN \(SQLIdentifier.quoted(p)) TEXT")
+            try change("ALTER TABLE \(SQLIdentifier.quoted(table)) ADD COLUMN \(SQLIdentifier.quoted(p)) TEXT")
         }
         return schema
+    }
+
+    /// DDL in the load's transaction, recorded in the schema history with it.
+    private func change(_ ddl: String) throws {
+        try connection.execute(ddl)
+        try log.recordSchemaChange(table: table, loadID: loadID, change: ddl)
     }
 
     func beginFile(_ file: FileRecord) throws {
@@ -159,67 +150,10 @@ final class SQLiteLoadTransaction: LoadTransaction {
 
     func endInsert() throws {}
 
-    func loadedFile(withHash sha256: String, size: Int64, excludingID: Int64) throws -> FileRecord? {
-        try SQLiteCatalog(connection: connection).files(where: "table_name=? AND sha256=? AND size=? AND id<>? AND state='loaded'",
-                                                                [.text(table), .text(sha256), .int(size), .int(excludingID)]).first
-    }
-
-    func recordError(_ error: LoadErrorRecord) throws {
-        pendingErrors.append(error)
-    }
-
-    func endFile(_ file: FileRecord, state: FileState, sha256: String?, rows: Int64, duplicateOf: Int64?, error: String?) throws {
+    func endSavepoint(keep: Bool) throws {
         insert = nil
         insertMany = nil
-        if state == .loaded {
-            try connection.execute("RELEASE SAVEPOINT file")
-            try connection.query("UPDATE _autoloader_files SET superseded=1 WHERE key=? AND id<>?", [.text(file.key), .int(file.id)])
-            maxModified = max(maxModified ?? file.modifiedNanos, file.modifiedNanos)
-        } else {
-            try connection.execute("ROLLBACK TO SAVEPOINT file")
-            try connection.execute("RELEASE SAVEPOINT file")
-        }
-        try connection.query("UPDATE _autoloader_files SET state=?, sha256=?, rows=?, duplicate_of=?, error=?, load_id=? WHERE id=?",
-                             [.text(state.rawValue), sha256.sql, .int(rows), duplicateOf.sql, error.sql, .int(loadID), .int(file.id)])
-        let stmt = try connection.prepare("INSERT INTO _autoloader_load_errors(load_id, file, line, column_name, raw_text, reason) VALUES (?,?,?,?,?,?)")
-        for e in pendingErrors {
-            try stmt.bind([.int(e.loadID), .text(e.file), e.line.map { .int(Int64($0)) } ?? .null, e.column.sql, .text(e.rawText), .text(e.reason)])
-            _ = try stmt.step()
-        }
-        pendingErrors.removeAll()
+        if !keep { try connection.execute("ROLLBACK TO SAVEPOINT file") }
+        try connection.execute("RELEASE SAVEPOINT file")
     }
-
-    func commit(status: LoadStatus, rowsLoaded: Int64, rowsRejected: Int64, error: String?, schema: TableSchema?, dialect: Dialect?, partitionColumns: [String]) throws {
-        let encoder = JSONEncoder()
-        try connection.query("UPDATE _autoloader_loads SET status=?, rows_loaded=?, rows_rejected=?, finished_at=?, error=? WHERE id=?",
-                             [.text(status.rawValue), .int(rowsLoaded), .int(rowsRejected), .text(WallClock.nowISO()), error.sql, .int(loadID)])
-        if let schema {
-            try connection.query("UPDATE _autoloader_tables SET schema=?, dialect=COALESCE(?, dialect), partition_columns=?, updated_at=? WHERE name=?",
-                                 [.text(String(decoding: try encoder.encode(schema), as: UTF8.self)),
-                                  dialect.map { .text(String(decoding: (try? encoder.encode($0)) ?? Data(), as: UTF8.self)) } ?? .null,
-                                  .text(String(decoding: try encoder.encode(partitionColumns), as: UTF8.self)), .text(WallClock.nowISO()), .text(table)])
-        }
-        if let maxModified {
-            try connection.query("UPDATE _autoloader_tables SET checkpoint_ns=MAX(COALESCE(checkpoint_ns, 0), ?) WHERE name=?", [.int(maxModified), .text(table)])
-        }
-        try connection.execute("COMMIT")
-        open = false
-    }
-
-    func recordStatement(_ statement: String) throws {
-        try connection.query("UPDATE _autoloader_loads SET statement=? WHERE id=?", [.text(statement), .int(loadID)])
-    }
-
-    func rollback(reason: String, requeue: Bool) {
-        guard open else { return }
-        open = false
-        insert = nil
-        try? connection.execute("ROLLBACK")
-        try? connection.transaction {
-            try connection.query("UPDATE _autoloader_loads SET status='failed', finished_at=?, error=? WHERE id=?", [.text(WallClock.nowISO()), .text(reason), .int(loadID)])
-            try connection.query("UPDATE _autoloader_files SET state=?, error=? WHERE load_id=? AND state='loading'",
-                                 [.text(requeue ? "pending" : "failed"), requeue ? .null : .text(reason), .int(loadID)])
-        }
-    }
-
 }

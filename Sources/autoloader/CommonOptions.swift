@@ -72,9 +72,9 @@ enum Wiring {
             let warehouse = SQLiteWarehouse(connection: try SQLiteConnection(path: path))
             return (warehouse, warehouse.catalog)
         case let .postgres(url):
-            // Two connections: the load's transaction, and autocommit catalog work beside it.
-            let catalog = PostgresCatalog(session: try PostgresSession(url: url))
-            return (PostgresWarehouse(session: try PostgresSession(url: url), log: catalog.session), catalog)
+            // One connection: the load's transaction and its catalog writes share it.
+            let warehouse = PostgresWarehouse(session: try PostgresSession(url: url))
+            return (warehouse, warehouse.catalog)
         }
     }
 
@@ -83,17 +83,18 @@ enum Wiring {
     }
 
     /// The catalog for the operations subcommands (created if missing, so they work before the first run).
-    static func catalog(_ options: WarehouseOptions) throws -> any Catalog {
+    /// `readOnly` (tables, files, loads, errors): never DDL on an existing catalog, so they cannot queue behind a load.
+    static func catalog(_ options: WarehouseOptions, readOnly: Bool) throws -> any Catalog {
         let target = try target(options.warehouse)
-        let catalog: any Catalog
+        let catalog: SQLCatalog
         switch target {
-        case let .sqlite(path): catalog = SQLiteCatalog(connection: try SQLiteConnection(path: path))
-        case let .postgres(url): catalog = PostgresCatalog(session: try PostgresSession(url: url))
+        case let .sqlite(path): catalog = SQLCatalog(connection: try SQLiteConnection(path: path))
+        case let .postgres(url): catalog = SQLCatalog(connection: try PostgresSession(url: url))
         case let .redshift(url):
             guard case let .sqlite(path) = try Self.target(url.catalog) else { throw ValidationError("catalog= must be sqlite:PATH") }
-            catalog = SQLiteCatalog(connection: try SQLiteConnection(path: path))
+            catalog = SQLCatalog(connection: try SQLiteConnection(path: path))
         }
-        try catalog.prepare(recoverInterrupted: false)
+        try catalog.prepare(readOnly: readOnly)
         return catalog
     }
 

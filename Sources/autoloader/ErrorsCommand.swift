@@ -8,7 +8,7 @@ struct ErrorsCommand: ParsableCommand {
     @OptionGroup var output: OutputOptions
 
     func run() throws {
-        let catalog = try Wiring.catalog(warehouse)
+        let catalog = try Wiring.catalog(warehouse, readOnly: true)
         guard let load = try catalog.load(id: loadID) else { throw AutoloaderError.unknownLoad(loadID) }
         let errors = try catalog.errors(loadID: loadID)
         if output.json { return try Output.json(errors) }

@@ -16,7 +16,7 @@ struct FilesCommand: ParsableCommand {
             }
             wanted = s
         }
-        let files = try Wiring.catalog(warehouse).files(table: table, state: wanted)
+        let files = try Wiring.catalog(warehouse, readOnly: true).files(table: table, state: wanted)
         if output.json { return try Output.json(files) }
         Output.table(["id", "table", "key", "bytes", "modified", "state", "load", "rows", "note"], files.map { f in
             [String(f.id), f.table, f.key, String(f.size), WallClock.iso(nanos: f.modifiedNanos), f.state.rawValue,

@@ -16,7 +16,7 @@ struct LoadsCommand: ParsableCommand {
             }
             wanted = s
         }
-        let loads = try Wiring.catalog(warehouse).loads(table: table, status: wanted)
+        let loads = try Wiring.catalog(warehouse, readOnly: true).loads(table: table, status: wanted)
         if output.json { return try Output.json(loads) }
         Output.table(["id", "table", "status", "files", "rows", "rejected", "bytes", "started", "finished", "error"], loads.map { l in
             [String(l.id), l.table, l.status.rawValue, String(l.files.count), String(l.rowsLoaded), String(l.rowsRejected), String(l.bytes),

@@ -16,7 +16,7 @@ struct OptionsCommand: ParsableCommand {
     @OptionGroup var warehouse: WarehouseOptions
 
     func run() throws {
-        let catalog = try Wiring.catalog(warehouse)
+        let catalog = try Wiring.catalog(warehouse, readOnly: false)
         guard let record = try catalog.table(named: table) else { throw AutoloaderError.unknownTable(table) }
         guard let json else { return print(record.options.jsonString()) }
         let updated = try record.options.merging(json: json)

@@ -10,7 +10,7 @@ struct PauseCommand: ParsableCommand {
     @OptionGroup var warehouse: WarehouseOptions
 
     func run() throws {
-        try Wiring.catalog(warehouse).setStatus(table: table, .paused)
+        try Wiring.catalog(warehouse, readOnly: false).setStatus(table: table, .paused)
         print("\(table): paused")
     }
 }

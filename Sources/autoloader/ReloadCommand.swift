@@ -13,7 +13,7 @@ struct ReloadCommand: ParsableCommand {
 
     func run() throws {
         guard let nanos = WallClock.parseNanos(since) else { throw ValidationError("cannot read '\(since)' as a time; use e.g. 2024-01-01T19:00:00Z") }
-        let n = try Wiring.catalog(warehouse).reload(table: table, sinceNanos: nanos)
+        let n = try Wiring.catalog(warehouse, readOnly: false).reload(table: table, sinceNanos: nanos)
         print("\(table): \(n) file(s) queued to load again")
     }
 }

@@ -7,7 +7,7 @@ struct ResumeCommand: ParsableCommand {
     @OptionGroup var warehouse: WarehouseOptions
 
     func run() throws {
-        try Wiring.catalog(warehouse).setStatus(table: table, .active)
+        try Wiring.catalog(warehouse, readOnly: false).setStatus(table: table, .active)
         print("\(table): active")
     }
 }

@@ -7,7 +7,7 @@ struct RetryCommand: ParsableCommand {
     @OptionGroup var warehouse: WarehouseOptions
 
     func run() throws {
-        let n = try Wiring.catalog(warehouse).retry(loadID: loadID)
+        let n = try Wiring.catalog(warehouse, readOnly: false).retry(loadID: loadID)
         print("load \(loadID): \(n) failed file(s) queued again")
     }
 }

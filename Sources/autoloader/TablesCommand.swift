@@ -7,7 +7,7 @@ struct TablesCommand: ParsableCommand {
     @OptionGroup var output: OutputOptions
 
     func run() throws {
-        let catalog = try Wiring.catalog(warehouse)
+        let catalog = try Wiring.catalog(warehouse, readOnly: true)
         let tables = try catalog.tables()
         if output.json { return try Output.json(tables) }
         let files = try catalog.files(table: nil, state: nil)

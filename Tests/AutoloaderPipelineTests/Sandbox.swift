@@ -58,8 +58,8 @@ final class Sandbox: @unchecked Sendable {
 
     func makeBackend() throws -> LoaderService.Backend {
         if let url = postgresURL {
-            let catalog = PostgresCatalog(session: try PostgresSession(url: url))
-            return (PostgresWarehouse(session: try PostgresSession(url: url), log: catalog.session), catalog)
+            let warehouse = PostgresWarehouse(session: try PostgresSession(url: url))
+            return (warehouse, warehouse.catalog)
         }
         let warehouse = SQLiteWarehouse(connection: try SQLiteConnection(path: database))
         return (warehouse, warehouse.catalog)
@@ -95,7 +95,7 @@ final class Sandbox: @unchecked Sendable {
 
     func catalog() throws -> any Catalog {
         let c = try makeBackend().catalog
-        try c.prepare(recoverInterrupted: false)
+        try c.prepare(readOnly: false)
         return c
     }
 
