@@ -22,6 +22,9 @@ public enum AutoloaderError: Error, Sendable, Equatable, CustomStringConvertible
     case badInput(SourceLocation, reason: String)
     /// The file vanished or cannot be opened; it will be retried when it shows up again.
     case unreadable(file: String, reason: String)
+    /// The source could not serve the file just now (throttling, a 5xx, a timeout): the file is not at fault; its
+    /// load rolls back and is retried with backoff.
+    case sourceUnavailable(file: String, reason: String)
     case unsupportedFormat(file: String, format: String)
     case unknownTable(String)
     case unknownLoad(Int64)
@@ -31,14 +34,17 @@ public enum AutoloaderError: Error, Sendable, Equatable, CustomStringConvertible
 
     /// A lost connection or a busy database: worth trying again later (the load rolls back, its files stay pending).
     public static func isTransient(_ error: any Error) -> Bool {
-        if case AutoloaderError.warehouse(_, true) = error { return true }
-        return false
+        switch error as? AutoloaderError {
+        case .warehouse(_, true)?, .sourceUnavailable?: return true
+        default: return false
+        }
     }
 
     public var description: String {
         switch self {
         case let .badInput(loc, reason): return "\(loc): \(reason)"
         case let .unreadable(file, reason): return "\(file): cannot read (\(reason)); it is retried when it changes or on `autoloader retry`"
+        case let .sourceUnavailable(file, reason): return "\(file): the source cannot serve it just now (\(reason)); retried with backoff"
         case let .unsupportedFormat(file, format): return "\(file): \(format) files are detected but not loadable yet; convert to CSV or wait for the \(format) reader"
         case let .unknownTable(t): return "no table '\(t)' in the catalog; `autoloader tables` lists them"
         case let .unknownLoad(id): return "no load \(id) in the catalog; `autoloader loads` lists them"

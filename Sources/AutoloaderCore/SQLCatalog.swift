@@ -339,6 +339,11 @@ public final class SQLCatalog: Catalog, LoadLog {
     /// starts this one and claims its files. Everything after the log line is in the transaction, so a
     /// failure here leaves the files pending.
     public func openLoad(table: String, files: [FileRecord], statement: String) throws -> Int64 {
+        // Another process loading this table is the common contention: ask first (outside a transaction the
+        // lock is released at once), so that waiting for it is not logged as a load. The real claim follows.
+        if let tryLock = dialect.tryLock, try q(tryLock, [.text(lockKey(table))]).first?.first?.int != 1 {
+            throw AutoloaderError.warehouse(reason: "table \(table) is being loaded by another process", transient: true)
+        }
         let inserted = try q("""
             INSERT INTO \(t("loads"))(table_name, files, statement, status, bytes, started_at) VALUES ($1, $2, $3, '\(LoadStatus.queued.rawValue)', $4, $5) RETURNING id
             """, [.text(table), .text(Self.json(files.map(\.key))), .text(statement), .int(files.reduce(0) { $0 + $1.size }), .text(WallClock.nowISO())])
@@ -360,8 +365,10 @@ public final class SQLCatalog: Catalog, LoadLog {
         return id
     }
 
+    private func lockKey(_ table: String) -> String { "autoloader.load.\(t(table))" }
+
     private func start(_ id: Int64, table: String, files: [FileRecord]) throws {
-        if let tryLock = dialect.tryLock, try q(tryLock, [.text("autoloader.load.\(t(table))")]).first?.first?.int != 1 {
+        if let tryLock = dialect.tryLock, try q(tryLock, [.text(lockKey(table))]).first?.first?.int != 1 {
             throw AutoloaderError.warehouse(reason: "table \(table) is being loaded by another process", transient: true)
         }
         // Holding the table's lock: another load of this table still queued or running has died (a live one

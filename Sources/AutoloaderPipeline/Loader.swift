@@ -23,6 +23,8 @@ public struct Loader {
     public var rowsPerInsert = 8192
     /// Called with the bytes read so far in the current file (progress bars).
     public var progress: (@Sendable (Int64) -> Void)?
+    /// Checked between batches of rows: true rolls the load back at once (Ctrl-C during `autoloader load`).
+    public var shouldStop: (@Sendable () -> Bool)?
 
     public init(store: any ObjectStore, warehouse: any Warehouse, catalog: any Catalog) {
         self.store = store
@@ -57,7 +59,9 @@ public struct Loader {
                     outcome = try loadFile(file, table: table, options: record.options, tx: tx, schema: &schema,
                                            dialect: &dialect, partitionColumns: &partitionColumns)
                 } catch let error as AutoloaderError {
-                    if case let .warehouse(_, transient) = error, transient { throw error }
+                    // A fault of the moment (source throttled, connection lost, disk full) is not the file's: the
+                    // whole load rolls back and is retried with backoff. Only the file's own defect fails it.
+                    if AutoloaderError.isTransient(error) { throw error }
                     outcome = FileOutcome(state: .failed, error: error.description)
                 }
                 try tx.endFile(file, state: outcome.state, sha256: outcome.sha256, rows: outcome.state == .loaded ? outcome.rows : 0,
@@ -103,7 +107,7 @@ public struct Loader {
             do {
                 (decoded, compression) = try Decompression.open(hashing, name: file.key)
                 (sample, complete) = try readPrefix(decoded, maxBytes: detectOptions.sampleBytes)
-            } catch let error as AutoloaderError {
+            } catch let error as AutoloaderError where !AutoloaderError.isTransient(error) {
                 return FileOutcome(state: .failed, error: error.description)
             }
             detection = Detector.detect(sample: sample, complete: complete, compression: compression, name: file.key, options: detectOptions)
@@ -222,6 +226,9 @@ public struct Loader {
                 for e in errors { try tx.recordError(e) }
                 if batch.rowCount > 0 { try tx.insert(batch) }
                 progress?(hashing.bytesRead)
+                if shouldStop?() == true {
+                    throw AutoloaderError.warehouse(reason: "stopped by a signal before commit; its files are pending again", transient: true)
+                }
             case let .done(result):
                 outcome = result
                 break loop

@@ -39,6 +39,7 @@ public struct ManifestLoader {
             do {
                 detection = try Detector.detect(reader: store.open(key: file.key), name: file.key, options: detectOptions)
             } catch {
+                if AutoloaderError.isTransient(error) { throw error }  // the source's fault, not the file's: retried
                 failed[file.id] = "\(error)"
                 continue
             }

@@ -23,8 +23,8 @@ public final class LoaderService: @unchecked Sendable {
     private let wake = DispatchSemaphore(value: 0)
     private let lock = DispatchQueue(label: "autoloader.service.state")
     private var stopping = false
-    private var running = Set<String>()
-    private var notBefore: [String: (time: DispatchTime, failures: Int)] = [:]
+    private var connected = false
+    private var scheduler: Scheduler
     private let group = DispatchGroup()
     private let workersQueue = DispatchQueue(label: "autoloader.loads", attributes: .concurrent)
 
@@ -34,7 +34,11 @@ public final class LoaderService: @unchecked Sendable {
         self.configuration = configuration
         self.log = log
         self.makeBackend = makeBackend
+        scheduler = Scheduler(workers: configuration.workers)
     }
+
+    /// Seconds on a monotonic clock (the scheduler's time).
+    static func now() -> Double { Double(DispatchTime.now().uptimeNanoseconds) / 1e9 }
 
     /// Asks the service to stop: loads in progress finish (their transaction commits or rolls back), nothing starts.
     public func stop() {
@@ -44,33 +48,61 @@ public final class LoaderService: @unchecked Sendable {
 
     public var isStopping: Bool { lock.sync { stopping } }
 
-    /// Runs until `stop()`. Returns after every started load has ended.
+    /// Whether the warehouse and catalog answered the last time the service asked (for `/ready`).
+    public var isConnected: Bool { lock.sync { connected } }
+
+    /// Waits `seconds`, or less if the service is asked to stop. Other wake-ups (a load ended, a file event)
+    /// do not cut it short: this is a backoff.
+    private func pause(_ seconds: Double) {
+        let until = DispatchTime.now() + seconds
+        while !isStopping, DispatchTime.now() < until { _ = wake.wait(timeout: until) }
+    }
+
+    /// Runs until `stop()`. Returns after every started load has ended. A warehouse that is down at start or
+    /// goes away later is waited for, with backoff; only a terminal error (bad credentials, a catalog newer
+    /// than this build) ends it.
     public func run() throws {
-        var main: Backend? = try makeBackend()
-        try main?.catalog.prepare(readOnly: false)
-        let discoverer = Discoverer(store: store, catalog: main!.catalog)
+        var main: Backend?
+        var discoverer: Discoverer?
+        var connectFailures = 0
         let watch = try store.watch { [wake] in wake.signal() }
         log("watching \(store.location)\(watch == nil ? " (listing every \(configuration.reconcileSeconds)s)" : " (file events + listing every \(configuration.reconcileSeconds)s)")")
         defer { watch?.stop() }
         while !isStopping {
             var unsettled = 0
             do {
-                // After a lost connection (warehouse restarted), connect again; files already seen stay known.
-                let backend = try main ?? makeBackend()
                 if main == nil {
+                    let backend = try makeBackend()
+                    try backend.catalog.prepare(readOnly: false)
                     main = backend
-                    discoverer.catalog = backend.catalog
-                    log("reconnected to the catalog")
+                    if let discoverer { discoverer.catalog = backend.catalog } else { discoverer = Discoverer(store: store, catalog: backend.catalog) }
+                    if connectFailures > 0 { log("connected to the warehouse (after \(connectFailures) failed attempt(s))") }
+                    connectFailures = 0
+                    lock.sync { connected = true }
                 }
-                let pass = try discoverer.scan()
+                let pass = try discoverer!.scan()
                 unsettled = pass.unsettled
                 for f in pass.recorded { log("discovered \(f.key) → table \(f.table) (\(f.size) bytes)") }
-                try dispatchLoads(catalog: backend.catalog)
+                try dispatchLoads(catalog: main!.catalog)
             } catch {
-                if AutoloaderError.isTransient(error) { main = nil }
+                let transient = AutoloaderError.isTransient(error)
+                if main == nil {
+                    // Not connected: a warehouse that is down or restarting is waited for; bad credentials are not.
+                    guard transient else { throw error }
+                    connectFailures += 1
+                    lock.sync { connected = false }
+                    let delay = RetryPolicy.connect.delay(afterFailures: connectFailures, jitter: Double.random(in: 0...1))
+                    log("waiting for the warehouse: \(error); retrying in \(String(format: "%.1f", delay)) s")
+                    pause(delay)
+                    continue
+                }
+                // Connected before: a lost connection is replaced; other errors (a listing that failed) are retried.
+                if transient { main = nil }
                 log("discovery: \(error) (retrying)")
             }
-            let timeout = unsettled > 0 ? 0.1 : configuration.reconcileSeconds
+            let now = Self.now()
+            var timeout = unsettled > 0 ? 0.1 : configuration.reconcileSeconds
+            if let next = lock.sync(execute: { scheduler.nextWake(after: now) }) { timeout = min(timeout, max(0.05, next - now)) }
             _ = wake.wait(timeout: .now() + timeout)
         }
         group.wait()
@@ -78,52 +110,54 @@ public final class LoaderService: @unchecked Sendable {
     }
 
     private func dispatchLoads(catalog: any Catalog) throws {
-        for table in try catalog.tablesWithPendingFiles() {
-            let start: Bool = lock.sync {
-                guard !stopping, !running.contains(table), running.count < configuration.workers else { return false }
-                if let gate = notBefore[table], gate.time > .now() { return false }
-                running.insert(table)
-                return true
-            }
-            guard start else { continue }
+        let pending = try catalog.tablesWithPendingFiles()
+        let started: [String] = lock.sync {
+            guard !stopping else { return [] }
+            return scheduler.start(from: pending, now: Self.now())
+        }
+        for table in started {
             group.enter()
             workersQueue.async { [self] in
                 defer {
-                    lock.sync { _ = running.remove(table) }
                     group.leave()
                     wake.signal()
                 }
-                loadNextBatch(table: table)
+                let outcome = loadNextBatch(table: table)
+                let retry = lock.sync { scheduler.finished(table, outcome.0, now: Self.now(), jitter: Double.random(in: 0...1)) }
+                if let retry, let error = outcome.1 {
+                    log("load of \(table) failed: \(error); its files stay pending, retried in \(String(format: "%.1f", retry.delay)) s")
+                }
             }
         }
     }
 
-    private func loadNextBatch(table: String) {
+    /// Loads one batch; a transient failure is reported for the scheduler's backoff (its files are pending again).
+    private func loadNextBatch(table: String) -> (Scheduler.Outcome, (any Error)?) {
         do {
             let backend = try makeBackend()
-            guard let record = try backend.catalog.table(named: table), record.status == .active else { return }
+            guard let record = try backend.catalog.table(named: table), record.status == .active else { return (.done, nil) }
             let batch = try backend.catalog.nextBatch(table: table, maxFiles: record.options.maxFilesPerLoad, maxBytes: record.options.maxBytesPerLoad)
-            guard !batch.isEmpty else { return }
+            guard !batch.isEmpty else { return (.done, nil) }
             let summary = try Self.load(store: store, backend: backend, table: table, files: batch)
-            lock.sync { _ = notBefore.removeValue(forKey: table) }
             log(Self.describe(summary))
+            return (.done, nil)
         } catch {
-            // Transient (busy database, connection lost): back off exponentially, the files are pending again.
-            let failures = lock.sync { (notBefore[table]?.failures ?? 0) + 1 }
-            let delay = min(60.0, 0.2 * Double(1 << min(failures, 9)))
-            lock.sync { notBefore[table] = (.now() + delay, failures) }
-            log("load of \(table) failed: \(error); retrying in \(String(format: "%.1f", delay))s")
+            if AutoloaderError.isTransient(error) { return (.transient, error) }
+            // A terminal error of the load as a whole: its files are failed with it (see LoadLog.abandonLoad).
+            log("load of \(table) failed: \(error)")
+            return (.done, error)
         }
     }
 
     /// Rows through the loader (SQLite, PostgreSQL), or by reference for a warehouse that reads the files itself (Redshift).
     static func load(store: any ObjectStore, backend: Backend, table: String, files: [FileRecord],
-                     progress: (@Sendable (Int64) -> Void)? = nil) throws -> LoadSummary {
+                     progress: (@Sendable (Int64) -> Void)? = nil, shouldStop: (@Sendable () -> Bool)? = nil) throws -> LoadSummary {
         if let copying = backend.warehouse as? any CopyingWarehouse {
             return try ManifestLoader(store: store, warehouse: copying, catalog: backend.catalog).load(table: table, files: files)
         }
         var loader = Loader(store: store, warehouse: backend.warehouse, catalog: backend.catalog)
         loader.progress = progress
+        loader.shouldStop = shouldStop
         return try loader.load(table: table, files: files)
     }
 
@@ -135,32 +169,40 @@ public final class LoaderService: @unchecked Sendable {
     }
 
     /// One-shot: record every file now (no settling wait) and load until nothing is pending. Used by `autoloader load`.
-    public func runOnce(progress: (@Sendable (String, Int64, Int64) -> Void)? = nil) throws -> [LoadSummary] {
+    /// A table held by another process, or a fault of the moment, is retried with backoff a bounded number of times.
+    public func runOnce(policy: RetryPolicy = RetryPolicy(first: 0.2, cap: 10, maxAttempts: 12),
+                        progress: (@Sendable (String, Int64, Int64) -> Void)? = nil) throws -> [LoadSummary] {
         var backend = try makeBackend()
         try backend.catalog.prepare(readOnly: false)
         let discoverer = Discoverer(store: store, catalog: backend.catalog)
         discoverer.settledAfterNanos = 0
         _ = try discoverer.scan()
         var summaries: [LoadSummary] = []
-        var attempts: [String: Int] = [:]
+        var scheduler = Scheduler(workers: 1, policy: policy)
         while !isStopping {
-            let tables = try backend.catalog.tablesWithPendingFiles()
-            if tables.isEmpty { break }
-            for table in tables where !isStopping {
-                guard let record = try backend.catalog.table(named: table) else { continue }
+            let pending = try backend.catalog.tablesWithPendingFiles()
+            if pending.isEmpty { break }
+            guard let table = scheduler.start(from: pending, now: Self.now()).first else {
+                // Every pending table is backing off: sleep until the first may try again.
+                let now = Self.now()
+                pause(max(0.01, (scheduler.nextWake(after: now) ?? now + 0.1) - now))
+                continue
+            }
+            do {
+                guard let record = try backend.catalog.table(named: table) else { scheduler.finished(table, .done, now: Self.now(), jitter: 0); continue }
                 let batch = try backend.catalog.nextBatch(table: table, maxFiles: record.options.maxFilesPerLoad, maxBytes: record.options.maxBytesPerLoad)
                 let total = batch.reduce(0) { $0 + $1.size }
                 var perFile: (@Sendable (Int64) -> Void)?
                 if let progress { perFile = { progress(table, $0, total) } }
-                do {
-                    summaries.append(try Self.load(store: store, backend: backend, table: table, files: batch, progress: perFile))
-                } catch {
-                    // Transient (another process holds the table, a busy database): wait and try again, a while.
-                    attempts[table, default: 0] += 1
-                    guard AutoloaderError.isTransient(error), attempts[table, default: 0] < 200 else { throw error }
-                    usleep(UInt32(min(1_000_000, 20_000 * attempts[table]!)))
-                    if let fresh = try? makeBackend() { backend = fresh }
-                }
+                summaries.append(try Self.load(store: store, backend: backend, table: table, files: batch, progress: perFile,
+                                               shouldStop: { [weak self] in self?.isStopping ?? false }))
+                scheduler.finished(table, .done, now: Self.now(), jitter: 0)
+            } catch {
+                guard AutoloaderError.isTransient(error), !isStopping else { throw error }
+                let retry = scheduler.finished(table, .transient, now: Self.now(), jitter: Double.random(in: 0...1))
+                if retry?.givesUp == true { throw error }
+                log("\(table): \(error); retrying in \(String(format: "%.1f", retry?.delay ?? 0)) s")
+                backend = try makeBackend()  // the failure may have been a lost connection
             }
         }
         return summaries

@@ -10,19 +10,29 @@ import PostgresNIO
 /// synchronous; this is the one bridge. The async side runs on its own executor, never on Swift's
 /// cooperative pool: the waiting thread may itself be a pool thread (tests, 2 cores), and waiting for
 /// pool work from the pool deadlocks.
-func blocking<T: Sendable>(_ body: @escaping @Sendable () async throws -> T) throws -> T {
+///
+/// Every wait is bounded: after `timeout` seconds the caller gets `TimedOut` (and the work goes on in the
+/// background until the connection is dropped).
+func blocking<T: Sendable>(timeout: Double, _ body: @escaping @Sendable () async throws -> T) throws -> T {
     let done = DispatchSemaphore(value: 0)
     let box = ResultBox<T>()
     Task(executorPreference: BridgeExecutor.shared) {
-        do { box.result = .success(try await body()) } catch { box.result = .failure(error) }
+        let result: Result<T, any Error>
+        do { result = .success(try await body()) } catch { result = .failure(error) }
+        box.set(result)
         done.signal()
     }
-    done.wait()
-    return try box.result!.get()
+    guard done.wait(timeout: .now() + timeout) == .success, let result = box.get() else { throw TimedOut(seconds: timeout) }
+    return try result.get()
 }
 
+struct TimedOut: Error { var seconds: Double }
+
 final class ResultBox<T>: @unchecked Sendable {
-    var result: Result<T, any Error>?
+    private var result: Result<T, any Error>?
+    private let lock = NSLock()
+    func set(_ r: Result<T, any Error>) { lock.lock(); result = r; lock.unlock() }
+    func get() -> Result<T, any Error>? { lock.lock(); defer { lock.unlock() }; return result }
 }
 
 /// A task executor on a dedicated dispatch queue (see `blocking`).
@@ -42,7 +52,15 @@ public final class PostgresSession: @unchecked Sendable {
     let connection: PostgresConnection
     let logger: Logger
     public let url: PostgresURL
+    private let state = NSLock()
     private var closed = false
+    /// Set when a wait timed out: the connection may be half dead, so it is never used again.
+    private var dropped = false
+    /// Longest wait for one statement's answer, or for the server to take COPY data (seconds). A statement
+    /// that runs longer is abandoned and its load retried; it bounds a hang on a connection that died silently.
+    public var statementTimeout: Double = 600
+    /// Longest wait to connect (TCP, TLS and authentication).
+    public static let connectTimeout: Double = 30
 
     static let ids = IDs()
     final class IDs: @unchecked Sendable {
@@ -72,7 +90,7 @@ public final class PostgresSession: @unchecked Sendable {
         configuration.options.connectTimeout = .seconds(10)
         let id = Self.ids.take()
         do {
-            connection = try blocking { [configuration, logger] in
+            connection = try blocking(timeout: Self.connectTimeout) { [configuration, logger] in
                 try await PostgresConnection.connect(configuration: configuration, id: id, logger: logger)
             }
         } catch {
@@ -83,16 +101,37 @@ public final class PostgresSession: @unchecked Sendable {
     deinit { close() }
 
     public func close() {
-        guard !closed else { return }
+        state.lock()
+        let wasClosed = closed
         closed = true
+        state.unlock()
+        guard !wasClosed else { return }
         let connection = connection
-        _ = try? blocking { try await connection.close() }
+        // Closing is best effort and bounded: a connection the server already dropped has nothing to close.
+        do { try blocking(timeout: 5) { try await connection.close() } } catch {}
+    }
+
+    /// Stops using this connection after a wait timed out (without waiting for it to close).
+    func drop() {
+        state.lock()
+        dropped = true
+        state.unlock()
+        let connection = connection
+        Task(executorPreference: BridgeExecutor.shared) { try? await connection.close() }
+    }
+
+    var isUsable: Bool {
+        state.lock(); defer { state.unlock() }
+        return !dropped && !connection.isClosed
     }
 
     /// Maps postgres-nio errors to ours: server errors (bad SQL, constraint, bad data) are terminal;
     /// a lost connection is transient.
     static func classify(_ error: any Error, context: String) -> AutoloaderError {
         if let e = error as? AutoloaderError { return e }
+        if let e = error as? TimedOut {
+            return .warehouse(reason: "\(context): no answer within \(Int(e.seconds)) s; the connection is dropped and the work retried", transient: true)
+        }
         if let e = error as? PSQLError {
             let message = e.serverInfo?[.message] ?? "\(e.code)"
             let location = e.serverInfo?[.locationContext].map { " (\($0))" } ?? ""
@@ -116,9 +155,9 @@ public final class PostgresSession: @unchecked Sendable {
     func rows<Value: Sendable>(_ query: PostgresQuery, _ cell: @escaping @Sendable (PostgresCell) -> Value) throws -> [[Value]] {
         let connection = connection, logger = logger
         // A connection the server closed (restart, failover) fails here, at once: the caller reconnects.
-        if connection.isClosed { throw AutoloaderError.warehouse(reason: "PostgreSQL connection to \(url) was closed", transient: true) }
+        if !isUsable { throw AutoloaderError.warehouse(reason: "PostgreSQL connection to \(url) was closed", transient: true) }
         do {
-            return try blocking {
+            return try blocking(timeout: statementTimeout) {
                 var rows: [[Value]] = []
                 for try await row in try await connection.query(query, logger: logger) {
                     var values: [Value] = []
@@ -128,6 +167,7 @@ public final class PostgresSession: @unchecked Sendable {
                 return rows
             }
         } catch {
+            if error is TimedOut { drop() }
             throw Self.classify(error, context: "PostgreSQL")
         }
     }
@@ -164,17 +204,24 @@ public final class PostgresSession: @unchecked Sendable {
 /// so they are passed pre-quoted (inner quotes doubled) to keep every identifier safe.
 public final class CopyIn: @unchecked Sendable {
     private let continuation: AsyncStream<ByteBuffer>.Continuation
-    private let credits = DispatchSemaphore(value: 8)
+    /// Room for buffers in flight. Created at 0 and signalled up: libdispatch traps (SIGILL) when a semaphore is
+    /// freed with a value below the one it was created with, which is what a COPY cut short leaves behind.
+    private let credits = DispatchSemaphore(value: 0)
     private let finished = DispatchSemaphore(value: 0)
+    private let timeout: Double
     private let lock = NSLock()
     private var outcome: Result<Void, any Error>?
+    private var onStall: @Sendable () -> Void = {}
 
     init(session: PostgresSession, schema: String, table: String, columns: [String]) {
+        for _ in 0..<8 { credits.signal() }
+        timeout = session.statementTimeout
         let (stream, continuation) = AsyncStream<ByteBuffer>.makeStream()
         self.continuation = continuation
         let escapedTable = schema.replacingOccurrences(of: "\"", with: "\"\"") + "\".\"" + table.replacingOccurrences(of: "\"", with: "\"\"")
         let escapedColumns = columns.map { $0.replacingOccurrences(of: "\"", with: "\"\"") }
         let connection = session.connection, logger = session.logger, credits = credits
+        onStall = { [weak session] in session?.drop() }
         Task(executorPreference: BridgeExecutor.shared) { [self] in
             let result: Result<Void, any Error>
             do {
@@ -205,8 +252,10 @@ public final class CopyIn: @unchecked Sendable {
     }
 
     public func write(_ buffer: ByteBuffer) throws {
+        let deadline = DispatchTime.now() + timeout
         while credits.wait(timeout: .now() + 0.2) == .timedOut {
             if let failure { throw PostgresSession.classify(failure, context: "COPY") }
+            if DispatchTime.now() > deadline { throw stalled() }
         }
         if let failure { throw PostgresSession.classify(failure, context: "COPY") }
         continuation.yield(buffer)
@@ -215,15 +264,24 @@ public final class CopyIn: @unchecked Sendable {
     /// Ends the data and waits for the server's answer.
     public func finish() throws {
         continuation.finish()
-        finished.wait()
+        guard finished.wait(timeout: .now() + timeout) == .success else { throw stalled() }
         finished.signal()
         if let failure { throw PostgresSession.classify(failure, context: "COPY") }
     }
 
-    /// Abandons the COPY (the transaction is rolled back by the caller).
+    private func stalled() -> AutoloaderError {
+        onStall()
+        return .warehouse(reason: "PostgreSQL took no COPY data for \(Int(timeout)) s; the connection is dropped and the load retried", transient: true)
+    }
+
+    /// Abandons the COPY (the transaction is rolled back by the caller). Bounded: a server that stopped
+    /// answering has its connection dropped.
     public func abandon() {
         continuation.finish()
-        finished.wait()
+        if finished.wait(timeout: .now() + timeout) == .timedOut {
+            onStall()
+            return
+        }
         finished.signal()
     }
 }

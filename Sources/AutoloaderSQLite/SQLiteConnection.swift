@@ -39,8 +39,16 @@ public final class SQLiteConnection {
 
     func error(_ code: Int32, _ sql: String? = nil) -> AutoloaderError {
         let message = String(cString: sqlite3_errmsg(db))
-        let busy = code == SQLITE_BUSY || code == SQLITE_LOCKED
-        return .warehouse(reason: "SQLite: \(message)" + (sql.map { " in: \($0.prefix(200))" } ?? ""), transient: busy)
+        return .warehouse(reason: "SQLite: \(message)" + (sql.map { " in: \($0.prefix(200))" } ?? ""), transient: Self.isTransient(code))
+    }
+
+    /// Faults of the moment, not of the data: another writer holds the lock, the disk is full or failing,
+    /// memory ran out. SQLite rolls the whole transaction back on some of them, so the load is retried whole.
+    static func isTransient(_ code: Int32) -> Bool {
+        switch code & 0xFF {  // extended result codes keep the primary code in the low byte
+        case SQLITE_BUSY, SQLITE_LOCKED, SQLITE_FULL, SQLITE_IOERR, SQLITE_NOMEM, SQLITE_CANTOPEN, SQLITE_PROTOCOL: return true
+        default: return false
+        }
     }
 
     public func execute(_ sql: String) throws {
@@ -49,7 +57,7 @@ public final class SQLiteConnection {
         if rc != SQLITE_OK {
             let text = message.map { String(cString: $0) } ?? "code \(rc)"
             sqlite3_free(message)
-            throw AutoloaderError.warehouse(reason: "SQLite: \(text) in: \(sql.prefix(200))", transient: rc == SQLITE_BUSY)
+            throw AutoloaderError.warehouse(reason: "SQLite: \(text) in: \(sql.prefix(200))", transient: Self.isTransient(rc))
         }
     }
 

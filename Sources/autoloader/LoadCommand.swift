@@ -28,11 +28,25 @@ struct LoadCommand: ParsableCommand {
 
     func run() throws {
         let started = Date()
+        // Ctrl-C: the load in progress rolls back at its next batch (its files stay pending) and this exits 130.
+        let stopper = Stopper()
+        let signals = SignalHandling.install { stopper.stop() }
+        defer { _ = signals }
+        do {
+            try load(started: started, stopper: stopper)
+        } catch where stopper.isStopped {
+            ProgressBar.clear()
+            FileHandle.standardError.write(Data("stopped: the load in progress was rolled back; its files are pending\n".utf8))
+            throw ExitCode(130)
+        }
+    }
+
+    private func load(started: Date, stopper: Stopper) throws {
         var summaries: [LoadSummary] = []
         var files: [String: String] = [:]
         for path in paths {
             if path.hasPrefix("s3://") {
-                summaries += try Wiring.service(source: path, options: warehouse, sourceOptions: sourceOptions).runOnce(progress: ProgressBar.callback())
+                summaries += try stopper.attach(Wiring.service(source: path, options: warehouse, sourceOptions: sourceOptions)).runOnce(progress: ProgressBar.callback())
                 continue
             }
             var isDir: ObjCBool = false
@@ -40,7 +54,7 @@ struct LoadCommand: ParsableCommand {
                 throw ValidationError("\(path): no such file or folder")
             }
             if isDir.boolValue {
-                summaries += try Wiring.service(source: path, options: warehouse).runOnce(progress: ProgressBar.callback())
+                summaries += try stopper.attach(Wiring.service(source: path, options: warehouse)).runOnce(progress: ProgressBar.callback())
             } else {
                 let absolute = URL(fileURLWithPath: path).standardizedFileURL.path
                 let name = table ?? SQLIdentifier.tableName(fromFolder: URL(fileURLWithPath: path).deletingPathExtension().lastPathComponent)
@@ -49,7 +63,7 @@ struct LoadCommand: ParsableCommand {
         }
         if !files.isEmpty {
             let store = FileListStore(files: files)
-            summaries += try Wiring.service(source: "", options: warehouse, store: store).runOnce(progress: ProgressBar.callback())
+            summaries += try stopper.attach(Wiring.service(source: "", options: warehouse, store: store)).runOnce(progress: ProgressBar.callback())
         }
         ProgressBar.clear()
         let all = summaries.flatMap(\.files)
@@ -67,7 +81,34 @@ struct LoadCommand: ParsableCommand {
         let tables = Set(summaries.map(\.table)).count
         FileHandle.standardError.write(Data(("loaded \(all.count - failed.count - others) file(s), \(rows) rows into \(tables) table(s) in "
             + String(format: "%.2f", seconds) + "s; \(failed.count) failed, \(others) duplicate/unchanged\n").utf8))
+        if stopper.isStopped { throw ExitCode(130) }
         if !failed.isEmpty { throw ExitCode(1) }
+    }
+}
+
+/// Passes a stop request to whichever service is running now (and to any started later).
+final class Stopper: @unchecked Sendable {
+    private let lock = NSLock()
+    private var stopped = false
+    private var service: LoaderService?
+
+    var isStopped: Bool { lock.lock(); defer { lock.unlock() }; return stopped }
+
+    func attach(_ service: LoaderService) -> LoaderService {
+        lock.lock()
+        self.service = service
+        let stop = stopped
+        lock.unlock()
+        if stop { service.stop() }
+        return service
+    }
+
+    func stop() {
+        lock.lock()
+        stopped = true
+        let service = service
+        lock.unlock()
+        service?.stop()
     }
 }
 

@@ -151,7 +151,7 @@ public final class S3Store: ObjectStore, @unchecked Sendable {
             }
             return S3ObjectReader(s3: s3, bucket: bucket, object: object, chunkBytes: chunkBytes)
         } catch let e as AWSError {
-            throw AutoloaderError.unreadable(file: key, reason: e.description)
+            throw e.isRetryable ? AutoloaderError.sourceUnavailable(file: key, reason: e.description) : AutoloaderError.unreadable(file: key, reason: e.description)
         }
     }
 
@@ -261,7 +261,8 @@ final class S3ObjectReader: ByteReader, RandomAccessReader {
             if case let .service(status, _, _, _, _) = e, status == 412 {
                 throw AutoloaderError.unreadable(file: object.key, reason: "replaced while being read; the new version is loaded next")
             }
-            throw AutoloaderError.unreadable(file: object.key, reason: e.description)
+            throw e.isRetryable ? AutoloaderError.sourceUnavailable(file: object.key, reason: e.description)
+                : AutoloaderError.unreadable(file: object.key, reason: e.description)
         }
     }
 }
