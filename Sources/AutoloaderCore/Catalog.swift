@@ -154,6 +154,9 @@ public protocol LoadLog: AnyObject {
     func openLoad(table: String, files: [FileRecord], statement: String) throws -> Int64
     func bufferError(_ error: LoadErrorRecord)
     func endFile(loadID: Int64, file: FileRecord, state: FileState, sha256: String?, rows: Int64, duplicateOf: Int64?, error: String?) throws
+    /// `file`, a new version of `key`, has replaced the rows of the key's earlier versions: they are superseded,
+    /// and files that were duplicates of them are requeued (their twin's content is gone from the table).
+    func replaced(key: String, by file: FileRecord) throws
     func recordSchemaChange(table: String, loadID: Int64, change: String) throws
     func recordStatement(loadID: Int64, statement: String) throws
     func loadedTwin(table: String, sha256: String, size: Int64, excludingID: Int64) throws -> FileRecord?

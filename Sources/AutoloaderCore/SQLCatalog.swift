@@ -406,6 +406,12 @@ public final class SQLCatalog: Catalog, LoadLog {
         pendingErrors.removeAll()
     }
 
+    public func replaced(key: String, by file: FileRecord) throws {
+        try moveFiles(.requeue, from: [.duplicate], set: "duplicate_of=NULL, error=NULL",
+                      where: "duplicate_of IN (SELECT id FROM \(t("files")) WHERE key=$1 AND id<>$2)", [.text(key), .int(file.id)])
+        try q("UPDATE \(t("files")) SET superseded=TRUE WHERE key=$1 AND id<>$2", [.text(key), .int(file.id)])
+    }
+
     public func recordSchemaChange(table: String, loadID: Int64, change: String) throws {
         try q("INSERT INTO \(t("schema_history"))(table_name, load_id, change, at) VALUES ($1, $2, $3, $4)",
               [.text(table), .int(loadID), .text(change), .text(WallClock.nowISO())])
@@ -417,7 +423,7 @@ public final class SQLCatalog: Catalog, LoadLog {
 
     /// A loaded file of `table` with the same content (for duplicates), read inside the load's transaction.
     public func loadedTwin(table: String, sha256: String, size: Int64, excludingID: Int64) throws -> FileRecord? {
-        try files(where: "table_name=$1 AND sha256=$2 AND size=$3 AND id<>$4 AND state='\(FileState.loaded.rawValue)'",
+        try files(where: "table_name=$1 AND sha256=$2 AND size=$3 AND id<>$4 AND state='\(FileState.loaded.rawValue)' AND NOT superseded",
                   [.text(table), .text(sha256), .int(size), .int(excludingID)]).first
     }
 

@@ -39,6 +39,8 @@ public struct Loader {
         var sha256: String?
         var duplicateOf: Int64?
         var error: String?
+        /// The rows of the key's earlier version were deleted for this one (overwrite policy `replace`).
+        var replaces = false
     }
 
     public func load(table: String, files: [FileRecord]) throws -> LoadSummary {
@@ -66,6 +68,14 @@ public struct Loader {
                 }
                 try tx.endFile(file, state: outcome.state, sha256: outcome.sha256, rows: outcome.state == .loaded ? outcome.rows : 0,
                                duplicateOf: outcome.duplicateOf, error: outcome.error)
+                // The table holds the current content of every current file. A new version replaces its key's rows
+                // even when its content is a duplicate of another file's (the file's savepoint, rolled back for a
+                // duplicate, undid the delete: do it again), and files that were duplicates of the replaced
+                // version now stand for nothing, so they go back to pending and load their own rows.
+                if outcome.replaces, outcome.state == .loaded || outcome.state == .duplicate {
+                    if outcome.state == .duplicate { _ = try tx.deleteRows(table: table, key: file.key) }
+                    try tx.log.replaced(key: file.key, by: file)
+                }
                 if outcome.state == .loaded {
                     checkpoint = max(checkpoint ?? file.modifiedNanos, file.modifiedNanos)
                     summary.rowsLoaded += outcome.rows
@@ -175,9 +185,11 @@ public struct Loader {
 
         // Replace: an overwritten (or reloaded) file's earlier rows go in the same savepoint as its new rows.
         // Checked first so that new files never pay for a scan of the table.
+        var replaces = false
         if options.overwrite == .replace || file.rows != nil,
            try file.rows != nil || catalog.hasLoadedVersion(key: file.key, excludingID: file.id) {
             _ = try tx.deleteRows(table: table, key: file.key)
+            replaces = true
         }
 
         // Converters: the table column's type, with this file's date format when it detected the same kind.
@@ -219,6 +231,7 @@ public struct Loader {
         thread.stackSize = 1 << 20
         thread.start()
         var outcome = FileOutcome(state: .loaded)
+        outcome.replaces = replaces
         defer { channel.close() }
         loop: while let message = channel.receive() {
             switch message {
@@ -231,6 +244,7 @@ public struct Loader {
                 }
             case let .done(result):
                 outcome = result
+                outcome.replaces = replaces
                 break loop
             case let .failed(error):
                 throw error
@@ -245,7 +259,8 @@ public struct Loader {
             if twin.key == file.key {
                 return FileOutcome(state: .skipped, sha256: sha, duplicateOf: twin.id, error: "same content as the loaded version; rows kept")
             }
-            return FileOutcome(state: .duplicate, sha256: sha, duplicateOf: twin.id, error: "same bytes as \(twin.key), already loaded")
+            return FileOutcome(state: .duplicate, sha256: sha, duplicateOf: twin.id, error: "same bytes as \(twin.key), already loaded",
+                               replaces: replaces)
         }
         return outcome
     }

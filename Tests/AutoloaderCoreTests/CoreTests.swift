@@ -95,6 +95,33 @@ import Testing
         #expect(LoadStatus.running.apply(.someFilesFailed) == .failed)
         #expect(LoadStatus.running.apply(.interrupted) == .aborted)
         #expect(LoadStatus.finished.apply(.interrupted) == nil)
+        #expect(LoadStatus.queued.apply(.refused) == .failed)
+        #expect(LoadStatus.queued.apply(.interrupted) == .aborted)
+        // A load ends once: a finished or failed load is never restarted or closed again.
+        #expect(LoadStatus.finished.apply(.start) == nil)
+        #expect(LoadStatus.failed.apply(.succeeded) == nil)
+        #expect(LoadStatus.aborted.apply(.start) == nil)
+        #expect(LoadStatus.queued.apply(.succeeded) == nil)
+    }
+
+    /// What the catalog's UPDATEs are built from: the legal sources and the target of each event.
+    @Test func transitionsAreWhatTheCatalogWrites() {
+        #expect(FileState.transition(.claim).from == [.pending])
+        #expect(FileState.transition(.committed) .from == [.loading])
+        #expect(FileState.transition(.abandon) == (from: [.pending], to: .failed))
+        #expect(Set(FileState.transition(.requeue).from) == [.loaded, .failed, .skipped, .duplicate])
+        #expect(FileState.transition(.requeue).to == .pending)
+        // A file being loaded can only be ended by its load, never requeued from outside.
+        #expect(!FileState.transition(.requeue).from.contains(.loading))
+        #expect(LoadStatus.transition(.interrupted).from == [.queued, .running])
+        #expect(LoadStatus.transition(.start) == (from: [.queued], to: .running))
+        for state in [FileState.loaded, .duplicate, .skipped, .failed] {
+            #expect(FileState.loading.apply(FileState.endEvent(for: state)) == state)
+        }
+        // Every event leads somewhere from some state, and every state is reachable.
+        for event in FileState.Event.allCases { #expect(!FileState.transition(event).from.isEmpty) }
+        let reachable = Set(FileState.Event.allCases.map { FileState.transition($0).to })
+        #expect(reachable.union([.pending]) == Set(FileState.allCases))
     }
 }
 

@@ -109,6 +109,17 @@ final class Sandbox: @unchecked Sendable {
         return try SQLiteConnection(path: database).query(sql)
     }
 
+    /// A statement with no result, on either backend (tests that damage or age the catalog).
+    func execute(_ sql: String) throws {
+        if let url = postgresURL {
+            let session = try PostgresSession(url: url)
+            defer { session.close() }
+            try session.execute(sql)
+            return
+        }
+        try SQLiteConnection(path: database).execute(sql)
+    }
+
     func count(_ table: String) throws -> Int64 {
         try query("SELECT count(*) FROM \(SQLIdentifier.quoted(table))").first?.first?.int ?? -1
     }

@@ -108,38 +108,4 @@ func shell(_ command: String) -> Int32 {
         #expect(db.sql("SELECT count(*) || '|' || count(DISTINCT id) || '|' || sum(id) FROM events") == "\(rows)|\(rows)|\(sum)")
         print("postgres sigkill test: \(kills) kills, \(db.sql("SELECT count(*) FROM autoloader.loads WHERE status='aborted'")) loads aborted")
     }
-
-    /// PostgreSQL restarted in the middle of loading: the load in flight rolls back, the service stays up,
-    /// reconnects, and every row arrives once. Uses its own cluster so other tests are not disturbed.
-    @Test func postgresRestartedMidLoad() throws {
-        guard TestDatabase.make() != nil else { return }
-        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-        // Output to a file, not a pipe: the server it starts would keep a pipe open forever.
-        let exportsFile = FileManager.default.temporaryDirectory.appendingPathComponent("pg-\(UUID().uuidString).env")
-        #expect(shell("'\(root.path)/scripts/postgres' > '\(exportsFile.path)' 2>/dev/null < /dev/null") == 0)
-        let exports = (try? String(contentsOf: exportsFile, encoding: .utf8)) ?? ""
-        try? FileManager.default.removeItem(at: exportsFile)
-        var env: [String: String] = [:]
-        for line in exports.split(separator: "\n") {
-            let parts = line.replacingOccurrences(of: "export ", with: "").split(separator: "=", maxSplits: 1).map(String.init)
-            if parts.count == 2 { env[parts[0]] = parts[1] }
-        }
-        let url = try #require(env["AUTOLOADER_TEST_POSTGRES"]), dir = try #require(env["AUTOLOADER_TEST_POSTGRES_DIR"]), bin = try #require(env["AUTOLOADER_TEST_POSTGRES_BIN"])
-        defer {
-            shell("'\(root.path)/scripts/postgres' stop '\(dir)' >/dev/null 2>&1 < /dev/null")
-        }
-        let w = try Workdir()
-        let (rows, sum) = try writeEventFiles(w, table: "events", files: 16, rowsPerFile: 8000)
-        let log = w.url.appendingPathComponent("run.log")
-        let run = try CLI.start(["run", "--warehouse", url, "--reconcile", "0.5"], in: w.url, log: log)
-
-        defer { run.terminate() }
-        _ = CLI.waitFor(seconds: 30) { TestDatabase.psql(url, "SELECT count(*) FROM autoloader.loads") != "0" && TestDatabase.psql(url, "SELECT count(*) FROM autoloader.loads") != "" }
-        let asUser = getuid() == 0 ? "su postgres -s /bin/sh -c" : "sh -c"
-        #expect(shell("\(asUser) \"'\(bin)/pg_ctl' -D '\(dir)/data' -l '\(dir)/server.log' -m fast -w restart\" >/dev/null 2>&1 < /dev/null") == 0)
-        let done = CLI.waitFor(seconds: 120) { TestDatabase.psql(url, "SELECT count(*) FROM autoloader.files WHERE state='loaded'") == "16" }
-        #expect(done != nil, "log:\n\((try? String(contentsOf: log, encoding: .utf8)) ?? "")")
-        #expect(TestDatabase.psql(url, "SELECT count(*) || '|' || count(DISTINCT id) || '|' || sum(id) FROM events") == "\(rows)|\(rows)|\(sum)")
-        #expect(run.isRunning)
-    }
 }

@@ -1,0 +1,160 @@
+import AutoloaderCore
+import AutoloaderPipeline
+import AutoloaderStores
+import Foundation
+import Testing
+
+/// A landing folder whose source fails on demand, the way S3 does when it throttles (503 SlowDown after the
+/// client's own retries): the pipeline must treat it as a fault of the moment, never as the file's.
+final class ThrottledStore: ObjectStore, @unchecked Sendable {
+    let inner: LocalFolderStore
+    private let lock = NSLock()
+    private var failuresLeft: Int
+    private(set) var opens = 0
+
+    init(root: String, failures: Int) {
+        inner = LocalFolderStore(root: root)
+        failuresLeft = failures
+    }
+
+    var location: String { inner.location }
+    func list() throws -> [ObjectInfo] { try inner.list() }
+    func watch(onChange: @escaping @Sendable () -> Void) throws -> (any ChangeWatch)? { nil }
+    func open(key: String) throws -> any ByteReader {
+        lock.lock()
+        opens += 1
+        let fail = failuresLeft > 0
+        if fail { failuresLeft -= 1 }
+        lock.unlock()
+        if fail { throw AutoloaderError.sourceUnavailable(file: key, reason: "S3: 503 SlowDown (Please reduce your request rate.)") }
+        return try inner.open(key: key)
+    }
+}
+
+@Suite struct CatalogTests {
+    /// The catalog records its version; a current catalog is opened with reads only; one from before
+    /// versioning is migrated by a writer and refused by a reader; one from a newer build is refused.
+    @Test(arguments: Backend.allCases) func versionedMigrations(backend: Backend) throws {
+        guard backend.available else { return }
+        let box = try Sandbox(backend)
+        let versions = backend == .sqlite ? "\"_autoloader_schema_version\"" : "autoloader.schema_version"
+        let catalog = try box.makeBackend().catalog
+        try catalog.prepare(readOnly: true)  // nothing there yet: created (nothing can be loading into it)
+        #expect(try box.scalar("SELECT CAST(MAX(version) AS TEXT) FROM \(versions)")?.text == String(SQLCatalog.currentVersion))
+        try box.write("orders/a.csv", orders)
+        try box.loadOnce()
+
+        // A catalog from before versioning (the files table, no version row).
+        try box.execute("DROP TABLE \(versions)")
+        let reader = try box.makeBackend().catalog
+        #expect(throws: AutoloaderError.self) { try reader.prepare(readOnly: true) }
+        do { try reader.prepare(readOnly: true) } catch { #expect("\(error)".contains("autoloader run")) }
+        try box.makeBackend().catalog.prepare(readOnly: false)
+        #expect(try box.scalar("SELECT CAST(MAX(version) AS TEXT) FROM \(versions)")?.text == String(SQLCatalog.currentVersion))
+        #expect(try box.catalog().files(table: "orders", state: .loaded).count == 1)
+
+        // A newer build's catalog: refused, untouched.
+        try box.execute("UPDATE \(versions) SET version = 99")
+        do {
+            try box.makeBackend().catalog.prepare(readOnly: false)
+            Issue.record("a catalog from a newer build was accepted")
+        } catch { #expect("\(error)".contains("upgrade autoloader")) }
+        #expect(try box.scalar("SELECT CAST(MAX(version) AS TEXT) FROM \(versions)")?.text == "99")
+    }
+
+    /// Defect: S3 throttling (503 SlowDown past the client's retries) failed files for good. Now the load rolls
+    /// back, its files stay pending, the table backs off, and the file loads once the source serves it.
+    @Test(arguments: Backend.allCases) func throttledSourceRequeuesTheFile(backend: Backend) throws {
+        guard backend.available else { return }
+        let box = try Sandbox(backend)
+        try box.write("orders/a.csv", orders)
+        let store = ThrottledStore(root: box.landing.path, failures: 3)
+        let service = LoaderService(store: store, log: { _ in }) { try box.makeBackend() }
+        let summaries = try service.runOnce()
+        #expect(store.opens == 4)
+        #expect(summaries.map(\.status) == [.finished])
+        #expect(try box.count("orders") == 3)
+        let loads = try box.catalog().loads(table: "orders", status: nil)
+        #expect(loads.map(\.status) == [.aborted, .aborted, .aborted, .finished])
+        #expect(loads.first?.error?.contains("SlowDown") == true)
+        // Never failed, so no one had to `retry` it by hand.
+        #expect(try box.catalog().files(table: "orders", state: nil).map(\.state) == [.loaded])
+        #expect(try box.catalog().files(table: "orders", state: nil).first?.error == nil)
+    }
+
+    /// A load stays `queued` only while it runs: a process that died before committing leaves one behind, and
+    /// the table's next load closes it (`aborted`) under the table's lock. Its files were never claimed.
+    @Test(arguments: Backend.allCases) func aDeadLoadIsClosedByTheNextLoadOfItsTable(backend: Backend) throws {
+        guard backend.available else { return }
+        let box = try Sandbox(backend)
+        try box.write("orders/a.csv", orders)
+        try box.loadOnce()
+        // What a SIGKILL between the log line and COMMIT leaves: the queued line, the files untouched.
+        let warehouse = try box.makeBackend().warehouse
+        try box.write("orders/b.csv", moreOrders)
+        let discoverer = Discoverer(store: LocalFolderStore(root: box.landing.path), catalog: try box.catalog())
+        discoverer.settledAfterNanos = 0
+        _ = try discoverer.scan()
+        let pending = try box.catalog().files(table: "orders", state: .pending)
+        let tx = try warehouse.beginLoad(table: "orders", files: pending, statement: "killed")
+        tx.log.rollback()  // the transaction dies with its connection; nothing of it remains but the log line
+        #expect(try box.catalog().loads(table: "orders", status: .queued).count == 1)
+        #expect(try box.catalog().files(table: "orders", state: .pending).count == 1)
+        try box.loadOnce()
+        #expect(try box.catalog().loads(table: "orders", status: .queued).isEmpty)
+        #expect(try box.catalog().loads(table: "orders", status: .aborted).map(\.id) == [tx.loadID])
+        #expect(try box.count("orders") == 5)
+    }
+
+    /// Every state change is checked against the lifecycle: a file that is not pending cannot be claimed, and
+    /// the load that tried leaves nothing behind but an aborted log line.
+    @Test(arguments: Backend.allCases) func aClaimOfAFileNoLongerPendingIsRefused(backend: Backend) throws {
+        guard backend.available else { return }
+        let box = try Sandbox(backend)
+        try box.write("orders/a.csv", orders)
+        try box.loadOnce()
+        let loaded = try box.catalog().files(table: "orders", state: .loaded)
+        #expect(throws: AutoloaderError.self) { _ = try box.makeBackend().warehouse.beginLoad(table: "orders", files: loaded, statement: "again") }
+        #expect(try box.catalog().files(table: "orders", state: nil).map(\.state) == [.loaded])
+        #expect(try box.catalog().loads(table: "orders", status: nil).map(\.status) == [.finished, .aborted])
+        #expect(try box.count("orders") == 3)
+    }
+}
+
+/// The table holds the current content of every current file, each distinct content once.
+@Suite struct OverwriteTests {
+    /// Defect: `cp b.csv a.csv` (a's new bytes equal b's) was recorded duplicate and a's old rows stayed.
+    @Test(arguments: Backend.allCases) func anOverwriteEqualToAnotherFileReplacesItsRows(backend: Backend) throws {
+        guard backend.available else { return }
+        let box = try Sandbox(backend)
+        try box.write("t/a.csv", "id\n1\n2\n", mtimeOffset: -20)
+        try box.write("t/b.csv", "id\n3\n4\n", mtimeOffset: -10)
+        try box.loadOnce()
+        try box.write("t/a.csv", "id\n3\n4\n", mtimeOffset: -2)
+        try box.loadOnce()
+        #expect(try box.column("SELECT CAST(id AS TEXT) FROM t ORDER BY t.id") == ["3", "4"])
+        #expect(try box.catalog().files(table: "t", state: .duplicate).map(\.key) == ["t/a.csv"])
+    }
+
+    /// Defect: b=(1,2) loads, `cp b a` is a duplicate, b is overwritten with (9): only 9 remained although
+    /// a.csv still holds 1,2. The duplicate now goes back to pending when its twin's rows are replaced.
+    @Test(arguments: Backend.allCases) func aDuplicateLoadsItsOwnRowsWhenItsTwinChanges(backend: Backend) throws {
+        guard backend.available else { return }
+        let box = try Sandbox(backend)
+        try box.write("t/b.csv", "id\n1\n2\n", mtimeOffset: -20)
+        try box.loadOnce()
+        try box.write("t/a.csv", "id\n1\n2\n", mtimeOffset: -10)
+        try box.loadOnce()
+        #expect(try box.catalog().files(table: "t", state: .duplicate).map(\.key) == ["t/a.csv"])
+        try box.write("t/b.csv", "id\n9\n", mtimeOffset: -2)
+        try box.loadOnce()
+        #expect(try box.column("SELECT CAST(id AS TEXT) FROM t ORDER BY t.id") == ["1", "2", "9"])
+        #expect(try box.column("SELECT _source_file FROM t ORDER BY t.id") == ["t/a.csv", "t/a.csv", "t/b.csv"])
+        #expect(try box.catalog().files(table: "t", state: .duplicate).isEmpty)
+        // And back: b overwritten with a's content again is a duplicate of a, and its own rows (9) go.
+        try box.write("t/b.csv", "id\n1\n2\n", mtimeOffset: -1)
+        try box.loadOnce()
+        #expect(try box.column("SELECT CAST(id AS TEXT) FROM t ORDER BY t.id") == ["1", "2"])
+        #expect(try box.loadOnce().isEmpty)
+    }
+}
