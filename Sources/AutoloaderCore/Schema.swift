@@ -128,6 +128,42 @@ public struct Column: Codable, Sendable, Equatable {
 public enum LineageColumn {
     /// The key of the file a row came from: lets an overwritten file replace exactly its own rows.
     public static let sourceFile = "_source_file"
+    /// Evolution `rescue`: unknown columns and values that do not fit, as a JSON object.
+    public static let rescuedData = "_rescued_data"
+
+    /// The loader's own columns. A file column or partition folder of the same name would forge lineage (a
+    /// replace would then delete other files' rows), so it is renamed, and the file's load says so.
+    public static let reserved = [sourceFile, rescuedData]
+
+    public struct Rename: Sendable, Equatable {
+        public var from: String
+        public var to: String
+        public var reason: String { "\(from) is a name autoloader keeps for itself (lineage); this file's \(from) is loaded as \(to)" }
+    }
+
+    /// Renames reserved names among a file's columns and partition names (case-insensitively, as SQLite
+    /// compares them) to the first free `name_2`, `name_3`…
+    public static func protect(columns: inout [Column], partitions: inout [String: String]) -> [Rename] {
+        var taken = Set(columns.map { $0.name.lowercased() } + partitions.keys.map { $0.lowercased() } + reserved)
+        func free(_ name: String) -> String {
+            var n = 2
+            while taken.contains("\(name)_\(n)".lowercased()) { n += 1 }
+            taken.insert("\(name)_\(n)".lowercased())
+            return "\(name)_\(n)"
+        }
+        var renames: [Rename] = []
+        for i in columns.indices where reserved.contains(columns[i].name.lowercased()) {
+            let to = free(columns[i].name)
+            renames.append(Rename(from: columns[i].name, to: to))
+            columns[i].name = to
+        }
+        for key in partitions.keys.sorted() where reserved.contains(key.lowercased()) {
+            let to = free(key)
+            renames.append(Rename(from: key, to: to))
+            partitions[to] = partitions.removeValue(forKey: key)
+        }
+        return renames
+    }
 }
 
 public struct TableSchema: Codable, Sendable, Equatable {

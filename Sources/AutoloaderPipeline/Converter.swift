@@ -116,7 +116,7 @@ extension Converter {
 /// The `_rescued_data` cell of one row (evolution `rescue`): a JSON object of the values the table could not
 /// take — columns it does not have, values that do not fit their column — by column name; NULL when none.
 struct RescuedData {
-    static let column = "_rescued_data"
+    static let column = LineageColumn.rescuedData
     private var json: [UInt8] = []
 
     var isEmpty: Bool { json.isEmpty }

@@ -128,7 +128,11 @@ public struct Loader {
             return FileOutcome(state: .failed, sha256: sha, error: AutoloaderError.badInput(location, reason: detection.error ?? "not loadable").description)
         }
 
-        let fileSchema = options.applyingHints(to: detectedSchema)  // hints win over detection
+        var fileSchema = options.applyingHints(to: detectedSchema)  // hints win over detection
+        var partitions = file.partitions
+        for rename in LineageColumn.protect(columns: &fileSchema.columns, partitions: &partitions) {
+            try tx.recordError(LoadErrorRecord(loadID: tx.loadID, file: file.key, line: nil, column: rename.from, rawText: "", reason: rename.reason))
+        }
         let fileDialect = detection.dialect ?? Dialect()
         // Columns match by name when the file names them (a header, JSON keys), else by position.
         let named = detection.format != .csv || fileDialect.header
@@ -175,7 +179,7 @@ public struct Loader {
         if rescuing, tableSchema.index(of: RescuedData.column) == nil {
             tableSchema.columns.append(Column(name: RescuedData.column, type: ColumnType(kind: .json), nullable: true))
         }
-        let fileParts = file.partitions.keys.sorted()
+        let fileParts = partitions.keys.sorted()
         var parts = partitionColumns
         for p in fileParts where !parts.contains(p) && tableSchema.index(of: p) == nil { parts.append(p) }
         tableSchema = try tx.prepareTable(table, schema: tableSchema, partitionColumns: parts)
@@ -201,7 +205,7 @@ public struct Loader {
         }
         var insertColumns = columnIndex.filter { $0 >= 0 }.map { tableSchema.columns[$0].name }
         if rescuing { insertColumns.append(RescuedData.column) }
-        let partValues = parts.map { file.partitions[$0] }
+        let partValues = parts.map { partitions[$0] }
         insertColumns += parts
         insertColumns.append(LineageColumn.sourceFile)
         try tx.beginInsert(table: table, columns: insertColumns)

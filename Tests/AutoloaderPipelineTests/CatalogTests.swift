@@ -158,3 +158,26 @@ final class ThrottledStore: ObjectStore, @unchecked Sendable {
         #expect(try box.loadOnce().isEmpty)
     }
 }
+
+@Suite struct LineageTests {
+    /// Defect: a data column or a partition folder named `_source_file` made rows' lineage NULL (or anything the
+    /// file said), and a replace then deleted other files' rows. Such names are renamed, and the load says so.
+    @Test(arguments: Backend.allCases) func reservedNamesCannotForgeLineage(backend: Backend) throws {
+        guard backend.available else { return }
+        let box = try Sandbox(backend)
+        try box.write("t/a.csv", "id\n1\n", mtimeOffset: -30)
+        try box.write("t/b.csv", "id,_source_file\n2,t/a.csv\n", mtimeOffset: -20)
+        try box.write("t/_rescued_data=x/c.csv", "id\n3\n", mtimeOffset: -10)
+        try box.loadOnce()
+        #expect(try box.column("SELECT _source_file FROM t ORDER BY t.id") == ["t/a.csv", "t/b.csv", "t/_rescued_data=x/c.csv"])
+        #expect(try box.column("SELECT _source_file_2 FROM t ORDER BY t.id") == ["NULL", "t/a.csv", "NULL"])
+        #expect(try box.column("SELECT _rescued_data_2 FROM t ORDER BY t.id") == ["NULL", "NULL", "x"])
+        let notes = try box.catalog().loads(table: "t", status: nil).flatMap { try box.catalog().errors(loadID: $0.id) }
+        #expect(notes.map(\.column) == ["_source_file", "_rescued_data"])
+        #expect(notes.first?.reason.contains("loaded as _source_file_2") == true)
+        // a.csv overwritten: only its own row is replaced.
+        try box.write("t/a.csv", "id\n9\n", mtimeOffset: -2)
+        try box.loadOnce()
+        #expect(try box.column("SELECT CAST(id AS TEXT) FROM t ORDER BY t.id") == ["2", "3", "9"])
+    }
+}
