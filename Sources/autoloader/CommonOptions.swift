@@ -8,8 +8,20 @@ import AutoloaderStores
 import Foundation
 
 struct WarehouseOptions: ParsableArguments {
-    @Option(name: .long, help: ArgumentHelp("Where rows and the catalog go: sqlite:PATH (or a path ending in .sqlite / .db), or postgres://user:password@host:port/db?sslmode=…&schema=… (PG* variables and ~/.pgpass honoured), or redshift://CLUSTER/DB?db_user=U&iam_role=ARN / redshift-serverless://WORKGROUP/DB?iam_role=ARN (Data API; COPY reads the files from S3).", valueName: "url"))
-    var warehouse: String = "sqlite:./autoloader.sqlite"
+    @Option(name: .customLong("warehouse"), help: ArgumentHelp("Where rows and the catalog go: sqlite:PATH (or a path ending in .sqlite / .db), or postgres://user@host:port/db?sslmode=…&schema=… (the password from PGPASSWORD or ~/.pgpass: a password in a flag is visible to every user in `ps`), or redshift://CLUSTER/DB?db_user=U&iam_role=ARN / redshift-serverless://WORKGROUP/DB?iam_role=ARN (Data API; COPY reads the files from S3). Default: $AUTOLOADER_WAREHOUSE, else sqlite:./autoloader.sqlite.", valueName: "url"))
+    var flag: String?
+
+    /// The flag, else AUTOLOADER_WAREHOUSE (which, unlike a flag, other users cannot read in `ps`), else SQLite.
+    var warehouse: String {
+        flag ?? ProcessInfo.processInfo.environment["AUTOLOADER_WAREHOUSE"] ?? "sqlite:./autoloader.sqlite"
+    }
+
+    func validate() throws {
+        if let flag, let components = URLComponents(string: flag), components.password != nil {
+            Log.line("warning: the password in --warehouse is visible to other users of this machine (`ps`); "
+                     + "give it in PGPASSWORD or ~/.pgpass, or the whole URL in AUTOLOADER_WAREHOUSE")
+        }
+    }
 }
 
 /// Where files come from, for S3 sources (a local folder needs none of these).

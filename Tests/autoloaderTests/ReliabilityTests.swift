@@ -193,4 +193,26 @@ func text(_ url: URL) -> String { (try? String(contentsOf: url, encoding: .utf8)
         #expect(try CLI.run(["load", "landing"], in: w.url).status == 0)
         #expect(CLI.sqlite(w.database, "select count(*) from events") == "600000")
     }
+
+    /// Defect: a PostgreSQL password could only be given in `--warehouse`, where `ps` shows it to every user.
+    /// It can come from PGPASSWORD, ~/.pgpass, or the whole URL from AUTOLOADER_WAREHOUSE; a password in the
+    /// flag is warned about. The SQLite file (catalog and rows) is created readable by its owner only.
+    @Test func secretsStayOutOfPs() throws {
+        let w = try Workdir()
+        try w.file("landing/orders/a.csv", ordersCSV)
+        #expect(try CLI.run(["load", "landing"], in: w.url).status == 0)
+        let mode = try FileManager.default.attributesOfItem(atPath: w.database.path)[.posixPermissions] as? Int
+        #expect(mode == 0o600)
+        guard let db = TestDatabase.make() else { return }
+        let fromEnvironment = try CLI.run(["load", "landing"], in: w.url, environment: ["AUTOLOADER_WAREHOUSE": db.url])
+        #expect(fromEnvironment.status == 0, "\(fromEnvironment.stderr)")
+        #expect(db.sql("SELECT count(*) FROM orders") == "3")
+        #expect(!fromEnvironment.stderr.contains("visible to other users"))
+        var components = try #require(URLComponents(string: db.url))
+        components.password = "hunter2"  // the test server trusts loopback: any password connects
+        let inFlag = try CLI.run(["tables", "--warehouse", components.string!], in: w.url)
+        #expect(inFlag.status == 0)
+        #expect(inFlag.stderr.contains("visible to other users"))
+        #expect(!inFlag.stderr.contains("hunter2") && !inFlag.stdout.contains("hunter2"))
+    }
 }
