@@ -105,7 +105,6 @@ public protocol Catalog: AnyObject {
     /// existing catalog. Nothing needs repair after a crash: claims commit with the rows.
     func prepare(readOnly: Bool) throws
 
-    func ensureTable(name: String, sourceFolder: String) throws
     func record(object: ObjectInfo, as landing: LandingKey) throws -> RecordOutcome
 
     func tables() throws -> [TableRecord]

@@ -11,6 +11,9 @@ public enum SQLIdentifier {
         "'" + value.replacingOccurrences(of: "'", with: "''") + "'"
     }
 
+    /// Table names stay within every warehouse's identifier limit (PostgreSQL's is the smallest: 63 bytes).
+    public static let maxTableNameBytes = 63
+
     /// Prefix of the catalog's own tables; a folder sanitised to it is renamed so users cannot clash with it.
     public static let reservedPrefix = "_autoloader_"
 
@@ -32,7 +35,8 @@ public enum SQLIdentifier {
         if out.isEmpty || out == "_" { out = "table" }
         if let first = out.unicodeScalars.first, first >= "0" && first <= "9" { out = "t_" + out }
         if out.hasPrefix(reservedPrefix) { out = "t" + out }
-        return out
+        // PostgreSQL cuts longer names silently (63 bytes); the catalog adds `_N` to tell folders apart.
+        return String(out.prefix(maxTableNameBytes))
     }
 
     /// Column names from a header: kept as written, but empty names become `columnN` and duplicates get `_2`, `_3`….

@@ -122,6 +122,7 @@ public final class SQLCatalog: Catalog, LoadLog {
                   bytes BIGINT NOT NULL DEFAULT 0, started_at TEXT NOT NULL, finished_at TEXT, error TEXT)
                 """)
             try c.q("CREATE INDEX IF NOT EXISTS \(d.index("loads_table")) ON \(c.t("loads"))(table_name, status)")
+            try c.q("CREATE INDEX IF NOT EXISTS \(d.index("tables_folder")) ON \(c.t("tables"))(source_folder)")
             try c.q("""
                 CREATE TABLE IF NOT EXISTS \(c.t("load_errors"))(
                   id \(d.serialKey), load_id BIGINT NOT NULL, file TEXT NOT NULL, line BIGINT, column_name TEXT,
@@ -171,15 +172,34 @@ public final class SQLCatalog: Catalog, LoadLog {
 
     // MARK: discovery
 
-    public func ensureTable(name: String, sourceFolder: String) throws {
-        let now = WallClock.nowISO()
-        try q("INSERT INTO \(t("tables"))(name, source_folder, options, created_at, updated_at) VALUES ($1, $2, $3, $4, $4) ON CONFLICT(name) DO NOTHING",
-              [.text(name), .text(sourceFolder), .text(TableOptions().jsonString()), .text(now)])
+    /// The table a landing folder loads into. Folders whose names sanitise alike (`Order` and `order`, `my table`
+    /// and `my-table`, two all-non-ASCII names) get distinct tables: the first keeps the name, later ones
+    /// `name_2`, `name_3`…, each recorded with its folder (`autoloader tables` shows it).
+    func tableName(for landing: LandingKey) throws -> String {
+        if let known = try q("SELECT name FROM \(t("tables")) WHERE source_folder=$1", [.text(landing.sourceFolder)]).first?.first?.text {
+            return known
+        }
+        var candidate = landing.table, n = 1
+        while true {
+            let now = WallClock.nowISO()
+            let inserted = try q("""
+                INSERT INTO \(t("tables"))(name, source_folder, options, created_at, updated_at) VALUES ($1, $2, $3, $4, $4)
+                ON CONFLICT(name) DO NOTHING RETURNING name
+                """, [.text(candidate), .text(landing.sourceFolder), .text(TableOptions().jsonString()), .text(now)])
+            if !inserted.isEmpty { return candidate }
+            // Taken: by this folder (another process was first), or by another folder that sanitises alike.
+            if try q("SELECT source_folder FROM \(t("tables")) WHERE name=$1", [.text(candidate)]).first?.first?.text == landing.sourceFolder {
+                return candidate
+            }
+            n += 1
+            let suffix = "_\(n)"
+            candidate = String(landing.table.prefix(SQLIdentifier.maxTableNameBytes - suffix.count)) + suffix
+        }
     }
 
     public func record(object: ObjectInfo, as landing: LandingKey) throws -> RecordOutcome {
         try transaction {
-            try ensureTable(name: landing.table, sourceFolder: landing.sourceFolder)
+            let table = try tableName(for: landing)
             let known = try q("SELECT id FROM \(t("files")) WHERE key=$1 AND size=$2 AND mtime_ns=$3 AND version=$4",
                               [.text(object.key), .int(object.size), .int(object.modifiedNanos), .text(object.version)])
             if !known.isEmpty { return .known }
@@ -189,7 +209,7 @@ public final class SQLCatalog: Catalog, LoadLog {
             let inserted = try q("""
                 INSERT INTO \(t("files"))(table_name, key, size, mtime_ns, partitions, state, discovered_at, version)
                 VALUES ($1, $2, $3, $4, $5, '\(FileState.pending.rawValue)', $6, $7) ON CONFLICT DO NOTHING RETURNING id
-                """, [.text(landing.table), .text(object.key), .int(object.size), .int(object.modifiedNanos),
+                """, [.text(table), .text(object.key), .int(object.size), .int(object.modifiedNanos),
                       .text(Self.json(partitions)), .text(WallClock.nowISO()), .text(object.version)])
             guard let id = inserted.first?.first?.int, let file = try files(where: "id=$1", [.int(id)]).first else { return .known }
             return hadVersion ? .newVersion(file) : .new(file)

@@ -134,33 +134,55 @@ public enum LineageColumn {
     /// The loader's own columns. A file column or partition folder of the same name would forge lineage (a
     /// replace would then delete other files' rows), so it is renamed, and the file's load says so.
     public static let reserved = [sourceFile, rescuedData]
+}
 
+/// A file's column and partition names made fit for a table, each change with its reason for the load's
+/// record: the loader's own names (lineage) are renamed; control characters (a JSON key holding `\u0000`) become
+/// `_`; a name longer than the warehouse's identifier limit (PostgreSQL: 63 bytes, which it would silently
+/// truncate, so that the next file's ADD COLUMN fails "already exists") is cut at a character boundary. A name
+/// that then collides gets the first free `_2`, `_3`… (case-insensitively, as SQLite compares them).
+public enum ColumnNames {
     public struct Rename: Sendable, Equatable {
         public var from: String
         public var to: String
-        public var reason: String { "\(from) is a name autoloader keeps for itself (lineage); this file's \(from) is loaded as \(to)" }
+        public var reason: String
     }
 
-    /// Renames reserved names among a file's columns and partition names (case-insensitively, as SQLite
-    /// compares them) to the first free `name_2`, `name_3`…
-    public static func protect(columns: inout [Column], partitions: inout [String: String]) -> [Rename] {
-        var taken = Set(columns.map { $0.name.lowercased() } + partitions.keys.map { $0.lowercased() } + reserved)
-        func free(_ name: String) -> String {
-            var n = 2
-            while taken.contains("\(name)_\(n)".lowercased()) { n += 1 }
-            taken.insert("\(name)_\(n)".lowercased())
-            return "\(name)_\(n)"
-        }
+    public static func fit(columns: inout [Column], partitions: inout [String: String], maxBytes: Int?) -> [Rename] {
+        var taken = Set(LineageColumn.reserved)
         var renames: [Rename] = []
-        for i in columns.indices where reserved.contains(columns[i].name.lowercased()) {
-            let to = free(columns[i].name)
-            renames.append(Rename(from: columns[i].name, to: to))
-            columns[i].name = to
+        func cut(_ name: String, to limit: Int?) -> String {
+            guard let limit, name.utf8.count > limit else { return name }
+            var out = ""
+            for c in name where out.utf8.count + c.utf8.count <= limit { out.append(c) }
+            return out
         }
-        for key in partitions.keys.sorted() where reserved.contains(key.lowercased()) {
-            let to = free(key)
-            renames.append(Rename(from: key, to: to))
-            partitions[to] = partitions.removeValue(forKey: key)
+        func fitted(_ raw: String) -> String {
+            var reasons: [String] = []
+            var name = String(String.UnicodeScalarView(raw.unicodeScalars.map { $0.value < 0x20 || $0.value == 0x7F ? "_" : $0 }))
+            if name != raw { reasons.append("control characters are not allowed in a column name") }
+            if LineageColumn.reserved.contains(name.lowercased()) {
+                reasons.append("\(name) is a name autoloader keeps for itself (lineage)")
+            } else if maxBytes.map({ name.utf8.count > $0 }) == true {
+                reasons.append("longer than the warehouse's \(maxBytes!)-byte limit for names")
+                name = cut(name, to: maxBytes)
+            }
+            if taken.contains(name.lowercased()) {
+                var n = 2
+                func numbered() -> String { let suffix = "_\(n)"; return cut(name, to: maxBytes.map { $0 - suffix.utf8.count }) + suffix }
+                while taken.contains(numbered().lowercased()) { n += 1 }
+                name = numbered()
+            }
+            taken.insert(name.lowercased())
+            if name != raw {
+                renames.append(Rename(from: raw, to: name, reason: reasons.joined(separator: "; ") + "; this file's \(raw.debugDescription) is loaded as \(name)"))
+            }
+            return name
+        }
+        for i in columns.indices { columns[i].name = fitted(columns[i].name) }
+        for key in partitions.keys.sorted() {
+            let name = fitted(key)
+            if name != key { partitions[name] = partitions.removeValue(forKey: key) }
         }
         return renames
     }

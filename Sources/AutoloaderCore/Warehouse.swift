@@ -7,10 +7,14 @@ public struct WarehouseCapabilities: Sendable {
     /// written. Otherwise (PostgreSQL) such a value is a bad row, handled by the table's on_error policy.
     public var storesAnyValue: Bool = false
     public var maxVarcharBytes: Int?
+    /// Longest identifier (table or column name) in bytes; a longer one is renamed to fit, never truncated by the
+    /// warehouse behind our back. nil: no limit that matters (SQLite).
+    public var maxIdentifierBytes: Int?
     /// SQL type for a column type in this warehouse's DDL.
     public var typeName: @Sendable (ColumnType) -> String
     public init(name: String, transactionalCatalog: Bool, storesAnyValue: Bool = false, maxVarcharBytes: Int?,
-                typeName: @escaping @Sendable (ColumnType) -> String) {
+                maxIdentifierBytes: Int? = nil, typeName: @escaping @Sendable (ColumnType) -> String) {
+        self.maxIdentifierBytes = maxIdentifierBytes
         self.name = name
         self.transactionalCatalog = transactionalCatalog
         self.storesAnyValue = storesAnyValue

@@ -11,18 +11,24 @@ public enum FormatSniffer {
         if head.count >= 3, head[0] == 0xEF, head[1] == 0xBB, head[2] == 0xBF { i = 3 }
         while i < head.count, head[i] == 0x20 || head[i] == 0x09 || head[i] == 0x0A || head[i] == 0x0D { i += 1 }
         if i < head.count, head[i] == UInt8(ascii: "{") || head[i] == UInt8(ascii: "[") { return (.json, nil) }
-        if looksBinary(head) { return (.invalid, "binary content, not text: control bytes throughout the first \(head.count) bytes") }
+        if looksBinary(head) {
+            let sample = head.prefix(8192)
+            let control = sample.filter(isControl).count
+            let first = sample.firstIndex(where: isControl) ?? 0
+            let line = 1 + sample[..<first].filter { $0 == 0x0A }.count
+            return (.invalid, "binary content, not text: \(control) control bytes in the first \(sample.count) (the first at line \(line), byte \(first))")
+        }
         return (.csv, nil)
     }
 
-    /// NUL bytes, or more than 5% control bytes other than tab/CR/LF/FF, mean binary (UTF-16 is caught by its BOM first).
+    static func isControl(_ b: UInt8) -> Bool { b < 0x20 && b != 0x09 && b != 0x0A && b != 0x0D && b != 0x0C }
+
+    /// More than 5% control bytes other than tab/CR/LF/FF (NUL included) mean binary (UTF-16 is caught by its BOM
+    /// first). A stray NUL in text is not binary: its row is a located error when loaded.
     static func looksBinary(_ head: [UInt8]) -> Bool {
         let sample = head.prefix(8192)
         var control = 0
-        for b in sample {
-            if b == 0 { return true }
-            if b < 0x20 && b != 0x09 && b != 0x0A && b != 0x0D && b != 0x0C { control += 1 }
-        }
+        for b in sample where isControl(b) { control += 1 }
         if control * 20 > sample.count { return true }
         // Random bytes are rarely valid UTF-8 and rarely Latin-1 text: many bytes in 0x80–0x9F (C1 controls).
         let c1 = sample.filter { $0 >= 0x80 && $0 <= 0x9F }.count

@@ -1,3 +1,6 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 import AutoloaderCore
 
 /// Splits one record out of a byte buffer. Pure and allocation-free per record: field boundaries go into
@@ -284,6 +287,13 @@ public final class CSVRecordReader {
     /// Offset of the first invalid UTF-8 byte in the record, or nil.
     public func invalidUTF8Offset() -> Int? {
         UTF8Validation.firstInvalidByte(rawRecord)
+    }
+
+    /// Offset of the first NUL byte in the record, or nil (text never holds one; PostgreSQL refuses it).
+    public func nulOffset() -> Int? {
+        let raw = rawRecord
+        guard let base = raw.baseAddress, let hit = memchr(base, 0, raw.count) else { return nil }
+        return base.distance(to: hit.assumingMemoryBound(to: UInt8.self))
     }
 
     /// Field values as Strings (detection and headers only: not the hot path).

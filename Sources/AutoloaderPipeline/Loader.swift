@@ -129,8 +129,9 @@ public struct Loader {
         }
 
         var fileSchema = options.applyingHints(to: detectedSchema)  // hints win over detection
+        let sourceNames = fileSchema.columns.map(\.name)  // as the file spells them (JSON is read by key)
         var partitions = file.partitions
-        for rename in LineageColumn.protect(columns: &fileSchema.columns, partitions: &partitions) {
+        for rename in ColumnNames.fit(columns: &fileSchema.columns, partitions: &partitions, maxBytes: warehouse.capabilities.maxIdentifierBytes) {
             try tx.recordError(LoadErrorRecord(loadID: tx.loadID, file: file.key, line: nil, column: rename.from, rawText: "", reason: rename.reason))
         }
         let fileDialect = detection.dialect ?? Dialect()
@@ -220,7 +221,7 @@ public struct Loader {
         } else {
             let source = PrefixedReader(prefix: sample, rest: ReadAheadReader(decoded))
             if detection.format == .json {
-                parser = JSONRowParser(file: file, keys: fileSchema.columns.map(\.name), converters: converters, rescue: rescuing, partValues: partValues,
+                parser = JSONRowParser(file: file, keys: sourceNames, converters: converters, rescue: rescuing, partValues: partValues,
                                        columnCount: insertColumns.count, rowsPerBatch: rowsPerInsert, options: options, loadID: tx.loadID,
                                        source: source, hashing: hashing)
             } else {
@@ -360,6 +361,8 @@ final class RowParser: RecordParser, @unchecked Sendable {
                 reason = "expected \(expected) fields, found \(n)"
             } else if let bad = reader.invalidUTF8Offset() {
                 reason = "invalid UTF-8 at byte \(bad) of the record; re-export the file as UTF-8"
+            } else if let nul = reader.nulOffset() {
+                reason = "NUL byte at byte \(nul) of the record: text cannot hold one; remove it, or re-export the file as UTF-8"
             } else {
                 let cellStart = batch.cells.count, arenaStart = batch.arena.count
                 rescued.reset()

@@ -135,10 +135,21 @@ public final class PostgresSession: @unchecked Sendable {
         if let e = error as? PSQLError {
             let message = e.serverInfo?[.message] ?? "\(e.code)"
             let location = e.serverInfo?[.locationContext].map { " (\($0))" } ?? ""
-            let transient = e.code != .server || (e.serverInfo?[.sqlState].map { $0.hasPrefix("08") || $0.hasPrefix("57P") || $0 == "40001" || $0 == "40P01" } ?? false)
+            let transient = e.code == .server ? isTransient(sqlState: e.serverInfo?[.sqlState] ?? "") : transientCodes.contains(e.code)
             return .warehouse(reason: "\(context): \(message)\(location)", transient: transient)
         }
         return .warehouse(reason: "\(context): \(error)", transient: true)
+    }
+
+    /// Client-side failures that are about the connection, not about what was sent.
+    static let transientCodes: [PSQLError.Code] = [.clientClosedConnection, .serverClosedConnection, .connectionError, .uncleanShutdown, .poolClosed, .queryCancelled]
+
+    /// Server errors worth retrying: connection exceptions (08, but a protocol violation is ours), the server
+    /// shutting down (57P), serialization failures and deadlocks, a lock not had within the lock timeout (55P03),
+    /// insufficient resources (53: disk full, out of memory, too many connections).
+    static func isTransient(sqlState: String) -> Bool {
+        (sqlState.hasPrefix("08") && sqlState != "08P01") || sqlState.hasPrefix("57P") || sqlState.hasPrefix("53")
+            || ["40001", "40P01", "55P03", "57014"].contains(sqlState)
     }
 
     /// Runs one statement (no parameters needed, or with `binds`); returns the rows as text.
@@ -316,7 +327,9 @@ extension PostgresSession: CatalogConnection {
             switch b {
             case .null: bindings.appendNull()
             case let .int(i): bindings.append(i)
-            case let .text(s): bindings.append(s)
+            // PostgreSQL text cannot hold NUL; what the catalog records (a rejected row's raw text, a column name
+            // from a JSON key) shows it as the escape a person would write.
+            case let .text(s): bindings.append(s.contains("\0") ? s.replacingOccurrences(of: "\0", with: "\\u0000") : s)
             }
         }
         return try rows(PostgresQuery(unsafeSQL: sql, binds: bindings)) { cell in

@@ -18,7 +18,7 @@ public final class PostgresWarehouse: Warehouse, @unchecked Sendable {
     }
 
     public static let postgresCapabilities = WarehouseCapabilities(name: "postgresql", transactionalCatalog: true, storesAnyValue: false,
-                                                                   maxVarcharBytes: nil) { type in
+                                                                   maxVarcharBytes: nil, maxIdentifierBytes: 63) { type in
         switch type.kind {
         case .decimal: return "NUMERIC(\(min(max(type.precision ?? 18, 1), 1000)),\(type.scale ?? 0))"
         // TEXT: PostgreSQL stores it exactly like VARCHAR(n) and a longer value can never fail a load.

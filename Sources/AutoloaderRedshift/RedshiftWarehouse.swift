@@ -78,7 +78,7 @@ public final class RedshiftWarehouse: CopyingWarehouse {
     }
 
     public var capabilities: WarehouseCapabilities {
-        WarehouseCapabilities(name: "Redshift", transactionalCatalog: false, storesAnyValue: false, maxVarcharBytes: 65_535) {
+        WarehouseCapabilities(name: "Redshift", transactionalCatalog: false, storesAnyValue: false, maxVarcharBytes: 65_535, maxIdentifierBytes: 127) {
             TypeSpelling.redshift.sql($0)
         }
     }

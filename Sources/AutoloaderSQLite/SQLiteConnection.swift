@@ -181,7 +181,8 @@ public final class Statement {
             case .null: rc = sqlite3_bind_null(stmt, index)
             case let .int(v): rc = sqlite3_bind_int64(stmt, index, v)
             case let .double(v): rc = sqlite3_bind_double(stmt, index, v)
-            case let .text(s): rc = sqlite3_bind_text(stmt, index, s, -1, sqliteTransient)
+            // By length: a value may hold a NUL (a rejected row's raw text), which -1 would cut at.
+            case let .text(s): rc = sqlite3_bind_text(stmt, index, s, Int32(s.utf8.count), sqliteTransient)
             }
             if rc != SQLITE_OK { throw connection.error(rc) }
         }
@@ -201,7 +202,10 @@ public final class Statement {
             case SQLITE_INTEGER: return .int(sqlite3_column_int64(stmt, i))
             case SQLITE_FLOAT: return .double(sqlite3_column_double(stmt, i))
             case SQLITE_NULL: return .null
-            default: return .text(String(cString: sqlite3_column_text(stmt, i)))
+            default:
+                // By length, not up to the first NUL: a rejected row's raw text may hold one.
+                guard let text = sqlite3_column_text(stmt, i) else { return .text("") }
+                return .text(String(decoding: UnsafeBufferPointer(start: text, count: Int(sqlite3_column_bytes(stmt, i))), as: UTF8.self))
             }
         }
     }

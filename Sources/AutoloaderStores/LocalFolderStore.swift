@@ -6,8 +6,12 @@ import Glibc
 
 /// The embedded default source: a folder on this machine (`./landing`). Listing walks it with
 /// readdir/lstat; inotify (Linux) wakes the service as soon as something changes below it.
-public final class LocalFolderStore: ObjectStore {
+public final class LocalFolderStore: ObjectStore, @unchecked Sendable {
     public let root: String
+    /// Where skipped paths are reported (once each, until their state changes).
+    public var log: @Sendable (String) -> Void = { _ in }
+    private let lock = NSLockLike()
+    private var reported = Set<String>()
 
     public init(root: String) {
         var r = root
@@ -22,12 +26,25 @@ public final class LocalFolderStore: ObjectStore {
         guard isDirectory(root) else {
             throw AutoloaderError.unreadable(file: root, reason: "no such folder; create it or pass --source")
         }
-        walk(dir: root, prefix: "", into: &out)
+        var skipped = Set<String>()
+        walk(dir: root, prefix: "", into: &out, skipped: &skipped)
+        let fresh: Set<String> = lock.withLock {
+            defer { reported = skipped }  // a path readable again is reported again if it goes bad again
+            return skipped.subtracting(reported)
+        }
+        for note in fresh.sorted() { log(note) }
         return out
     }
 
-    private func walk(dir: String, prefix: String, into out: inout [ObjectInfo]) {
-        guard let handle = opendir(dir) else { return }  // vanished or unreadable folder: next listing retries
+    /// Walks a folder. What it cannot take is skipped with a note, never silently: a folder or file it may not
+    /// read (recorded once it can be: `chmod` fixes it), a symbolic link to a folder (a link can loop), a
+    /// broken link. A link to a file is followed: the file is recorded under the link's key.
+    private func walk(dir: String, prefix: String, into out: inout [ObjectInfo], skipped: inout Set<String>) {
+        guard let handle = opendir(dir) else {
+            // Vanished since it was listed: nothing to say. Unreadable: say so (root may have no landing folder yet).
+            if errno == EACCES { skipped.insert("\(prefix.isEmpty ? dir : prefix)/: folder not readable (permission denied); its files are skipped until it is") }
+            return
+        }
         defer { closedir(handle) }
         while let entry = readdir(handle) {
             let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
@@ -38,9 +55,23 @@ public final class LocalFolderStore: ObjectStore {
             var st = stat()
             guard lstat(path, &st) == 0 else { continue }
             let key = prefix.isEmpty ? name : prefix + "/" + name
+            if (st.st_mode & S_IFMT) == S_IFLNK {
+                guard stat(path, &st) == 0 else {
+                    skipped.insert("\(key): broken symbolic link; skipped")
+                    continue
+                }
+                if (st.st_mode & S_IFMT) == S_IFDIR {
+                    skipped.insert("\(key): symbolic link to a folder, not followed (links can loop); link the files, or move the folder in")
+                    continue
+                }
+            }
             if (st.st_mode & S_IFMT) == S_IFDIR {
-                walk(dir: path, prefix: key, into: &out)
+                walk(dir: path, prefix: key, into: &out, skipped: &skipped)
             } else if (st.st_mode & S_IFMT) == S_IFREG {
+                if access(path, R_OK) != 0 {
+                    skipped.insert("\(key): not readable (permission denied); recorded once it can be read")
+                    continue
+                }
                 let nanos = Int64(st.st_mtim.tv_sec) * 1_000_000_000 + Int64(st.st_mtim.tv_nsec)
                 out.append(ObjectInfo(key: key, size: Int64(st.st_size), modifiedNanos: nanos))
             }

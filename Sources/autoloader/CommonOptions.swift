@@ -111,7 +111,11 @@ enum Wiring {
     }
 
     static func store(source: String, options: SourceOptions = SourceOptions()) throws -> any ObjectStore {
-        guard source.hasPrefix("s3://") else { return LocalFolderStore(root: source) }
+        guard source.hasPrefix("s3://") else {
+            let store = LocalFolderStore(root: source)
+            store.log = Log.line
+            return store
+        }
         let aws = AWSClient(configuration: AWSConfiguration(endpoint: options.endpoint))
         aws.onRetry = Log.line
         let store = try S3Store(url: source, aws: aws, queueName: options.queue)

@@ -181,3 +181,93 @@ final class ThrottledStore: ObjectStore, @unchecked Sendable {
         #expect(try box.column("SELECT CAST(id AS TEXT) FROM t ORDER BY t.id") == ["2", "3", "9"])
     }
 }
+
+/// Defect group 11: names and files that were merged, truncated, blocked or skipped without a word.
+@Suite struct NamesAndOddFilesTests {
+    @Test(arguments: Backend.allCases) func foldersThatSanitiseAlikeGetDistinctTables(backend: Backend) throws {
+        guard backend.available else { return }
+        let box = try Sandbox(backend)
+        let folders = ["Order", "order", "my table", "my-table", "注文", "顧客"]
+        for (i, folder) in folders.enumerated() { try box.write("\(folder)/f.csv", "id\n\(i)\n") }
+        try box.loadOnce()
+        let tables = try box.catalog().tables()
+        #expect(Set(tables.map(\.name)) == ["order", "order_2", "my_table", "my_table_2", "table", "table_2"])
+        #expect(Set(tables.map(\.sourceFolder)) == Set(folders))
+        for table in tables {
+            let i = try #require(folders.firstIndex(of: table.sourceFolder))
+            #expect(try box.column("SELECT CAST(id AS TEXT) FROM \(SQLIdentifier.quoted(table.name))") == ["\(i)"], "\(table.name) ← \(table.sourceFolder)")
+        }
+        // The mapping holds for later files too.
+        try box.write("my-table/g.csv", "id\n9\n")
+        try box.loadOnce()
+        let myTable = try #require(try box.catalog().tables().first { $0.sourceFolder == "my-table" })
+        #expect(try box.count(myTable.name) == 2)
+    }
+
+    /// PostgreSQL cuts names at 63 bytes behind our back, so the second file's ADD COLUMN failed "already exists";
+    /// a JSON key holding NUL blocked its file forever as "transient". Both are renamed, with a recorded reason.
+    @Test(arguments: Backend.allCases) func longAndControlCharacterNamesAreFitted(backend: Backend) throws {
+        guard backend.available else { return }
+        let box = try Sandbox(backend)
+        let long = "a_very_long_column_name_that_goes_on_and_on_well_past_sixty_three_bytes_" + String(repeating: "é", count: 5)
+        try box.write("wide/a.csv", "id,\(long)\n1,x\n", mtimeOffset: -20)
+        try box.write("wide/b.csv", "id,\(long)\n2,y\n", mtimeOffset: -10)
+        try box.write("docs/a.jsonl", "{\"id\": 1, \"a\\u0000b\": 5}\n")
+        try box.loadOnce()
+        #expect(try box.count("wide") == 2)
+        #expect(try box.catalog().files(table: "wide", state: .loaded).count == 2)
+        #expect(try box.catalog().files(table: "docs", state: .loaded).count == 1)
+        #expect(try box.column("SELECT CAST(a_b AS TEXT) FROM docs") == ["5"])
+        let notes = try box.catalog().loads(table: nil, status: nil).flatMap { try box.catalog().errors(loadID: $0.id) }
+        #expect(notes.contains { ($0.column == "a\u{0}b" || $0.column == "a\\u0000b") && $0.reason.contains("control characters") }, "\(notes)")
+        if backend == .postgres {
+            #expect(notes.contains { $0.column == long && $0.reason.contains("63-byte limit") })
+            let name = try box.column("SELECT column_name FROM information_schema.columns WHERE table_name = 'wide' AND column_name LIKE 'a_very%'")
+            #expect(name.count == 1 && name[0].utf8.count <= 63)
+        }
+    }
+
+    /// One NUL byte in a text file was "binary content … control bytes throughout", without a line. It is a
+    /// located bad row now, handled by on_error like any other.
+    @Test(arguments: Backend.allCases) func aStrayNulIsALocatedBadRow(backend: Backend) throws {
+        guard backend.available else { return }
+        let box = try Sandbox(backend)
+        try box.write("t/a.csv", "id,name\n1,a\n2,b\u{0}c\n3,c\n")
+        try box.loadOnce()
+        let file = try #require(try box.catalog().files(table: "t", state: nil).first)
+        #expect(file.state == .failed)
+        #expect(file.error?.contains("t/a.csv:3") == true, "\(file.error ?? "")")
+        #expect(file.error?.contains("NUL byte") == true)
+        try box.catalog().setOptions(table: "t", try TableOptions().merging(json: #"{"on_error": "skip_rows"}"#))
+        _ = try box.catalog().retry(loadID: try #require(file.loadID))
+        try box.loadOnce()
+        #expect(try box.column("SELECT CAST(id AS TEXT) FROM t ORDER BY t.id") == ["1", "3"])
+    }
+
+    /// Symbolic links to files are followed; links to folders and unreadable paths are skipped with a note.
+    @Test func linksAndUnreadablePathsAreNotedNotSilent() throws {
+        let box = try Sandbox(.sqlite)
+        let target = try box.write("elsewhere/data.csv", "id\n1\n")
+        try FileManager.default.createDirectory(at: box.landing.appendingPathComponent("t"), withIntermediateDirectories: true)
+        try FileManager.default.createSymbolicLink(at: box.landing.appendingPathComponent("t/linked.csv"), withDestinationURL: target)
+        try FileManager.default.createSymbolicLink(at: box.landing.appendingPathComponent("t/folder"), withDestinationURL: box.landing.appendingPathComponent("elsewhere"))
+        try FileManager.default.createSymbolicLink(at: box.landing.appendingPathComponent("t/broken.csv"), withDestinationURL: box.root.appendingPathComponent("nowhere"))
+        let notes = NotesBox()
+        let store = LocalFolderStore(root: box.landing.path)
+        store.log = { notes.add($0) }
+        let keys = try store.list().map(\.key).sorted()
+        #expect(keys.contains("t/linked.csv"))
+        #expect(!keys.contains { $0.hasPrefix("t/folder/") })
+        #expect(notes.all.contains { $0.hasPrefix("t/folder: symbolic link to a folder") })
+        #expect(notes.all.contains { $0.hasPrefix("t/broken.csv: broken symbolic link") })
+        _ = try store.list()
+        #expect(notes.all.count == 2, "each skipped path is reported once: \(notes.all)")
+    }
+}
+
+final class NotesBox: @unchecked Sendable {
+    private let lock = NSLock()
+    private var notes: [String] = []
+    func add(_ s: String) { lock.lock(); notes.append(s); lock.unlock() }
+    var all: [String] { lock.lock(); defer { lock.unlock() }; return notes }
+}

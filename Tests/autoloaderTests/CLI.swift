@@ -21,10 +21,16 @@ enum CLI {
     }
 
     @discardableResult
-    static func run(_ arguments: [String], in directory: URL, environment: [String: String] = [:]) throws -> Result {
+    /// `asNobody`: when this test runs as root (CI), run the binary as `nobody` (setpriv), for what root never meets.
+    static func run(_ arguments: [String], in directory: URL, environment: [String: String] = [:], asNobody: Bool = false) throws -> Result {
         let process = Process()
-        process.executableURL = binary
-        process.arguments = arguments
+        if asNobody && getuid() == 0 {
+            process.executableURL = URL(fileURLWithPath: "/usr/bin/setpriv")
+            process.arguments = ["--reuid=65534", "--regid=65534", "--clear-groups", binary.path] + arguments
+        } else {
+            process.executableURL = binary
+            process.arguments = arguments
+        }
         if !environment.isEmpty { process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 } }
         process.currentDirectoryURL = directory
         let out = Pipe(), err = Pipe()

@@ -215,4 +215,20 @@ func text(_ url: URL) -> String { (try? String(contentsOf: url, encoding: .utf8)
         #expect(inFlag.stderr.contains("visible to other users"))
         #expect(!inFlag.stderr.contains("hunter2") && !inFlag.stdout.contains("hunter2"))
     }
+
+    /// Defect: a file that could not be read (permissions) failed for good, and fixing it with `chmod` changed
+    /// nothing (its size and time stay the same). Now it is skipped with a note until it can be read.
+    @Test func aFileFixedWithChmodIsLoaded() throws {
+        let w = try Workdir()
+        let data = try w.file("landing/t/a.csv", "id\n1\n")
+        #expect(chmod(data.path, 0) == 0)
+        if getuid() == 0 { #expect(shell("chown -R nobody:nogroup '\(w.url.path)'") == 0) }
+        let first = try CLI.run(["load", "landing"], in: w.url, asNobody: true)
+        #expect(first.stderr.contains("t/a.csv: not readable (permission denied)"), "\(first.stderr)")
+        #expect(CLI.sqlite(w.database, "select count(*) from _autoloader_files") == "0")
+        #expect(chmod(data.path, 0o644) == 0)
+        let second = try CLI.run(["load", "landing"], in: w.url, asNobody: true)
+        #expect(second.status == 0, "\(second.stderr)")
+        #expect(CLI.sqlite(w.database, "select count(*) from t") == "1")
+    }
 }
