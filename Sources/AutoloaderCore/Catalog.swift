@@ -122,8 +122,8 @@ public protocol Catalog: AnyObject {
     /// Pending files of one table, oldest first, cut to the batch limits (always at least one file).
     func nextBatch(table: String, maxFiles: Int, maxBytes: Int64) throws -> [FileRecord]
 
-    /// Whether another version of `key` has loaded rows (then an overwrite must replace them).
-    func hasLoadedVersion(key: String, excludingID: Int64) throws -> Bool
+    /// Another version of `key` whose rows are loaded (an overwrite must replace them), the latest if several.
+    func loadedVersion(key: String, excludingID: Int64) throws -> FileRecord?
 
     /// Files of `table` modified after `sinceNanos` become pending again; returns how many.
     func reload(table: String, sinceNanos: Int64) throws -> Int

@@ -249,9 +249,14 @@ public final class SQLCatalog: Catalog, LoadLog {
         if r.isEmpty { throw AutoloaderError.unknownTable(table) }
     }
 
+    /// Options of a table that has no files yet are kept too (for the landing folder of the same name), so that
+    /// `marker`, `settle_seconds` and hints apply from its first file.
     public func setOptions(table: String, _ options: TableOptions) throws {
-        let r = try q("UPDATE \(t("tables")) SET options=$1, updated_at=$2 WHERE name=$3 RETURNING name", [.text(options.jsonString()), .text(WallClock.nowISO()), .text(table)])
-        if r.isEmpty { throw AutoloaderError.unknownTable(table) }
+        let now = WallClock.nowISO()
+        try q("""
+            INSERT INTO \(t("tables"))(name, source_folder, options, created_at, updated_at) VALUES ($1, $1, $2, $3, $3)
+            ON CONFLICT(name) DO UPDATE SET options=$2, updated_at=$3
+            """, [.text(table), .text(options.jsonString()), .text(now)])
     }
 
     static let fileColumns = "id, table_name, key, size, mtime_ns, sha256, partitions, state, discovered_at, load_id, duplicate_of, rows, error, version"
@@ -310,8 +315,8 @@ public final class SQLCatalog: Catalog, LoadLog {
                                  maxFiles: maxFiles, maxBytes: maxBytes)
     }
 
-    public func hasLoadedVersion(key: String, excludingID: Int64) throws -> Bool {
-        try !q("SELECT 1 FROM \(t("files")) WHERE key=$1 AND id<>$2 AND state='\(FileState.loaded.rawValue)' LIMIT 1", [.text(key), .int(excludingID)]).isEmpty
+    public func loadedVersion(key: String, excludingID: Int64) throws -> FileRecord? {
+        try files(where: "key=$1 AND id<>$2 AND state='\(FileState.loaded.rawValue)'", [.text(key), .int(excludingID)]).last
     }
 
     // MARK: state changes (the only UPDATEs of `state` and `status`)

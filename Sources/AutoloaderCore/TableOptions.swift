@@ -46,6 +46,12 @@ public struct TableOptions: Codable, Sendable, Equatable {
     /// Redshift: COPY's format options for this table, replacing what detection implies (the seed's
     /// CopyCommandOptions, e.g. `delimiter '|' gzip`).
     public var copyOptions: String?
+    /// Seconds a file must look unchanged before it is recorded (default: `run --settle`, 1 s): a writer that
+    /// pauses longer than this would expose a partial file.
+    public var settleSeconds: Double?
+    /// A marker file (e.g. `_SUCCESS`, written by Spark and Hadoop after the part files): a folder's files are
+    /// recorded only once the marker is in that folder.
+    public var marker: String?
 
     public init(onError: OnError = .abortFile, maxErrors: Int = 1000, overwrite: Overwrite = .replace,
                 maxFilesPerLoad: Int = 100, maxBytesPerLoad: Int64 = 1 << 30, delimiter: String? = nil, header: Bool? = nil) {
@@ -61,6 +67,7 @@ public struct TableOptions: Codable, Sendable, Equatable {
     enum CodingKeys: String, CodingKey, CaseIterable {
         case onError = "on_error", maxErrors = "max_errors", overwrite, evolution, maxFilesPerLoad = "max_files"
         case maxBytesPerLoad = "max_bytes", delimiter, header, types, allText = "all_text", copyOptions = "copy_options"
+        case settleSeconds = "settle_seconds", marker
     }
 
     public init(from decoder: any Decoder) throws {
@@ -77,6 +84,8 @@ public struct TableOptions: Codable, Sendable, Equatable {
         types = try c.decodeIfPresent([String: String].self, forKey: .types)
         allText = try c.decodeIfPresent(Bool.self, forKey: .allText)
         copyOptions = try c.decodeIfPresent(String.self, forKey: .copyOptions)
+        settleSeconds = try c.decodeIfPresent(Double.self, forKey: .settleSeconds)
+        marker = try c.decodeIfPresent(String.self, forKey: .marker)
     }
 
     /// The on-error policy as one decision: after `rejected` bad rows, does the whole file fail?
@@ -126,6 +135,12 @@ public struct TableOptions: Codable, Sendable, Equatable {
         for (k, v) in patch { merged[k] = v is NSNull ? nil : v }
         do {
             let options = try JSONDecoder().decode(TableOptions.self, from: JSONSerialization.data(withJSONObject: merged))
+            if let s = options.settleSeconds, !(s >= 0 && s <= 86_400) {
+                throw AutoloaderError.invalidOptions(reason: "settle_seconds must be between 0 and 86400, got \(s)")
+            }
+            if let m = options.marker, m.isEmpty || m.contains("/") {
+                throw AutoloaderError.invalidOptions(reason: "marker must be a file name such as _SUCCESS, got '\(m)'")
+            }
             if let d = options.delimiter, d.utf8.count != 1 {
                 throw AutoloaderError.invalidOptions(reason: "delimiter must be one byte, got '\(d)'")
             }

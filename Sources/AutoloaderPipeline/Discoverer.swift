@@ -1,15 +1,15 @@
 import AutoloaderCore
 
-/// Lists the store and records new files (or new versions) in the catalog, once their size and
-/// modification time have stopped changing. Recording is idempotent, so listing again is always safe.
+/// Lists the store and records new files (or new versions) in the catalog once they are complete: unchanged
+/// for the settle window, and, for a table with a `marker` option, once the marker file is in their folder.
+/// Recording is idempotent, so listing again is always safe.
 public final class Discoverer {
     let store: any ObjectStore
     /// Replaceable: after a lost connection the service hands it a new catalog and the listing state stays.
     public var catalog: any Catalog
-    /// A file modified longer ago than this is taken as complete on first sight.
-    public var settledAfterNanos: Int64 = 1_000_000_000
-    /// Otherwise it must look the same on two listings at least this far apart.
-    public var stableForNanos: Int64 = 150_000_000
+    /// A file must look unchanged this long (by its modification time, or across listings) before it is recorded;
+    /// a table's `settle_seconds` option overrides it. 0: record at once (`autoloader load`).
+    public var settleNanos: Int64 = 1_000_000_000
     private var recorded = Set<ObjectInfo>()
     private var seen: [String: (ObjectInfo, firstSeen: Int64)] = [:]
 
@@ -20,22 +20,32 @@ public final class Discoverer {
 
     public struct Pass: Sendable {
         public var recorded: [FileRecord] = []
-        /// Files seen but not yet stable: list again soon.
+        /// Files seen but not yet settled: list again soon.
         public var unsettled = 0
+        /// Files whose folder has no marker yet (listed again at the usual pace).
+        public var awaitingMarker = 0
     }
 
     public func scan(now: Int64 = WallClock.nowNanos()) throws -> Pass {
         var pass = Pass()
         let objects = try store.list()
-        var present = Set<String>()
+        let present = Set(objects.map(\.key))
+        // Per-table options that gate discovery, by landing folder (tables not in the catalog yet have defaults).
+        let options = Dictionary(try catalog.tables().map { ($0.sourceFolder, $0.options) }, uniquingKeysWith: { a, _ in a })
         for object in objects {
             guard let landing = store.classify(object) else { continue }
-            present.insert(object.key)
             if recorded.contains(object) { continue }
-            let settled = store.objectsAppearWhole || now - object.modifiedNanos >= settledAfterNanos
-            if !settled {
+            let tableOptions = options[landing.sourceFolder]
+            if let marker = tableOptions?.marker {
+                if object.key.hasSuffix("/" + marker) { continue }  // the marker itself is not data
+                let folder = object.key.split(separator: "/", omittingEmptySubsequences: true).dropLast().joined(separator: "/")
+                if !present.contains(folder + "/" + marker) { pass.awaitingMarker += 1; continue }
+            }
+            let settle = tableOptions?.settleSeconds.map { Int64($0 * 1e9) } ?? settleNanos
+            if !store.objectsAppearWhole, settle > 0, now - object.modifiedNanos < settle {
+                // Young: record it once it has looked the same for the whole window.
                 if let (previous, firstSeen) = seen[object.key], previous == object {
-                    if now - firstSeen < stableForNanos { pass.unsettled += 1; continue }
+                    if now - firstSeen < settle { pass.unsettled += 1; continue }
                 } else {
                     seen[object.key] = (object, now)
                     pass.unsettled += 1

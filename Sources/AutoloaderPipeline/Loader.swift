@@ -97,7 +97,12 @@ public struct Loader {
 
     func loadFile(_ file: FileRecord, table: String, options: TableOptions, tx: any LoadTransaction,
                   schema: inout TableSchema?, dialect: inout Dialect?, partitionColumns: inout [String]) throws -> FileOutcome {
-        if options.overwrite == .ignore, file.rows == nil, try catalog.hasLoadedVersion(key: file.key, excludingID: file.id) {
+        // The key's loaded earlier version (an overwrite), unless this is a reload of the same version.
+        let previous = file.rows == nil ? try catalog.loadedVersion(key: file.key, excludingID: file.id) : nil
+        // A longer version that begins with the earlier version's bytes is the same file, still being written when
+        // the earlier one was taken: its rows are replaced whatever the overwrite policy, so no partial rows stay.
+        let grew = options.overwrite == .replace ? false : try previous.map { try startsWith(file, $0) } ?? false
+        if options.overwrite == .ignore, previous != nil, !grew {
             return FileOutcome(state: .skipped, error: "overwritten, and the table's overwrite policy is 'ignore'")
         }
         let raw = try store.open(key: file.key)
@@ -191,10 +196,13 @@ public struct Loader {
         // Replace: an overwritten (or reloaded) file's earlier rows go in the same savepoint as its new rows.
         // Checked first so that new files never pay for a scan of the table.
         var replaces = false
-        if options.overwrite == .replace || file.rows != nil,
-           try file.rows != nil || catalog.hasLoadedVersion(key: file.key, excludingID: file.id) {
+        if file.rows != nil || (previous != nil && (options.overwrite == .replace || grew)) {
             _ = try tx.deleteRows(table: table, key: file.key)
             replaces = true
+            if grew, options.overwrite != .replace {
+                try tx.recordError(LoadErrorRecord(loadID: tx.loadID, file: file.key, line: nil, column: nil, rawText: "",
+                                                   reason: "the loaded version (\(previous?.size ?? 0) bytes) was this file while it was still being written: its rows are replaced, although overwrite=\(options.overwrite.rawValue); a longer settle_seconds or a marker keeps partial files out"))
+            }
         }
 
         // Converters: the table column's type, with this file's date format when it detected the same kind.
@@ -268,6 +276,25 @@ public struct Loader {
                                replaces: replaces)
         }
         return outcome
+    }
+}
+
+extension Loader {
+    /// Whether `file`'s content begins with `earlier`'s bytes (same hash over the first `earlier.size` bytes).
+    func startsWith(_ file: FileRecord, _ earlier: FileRecord) throws -> Bool {
+        guard let expected = earlier.sha256, earlier.size < file.size else { return false }
+        let reader = try store.open(key: file.key)
+        let scratch = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 16, alignment: 8)
+        defer { scratch.deallocate() }
+        var hasher = SHA256()
+        var left = earlier.size
+        while left > 0 {
+            let n = try reader.read(into: UnsafeMutableRawBufferPointer(rebasing: scratch[0..<Int(min(Int64(scratch.count), left))]))
+            if n == 0 { return false }
+            hasher.update(UnsafeRawBufferPointer(rebasing: scratch[0..<n]))
+            left -= Int64(n)
+        }
+        return hasher.finalizeHex() == expected
     }
 }
 

@@ -11,6 +11,8 @@ public final class LoaderService: @unchecked Sendable {
         /// Full listing even without file events: a lost event costs at most this much latency.
         public var reconcileSeconds: Double = 5
         public var workers = 2
+        /// Seconds a file must look unchanged before it is recorded (a table's `settle_seconds` overrides it).
+        public var settleSeconds: Double = 1
         public init() {}
     }
 
@@ -75,7 +77,12 @@ public final class LoaderService: @unchecked Sendable {
                     let backend = try makeBackend()
                     try backend.catalog.prepare(readOnly: false)
                     main = backend
-                    if let discoverer { discoverer.catalog = backend.catalog } else { discoverer = Discoverer(store: store, catalog: backend.catalog) }
+                    if let discoverer {
+                        discoverer.catalog = backend.catalog
+                    } else {
+                        discoverer = Discoverer(store: store, catalog: backend.catalog)
+                        discoverer?.settleNanos = Int64(configuration.settleSeconds * 1e9)
+                    }
                     if connectFailures > 0 { log("connected to the warehouse (after \(connectFailures) failed attempt(s))") }
                     connectFailures = 0
                     lock.sync { connected = true }
@@ -175,7 +182,7 @@ public final class LoaderService: @unchecked Sendable {
         var backend = try makeBackend()
         try backend.catalog.prepare(readOnly: false)
         let discoverer = Discoverer(store: store, catalog: backend.catalog)
-        discoverer.settledAfterNanos = 0
+        discoverer.settleNanos = 0  // the user named these files: they are complete (markers still gate)
         _ = try discoverer.scan()
         var summaries: [LoadSummary] = []
         var scheduler = Scheduler(workers: 1, policy: policy)

@@ -25,6 +25,8 @@ struct RunCommand: ParsableCommand {
     var reconcile: Double = 5
     @Option(help: "Tables loaded at the same time.")
     var workers = 2
+    @Option(help: ArgumentHelp("Seconds a file must look unchanged before it is loaded (a writer that pauses longer exposes a partial file; a table's settle_seconds or marker option overrides it).", valueName: "seconds"))
+    var settle: Double = 1
 
     func run() throws {
         // A fresh checkout has no landing folder yet: make it, so `autoloader run` works as the first command.
@@ -32,6 +34,7 @@ struct RunCommand: ParsableCommand {
         var configuration = LoaderService.Configuration()
         configuration.reconcileSeconds = reconcile
         configuration.workers = max(1, workers)
+        configuration.settleSeconds = max(0, settle)
         let service = try Wiring.service(source: source, options: warehouse, configuration: configuration, sourceOptions: sourceOptions)
         let signals = SignalHandling.install { service.stop() }
         defer { _ = signals }

@@ -93,7 +93,7 @@ final class ThrottledStore: ObjectStore, @unchecked Sendable {
         let warehouse = try box.makeBackend().warehouse
         try box.write("orders/b.csv", moreOrders)
         let discoverer = Discoverer(store: LocalFolderStore(root: box.landing.path), catalog: try box.catalog())
-        discoverer.settledAfterNanos = 0
+        discoverer.settleNanos = 0
         _ = try discoverer.scan()
         let pending = try box.catalog().files(table: "orders", state: .pending)
         let tx = try warehouse.beginLoad(table: "orders", files: pending, statement: "killed")
@@ -270,4 +270,56 @@ final class NotesBox: @unchecked Sendable {
     private var notes: [String] = []
     func add(_ s: String) { lock.lock(); notes.append(s); lock.unlock() }
     var all: [String] { lock.lock(); defer { lock.unlock() }; return notes }
+}
+
+/// Defect 10: half-written files loaded (the ~1 s settle window was fixed, markers were not honoured, and a
+/// partial version's rows stayed under overwrite=append).
+@Suite struct HalfWrittenFilesTests {
+    @Test func aFileIsRecordedOnlyAfterLookingUnchangedForTheSettleWindow() throws {
+        let box = try Sandbox(.sqlite)
+        try box.write("t/a.csv", "id\n1\n", mtimeOffset: 0)
+        let discoverer = Discoverer(store: LocalFolderStore(root: box.landing.path), catalog: try box.catalog())
+        discoverer.settleNanos = 3_000_000_000
+        let start = WallClock.nowNanos()
+        #expect(try discoverer.scan(now: start).unsettled == 1)
+        // A writer that pauses 2 s (longer than the old fixed window) is still not taken.
+        #expect(try discoverer.scan(now: start + 2_000_000_000).recorded.isEmpty)
+        // It writes more (at 2.5 s on the scans' clock): the window starts again.
+        try box.write("t/a.csv", "id\n1\n2\n", mtimeOffset: 2.5)
+        #expect(try discoverer.scan(now: start + 2_500_000_000).recorded.isEmpty)
+        #expect(try discoverer.scan(now: start + 4_000_000_000).recorded.isEmpty)
+        #expect(try discoverer.scan(now: start + 5_600_000_000).recorded.map(\.key) == ["t/a.csv"])
+    }
+
+    @Test(arguments: Backend.allCases) func aMarkerGatesItsFolder(backend: Backend) throws {
+        guard backend.available else { return }
+        let box = try Sandbox(backend)
+        // Options before the first file: the table exists only by name.
+        try box.catalog().setOptions(table: "events", try TableOptions().merging(json: #"{"marker": "_DONE"}"#))
+        try box.write("events/day=1/part-0.csv", "id\n1\n")
+        try box.write("events/day=1/part-1.csv", "id\n2\n")
+        try box.loadOnce()
+        #expect(try box.catalog().files(table: "events", state: nil).isEmpty)
+        try box.write("events/day=1/_DONE", "")
+        try box.loadOnce()
+        #expect(try box.column("SELECT CAST(id AS TEXT) FROM events ORDER BY events.id") == ["1", "2"])
+        #expect(try box.catalog().files(table: "events", state: nil).map(\.key) == ["events/day=1/part-0.csv", "events/day=1/part-1.csv"])
+    }
+
+    @Test(arguments: Backend.allCases) func aGrowingFileNeverLeavesItsPartialRows(backend: Backend) throws {
+        guard backend.available else { return }
+        let box = try Sandbox(backend)
+        try box.catalog().setOptions(table: "log", try TableOptions().merging(json: #"{"overwrite": "append"}"#))
+        try box.write("log/a.csv", "id\n1\n2\n", mtimeOffset: -20)
+        try box.loadOnce()
+        try box.write("log/a.csv", "id\n1\n2\n3\n", mtimeOffset: -10)  // the writer was not done
+        try box.loadOnce()
+        #expect(try box.column("SELECT CAST(id AS TEXT) FROM log ORDER BY log.id") == ["1", "2", "3"])
+        let notes = try box.catalog().loads(table: "log", status: nil).flatMap { try box.catalog().errors(loadID: $0.id) }
+        #expect(notes.contains { $0.reason.contains("still being written") })
+        // A rewrite that is not a continuation is appended, as the policy says.
+        try box.write("log/a.csv", "id\n7\n", mtimeOffset: -2)
+        try box.loadOnce()
+        #expect(try box.column("SELECT CAST(id AS TEXT) FROM log ORDER BY log.id") == ["1", "2", "3", "7"])
+    }
 }
