@@ -54,3 +54,12 @@ public enum AutoloaderError: Error, Sendable, Equatable, CustomStringConvertible
         }
     }
 }
+
+/// Bounds that keep memory flat whatever a file holds.
+public enum Limits {
+    /// Longest record (a CSV row, a JSON element) read into memory. A longer one is a located error: it is nearly
+    /// always a wrong delimiter or quote, or a file with no line ends, and reading it whole would cost its size.
+    public static let maxRecordBytes = 64 << 20
+    /// Most columns a table may get from a file (PostgreSQL's limit; SQLite's default is 2,000).
+    public static let maxColumns = 1600
+}

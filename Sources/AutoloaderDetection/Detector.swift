@@ -140,6 +140,12 @@ public enum Detector {
 
         // Step 4: split the sample into the header candidate, data rows and bad rows.
         let columns = sniffed.columns
+        if columns > Limits.maxColumns {
+            result.format = .invalid
+            result.error = "\(columns) fields per record with delimiter \(String(UnicodeScalar(dialect.delimiter)).debugDescription): more than a table can hold (\(Limits.maxColumns)); is the delimiter right, or are the line ends missing?"
+            result.errorLine = 1 + dialect.skipLines
+            return result
+        }
         var firstRow: [[UInt8]] = []
         var body = [ColumnStats](repeating: ColumnStats(), count: columns)
         var headerStats = [ColumnStats](repeating: ColumnStats(), count: columns)

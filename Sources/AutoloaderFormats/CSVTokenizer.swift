@@ -36,7 +36,16 @@ public struct CSVTokenizer {
         flags.reserveCapacity(64)
     }
 
+    /// Fields kept per record: far more than any table holds (PostgreSQL 1,600 columns, SQLite 2,000), so a
+    /// wrong delimiter on a long line costs bounded memory; `overflowed` tells that fields were dropped.
+    public static let maxFields = 1 << 14
+    public private(set) var overflowed = false
+
     @inline(__always) private mutating func addField(_ s: Int, _ e: Int, _ f: UInt8) {
+        if fieldCount >= Self.maxFields {
+            overflowed = true
+            return
+        }
         if fieldCount < starts.count {
             starts[fieldCount] = s
             ends[fieldCount] = e
@@ -54,6 +63,7 @@ public struct CSVTokenizer {
     public mutating func parseRecord(_ p: UnsafePointer<UInt8>, from pos: Int, to end: Int, atEOF: Bool) -> (next: Int, embeddedNewlines: Int)? {
         let lf = UInt8(ascii: "\n"), cr = UInt8(ascii: "\r")
         fieldCount = 0
+        overflowed = false
         var i = pos
         var newlines = 0
         while true {
@@ -234,6 +244,8 @@ public final class CSVRecordReader {
         }
     }
 
+    /// Reads until the buffer is full (or the input ends): an incomplete record is parsed again from its start
+    /// after each refill, so filling only a little at a time made one long record cost its length squared.
     private func refill() throws {
         if pos > 0 {
             let keep = dataEnd - pos
@@ -242,14 +254,20 @@ public final class CSVRecordReader {
             pos = 0
         }
         if dataEnd == buffer.count {
+            guard buffer.count < Limits.maxRecordBytes else {
+                throw AutoloaderError.badInput(SourceLocation(file: "", line: nextLine),
+                                               reason: "a record longer than \(Limits.maxRecordBytes >> 20) MiB (no end of line where one was expected: is the delimiter or quote right, or does the file have no line ends?)")
+            }
             let bigger = UnsafeMutableRawBufferPointer.allocate(byteCount: buffer.count * 2, alignment: 8)
             bigger.baseAddress!.copyMemory(from: buffer.baseAddress!, byteCount: dataEnd)
             buffer.deallocate()
             buffer = bigger
         }
-        let n = try source.read(into: UnsafeMutableRawBufferPointer(rebasing: buffer[dataEnd...]))
-        if n == 0 { eof = true }
-        dataEnd += n
+        while dataEnd < buffer.count {
+            let n = try source.read(into: UnsafeMutableRawBufferPointer(rebasing: buffer[dataEnd...]))
+            if n == 0 { eof = true; break }
+            dataEnd += n
+        }
         if firstFill && dataEnd >= 3 || (firstFill && eof) {
             firstFill = false
             let p = base

@@ -145,6 +145,9 @@ public final class JSONRecordReader {
                 i += 1
             }
             let offset = i - pos
+            if offset > Limits.maxRecordBytes {
+                throw JSONSyntaxError(line: line, reason: "a JSON record larger than \(Limits.maxRecordBytes >> 20) MiB; split the file into records (one object per line)")
+            }
             if try !fill() {
                 if depth == 0 && !inString && i > pos { return i }
                 throw JSONSyntaxError(line: line, reason: "the file ends inside a JSON value (truncated file?)")

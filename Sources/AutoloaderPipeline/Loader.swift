@@ -354,6 +354,9 @@ final class RowParser: RecordParser, @unchecked Sendable {
         do {
             let result = try parse(channel)
             _ = channel.send(.done(result))
+        } catch let AutoloaderError.badInput(location, reason) where location.file.isEmpty {
+            // The tokenizer knows the line, not the file.
+            _ = channel.send(.failed(AutoloaderError.badInput(SourceLocation(file: file.key, line: location.line), reason: reason)))
         } catch {
             _ = channel.send(.failed(error))
         }
@@ -384,7 +387,9 @@ final class RowParser: RecordParser, @unchecked Sendable {
             if dialect.trailingDelimiter, n == expected + 1, reader.field(n - 1).isEmpty { n -= 1 }
             var reason: String?
             var column: String?
-            if n != expected {
+            if reader.tokenizer.overflowed {
+                reason = "more than \(CSVTokenizer.maxFields) fields in one record (expected \(expected)): is the delimiter right?"
+            } else if n != expected {
                 reason = "expected \(expected) fields, found \(n)"
             } else if let bad = reader.invalidUTF8Offset() {
                 reason = "invalid UTF-8 at byte \(bad) of the record; re-export the file as UTF-8"

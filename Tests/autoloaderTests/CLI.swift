@@ -22,9 +22,14 @@ enum CLI {
 
     @discardableResult
     /// `asNobody`: when this test runs as root (CI), run the binary as `nobody` (setpriv), for what root never meets.
-    static func run(_ arguments: [String], in directory: URL, environment: [String: String] = [:], asNobody: Bool = false) throws -> Result {
+    /// `viaEnv`: the arguments are a whole command line (a wrapper such as /usr/bin/time first).
+    static func run(_ arguments: [String], in directory: URL, environment: [String: String] = [:], asNobody: Bool = false,
+                    viaEnv: Bool = false) throws -> Result {
         let process = Process()
-        if asNobody && getuid() == 0 {
+        if viaEnv {
+            process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+            process.arguments = arguments
+        } else if asNobody && getuid() == 0 {
             process.executableURL = URL(fileURLWithPath: "/usr/bin/setpriv")
             process.arguments = ["--reuid=65534", "--regid=65534", "--clear-groups", binary.path] + arguments
         } else {

@@ -231,4 +231,26 @@ func text(_ url: URL) -> String { (try? String(contentsOf: url, encoding: .utf8)
         #expect(second.status == 0, "\(second.stderr)")
         #expect(CLI.sqlite(w.database, "select count(*) from t") == "1")
     }
+
+    /// Defect: a 300 MB file with no line ends took minutes (each short read re-parsed the record from its start)
+    /// and 700 MB of memory. Now it fails fast with a located error, in bounded memory.
+    @Test func aFileWithNoLineEndsFailsFastInBoundedMemory() throws {
+        let w = try Workdir()
+        let path = w.landing.appendingPathComponent("t/one-line.csv")
+        try FileManager.default.createDirectory(at: path.deletingLastPathComponent(), withIntermediateDirectories: true)
+        FileManager.default.createFile(atPath: path.path, contents: nil)
+        let handle = try FileHandle(forWritingTo: path)
+        let chunk = Data(String(repeating: "abc,def,", count: 1 << 17).utf8)  // 1 MiB, no newline
+        for _ in 0..<160 { handle.write(chunk) }
+        try handle.close()
+        let started = Date()
+        let result = try CLI.run(["/usr/bin/time", "-f", "maxrss_kb=%M", CLI.binary.path, "load", "landing"], in: w.url, viaEnv: true)
+        let seconds = Date().timeIntervalSince(started)
+        #expect(result.status == 1)
+        #expect(result.stdout.contains("t/one-line.csv:1") && result.stdout.contains("longer than 64 MiB"), "\(result.stdout)\n\(result.stderr)")
+        let rss = Int(result.stderr.components(separatedBy: "maxrss_kb=").last?.trimmingCharacters(in: .whitespacesAndNewlines) ?? "") ?? 0
+        #expect(rss > 0 && rss < 250_000, "peak RSS \(rss) kB")
+        #expect(seconds < 60)
+        print("160 MiB single-line file: failed in \(String(format: "%.1f", seconds)) s, peak RSS \(rss / 1024) MiB")
+    }
 }
