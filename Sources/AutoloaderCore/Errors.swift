@@ -30,18 +30,27 @@ public enum AutoloaderError: Error, Sendable, Equatable, CustomStringConvertible
     case unknownLoad(Int64)
     case invalidOptions(reason: String)
     case warehouse(reason: String, transient: Bool)
+    /// Another load or process holds what this one needs (a table's lock, SQLite's single writer): not a fault.
+    /// Retried soon, at a fixed pace, without the backoff that faults earn.
+    case contention(String)
     case usage(String)
 
     /// A lost connection or a busy database: worth trying again later (the load rolls back, its files stay pending).
     public static func isTransient(_ error: any Error) -> Bool {
         switch error as? AutoloaderError {
-        case .warehouse(_, true)?, .sourceUnavailable?: return true
+        case .warehouse(_, true)?, .sourceUnavailable?, .contention?: return true
         default: return false
         }
     }
 
+    public static func isContention(_ error: any Error) -> Bool {
+        if case .contention? = error as? AutoloaderError { return true }
+        return false
+    }
+
     public var description: String {
         switch self {
+        case let .contention(reason): return "\(reason); retried shortly"
         case let .badInput(loc, reason): return "\(loc): \(reason)"
         case let .unreadable(file, reason): return "\(file): cannot read (\(reason)); it is retried when it changes or on `autoloader retry`"
         case let .sourceUnavailable(file, reason): return "\(file): the source cannot serve it just now (\(reason)); retried with backoff"

@@ -367,7 +367,7 @@ public final class SQLCatalog: Catalog, LoadLog {
         // Another process loading this table is the common contention: ask first (outside a transaction the
         // lock is released at once), so that waiting for it is not logged as a load. The real claim follows.
         if let tryLock = dialect.tryLock, try q(tryLock, [.text(lockKey(table))]).first?.first?.int != 1 {
-            throw AutoloaderError.warehouse(reason: "table \(table) is being loaded by another process", transient: true)
+            throw AutoloaderError.contention("table \(table) is being loaded by another process")
         }
         let inserted = try q("""
             INSERT INTO \(t("loads"))(table_name, files, statement, status, bytes, started_at) VALUES ($1, $2, $3, '\(LoadStatus.queued.rawValue)', $4, $5) RETURNING id
@@ -394,7 +394,7 @@ public final class SQLCatalog: Catalog, LoadLog {
 
     private func start(_ id: Int64, table: String, files: [FileRecord]) throws {
         if let tryLock = dialect.tryLock, try q(tryLock, [.text(lockKey(table))]).first?.first?.int != 1 {
-            throw AutoloaderError.warehouse(reason: "table \(table) is being loaded by another process", transient: true)
+            throw AutoloaderError.contention("table \(table) is being loaded by another process")
         }
         // Holding the table's lock: another load of this table still queued or running has died (a live one
         // would hold the lock). One that is merely slow to start fails its own `start` below and retries.
@@ -402,12 +402,12 @@ public final class SQLCatalog: Catalog, LoadLog {
                       [.text(WallClock.nowISO()), .text("interrupted before commit (crash, kill or lost connection); its files are pending again"),
                        .text(table), .int(id)])
         guard try moveLoads(.start, where: "id=$1", [.int(id)]) == 1 else {
-            throw AutoloaderError.warehouse(reason: "load \(id) was closed by another process before it started", transient: true)
+            throw AutoloaderError.contention("load \(id) was closed by another process before it started")
         }
         let claimed = try moveFiles(.claim, set: "load_id=$1", where: "id IN (\(Self.parameters(from: 2, count: files.count)))",
                                     [.int(id)] + files.map { .int($0.id) })
         guard claimed == files.count else {
-            throw AutoloaderError.warehouse(reason: "\(files.count - claimed) file(s) of the batch are no longer pending (loaded by another process)", transient: true)
+            throw AutoloaderError.contention("\(files.count - claimed) file(s) of the batch are no longer pending (loaded by another process)")
         }
     }
 

@@ -61,7 +61,12 @@ public struct Scheduler: Sendable {
         case done
         /// A fault of the moment: retried after a backoff.
         case transient
+        /// Another load held what this one needed: retried after `contentionDelay`, the backoff unchanged.
+        case contention
     }
+
+    /// Seconds before a table that met contention tries again (jittered between half and all of it).
+    public var contentionDelay = 1.0
 
     /// A started load ended. Returns the backoff (seconds) when it must wait, and whether it has used up
     /// its attempts (only a policy with `maxAttempts`).
@@ -72,6 +77,10 @@ public struct Scheduler: Sendable {
         case .done:
             backoff.removeValue(forKey: table)
             return nil
+        case .contention:
+            let delay = contentionDelay * (0.5 + 0.5 * min(max(jitter, 0), 1))
+            backoff[table] = (backoff[table]?.failures ?? 0, now + delay)
+            return (delay, false)
         case .transient:
             let failures = (backoff[table]?.failures ?? 0) + 1
             let delay = policy.delay(afterFailures: failures, jitter: jitter)

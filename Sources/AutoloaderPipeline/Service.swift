@@ -67,6 +67,7 @@ public final class LoaderService: @unchecked Sendable {
         var main: Backend?
         var discoverer: Discoverer?
         var connectFailures = 0
+        var catalogBusy = false
         let watch = try store.watch { [wake] in wake.signal() }
         log("watching \(store.location)\(watch == nil ? " (listing every \(configuration.reconcileSeconds)s)" : " (file events + listing every \(configuration.reconcileSeconds)s)")")
         defer { watch?.stop() }
@@ -88,6 +89,7 @@ public final class LoaderService: @unchecked Sendable {
                     lock.sync { connected = true }
                 }
                 let pass = try discoverer!.scan()
+                catalogBusy = false
                 unsettled = pass.unsettled
                 for f in pass.recorded { log("discovered \(f.key) → table \(f.table) (\(f.size) bytes)") }
                 try dispatchLoads(catalog: main!.catalog)
@@ -103,9 +105,15 @@ public final class LoaderService: @unchecked Sendable {
                     pause(delay)
                     continue
                 }
-                // Connected before: a lost connection is replaced; other errors (a listing that failed) are retried.
-                if transient { main = nil }
-                log("discovery: \(error) (retrying)")
+                // Connected before: a busy catalog (SQLite's one writer is loading) is simply tried again; a lost
+                // connection is replaced; other errors (a listing that failed) are retried.
+                if AutoloaderError.isContention(error) {
+                    if !catalogBusy { log("discovery: the catalog is busy with a load; new files are recorded when it is free") }
+                    catalogBusy = true
+                } else {
+                    if transient { main = nil }
+                    log("discovery: \(error) (retrying)")
+                }
             }
             let now = Self.now()
             var timeout = unsettled > 0 ? 0.1 : configuration.reconcileSeconds
@@ -149,6 +157,7 @@ public final class LoaderService: @unchecked Sendable {
             log(Self.describe(summary))
             return (.done, nil)
         } catch {
+            if AutoloaderError.isContention(error) { return (.contention, nil) }  // another load's turn: not worth a log line
             if AutoloaderError.isTransient(error) { return (.transient, error) }
             // A terminal error of the load as a whole: its files are failed with it (see LoadLog.abandonLoad).
             log("load of \(table) failed: \(error)")
@@ -206,7 +215,8 @@ public final class LoaderService: @unchecked Sendable {
                 scheduler.finished(table, .done, now: Self.now(), jitter: 0)
             } catch {
                 guard AutoloaderError.isTransient(error), !isStopping else { throw error }
-                let retry = scheduler.finished(table, .transient, now: Self.now(), jitter: Double.random(in: 0...1))
+                let retry = scheduler.finished(table, AutoloaderError.isContention(error) ? .contention : .transient, now: Self.now(),
+                                               jitter: Double.random(in: 0...1))
                 if retry?.givesUp == true { throw error }
                 log("\(table): \(error); retrying in \(String(format: "%.1f", retry?.delay ?? 0)) s")
                 backend = try makeBackend()  // the failure may have been a lost connection

@@ -136,6 +136,7 @@ public final class PostgresSession: @unchecked Sendable {
             let message = e.serverInfo?[.message] ?? "\(e.code)"
             let location = e.serverInfo?[.locationContext].map { " (\($0))" } ?? ""
             let transient = e.code == .server ? isTransient(sqlState: e.serverInfo?[.sqlState] ?? "") : transientCodes.contains(e.code)
+            if e.serverInfo?[.sqlState] == "55P03" { return .contention("\(context): \(message)\(location)") }
             return .warehouse(reason: "\(context): \(message)\(location)", transient: transient)
         }
         return .warehouse(reason: "\(context): \(error)", transient: true)

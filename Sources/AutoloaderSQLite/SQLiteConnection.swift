@@ -10,7 +10,9 @@ public final class SQLiteConnection {
     let db: OpaquePointer
     public let path: String
 
-    public init(path: String) throws {
+    /// `busyTimeoutMillis`: how long a write waits for another connection's transaction. The service waits
+    /// briefly and retries (its scheduler takes turns); the operations commands wait longer.
+    public init(path: String, busyTimeoutMillis: Int32 = 30_000) throws {
         // A new database file is created readable by its owner only: it holds the catalog and the loaded rows.
         // (SQLite gives its -wal and -shm files the database file's permissions.)
         if path != ":memory:", access(path, F_OK) != 0 {
@@ -26,7 +28,7 @@ public final class SQLiteConnection {
         }
         db = handle
         self.path = path
-        sqlite3_busy_timeout(db, 30_000)
+        sqlite3_busy_timeout(db, busyTimeoutMillis)
         // WAL: readers (users' queries, `autoloader tables`) never block the loader and vice versa.
         // synchronous=NORMAL in WAL keeps every commit atomic; a power cut may lose the last commits, together
         // with their "loaded" marks, so exactly-once still holds.
@@ -39,11 +41,14 @@ public final class SQLiteConnection {
 
     func error(_ code: Int32, _ sql: String? = nil) -> AutoloaderError {
         let message = String(cString: sqlite3_errmsg(db))
+        if Self.isBusy(code) { return .contention("SQLite: \(message) (another connection is writing)") }
         return .warehouse(reason: "SQLite: \(message)" + (sql.map { " in: \($0.prefix(200))" } ?? ""), transient: Self.isTransient(code))
     }
 
     /// Faults of the moment, not of the data: another writer holds the lock, the disk is full or failing,
     /// memory ran out. SQLite rolls the whole transaction back on some of them, so the load is retried whole.
+    static func isBusy(_ code: Int32) -> Bool { code & 0xFF == SQLITE_BUSY || code & 0xFF == SQLITE_LOCKED }
+
     static func isTransient(_ code: Int32) -> Bool {
         switch code & 0xFF {  // extended result codes keep the primary code in the low byte
         case SQLITE_BUSY, SQLITE_LOCKED, SQLITE_FULL, SQLITE_IOERR, SQLITE_NOMEM, SQLITE_CANTOPEN, SQLITE_PROTOCOL: return true
@@ -57,6 +62,7 @@ public final class SQLiteConnection {
         if rc != SQLITE_OK {
             let text = message.map { String(cString: $0) } ?? "code \(rc)"
             sqlite3_free(message)
+            if Self.isBusy(rc) { throw AutoloaderError.contention("SQLite: \(text) (another connection is writing)") }
             throw AutoloaderError.warehouse(reason: "SQLite: \(text) in: \(sql.prefix(200))", transient: Self.isTransient(rc))
         }
     }

@@ -56,13 +56,15 @@ enum Wiring {
         throw ValidationError("unknown warehouse '\(url)'; use sqlite:PATH or postgres://user:password@host:port/db")
     }
 
+    static let serviceBusyTimeout: Int32 = 2_000
+
     static func makeBackend(_ target: Target, source: String = "", sourceOptions: SourceOptions = SourceOptions()) throws -> LoaderService.Backend {
         switch target {
         case let .redshift(url):
             // The catalog stays here (SQLite); the rows and the ledger of loaded files live in Redshift.
             let catalogTarget = try Self.target(url.catalog)
             guard case let .sqlite(path) = catalogTarget else { throw ValidationError("catalog= must be sqlite:PATH for a Redshift warehouse") }
-            let bookkeeping = SQLiteWarehouse(connection: try SQLiteConnection(path: path))
+            let bookkeeping = SQLiteWarehouse(connection: try SQLiteConnection(path: path, busyTimeoutMillis: serviceBusyTimeout))
             let aws = AWSClient(configuration: AWSConfiguration(endpoint: sourceOptions.endpoint))
             aws.onRetry = Log.line
             let manifests = url.manifests ?? (source.hasPrefix("s3://") ? "s3://" + source.dropFirst(5).prefix { $0 != "/" } + "/autoloader-manifests/" : "")
@@ -81,7 +83,8 @@ enum Wiring {
             warehouse.log = Log.line
             return (warehouse, bookkeeping.catalog)
         case let .sqlite(path):
-            let warehouse = SQLiteWarehouse(connection: try SQLiteConnection(path: path))
+            // The service's connections wait briefly for SQLite's one writer, then give the turn back to the scheduler.
+            let warehouse = SQLiteWarehouse(connection: try SQLiteConnection(path: path, busyTimeoutMillis: serviceBusyTimeout))
             return (warehouse, warehouse.catalog)
         case let .postgres(url):
             // One connection: the load's transaction and its catalog writes share it.

@@ -48,4 +48,15 @@ import Testing
         #expect(s.failures(of: "slow") == 0)
         #expect(s.nextWake(after: 7) == nil)
     }
+
+    /// Another load holding the table (or SQLite's one writer) is not a fault: a short fixed wait, no backoff.
+    @Test func contentionRetriesSoonWithoutBackoff() {
+        var s = Scheduler(workers: 1)
+        #expect(s.start(from: ["t"], now: 0) == ["t"])
+        #expect(s.finished("t", .contention, now: 0, jitter: 1)?.delay == 1)
+        #expect(s.failures(of: "t") == 0)
+        #expect(s.start(from: ["t"], now: 0.5) == [])
+        #expect(s.start(from: ["t"], now: 1) == ["t"])
+        #expect(s.finished("t", .contention, now: 1, jitter: 1)?.givesUp == false)
+    }
 }
