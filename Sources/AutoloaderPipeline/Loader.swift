@@ -144,38 +144,17 @@ public struct Loader {
         let named = detection.format != .csv || fileDialect.header
         // The table's schema: the first file's, then grown by later files' new columns (add_columns), or held
         // as it is (rescue, freeze) or defended (fail) once the table exists.
-        let policy = schema == nil ? .addColumns : options.evolution
-        var tableSchema = schema ?? TableSchema(columns: [])
-        var columnIndex: [Int] = []  // file column → table column; -1: not loaded (rescue/freeze)
-        var differences: [String] = []
-        let spell = warehouse.capabilities.typeName
-        for (k, column) in fileSchema.columns.enumerated() {
-            if named, let i = tableSchema.index(of: column.name) {
-                let joined = tableSchema.columns[i].type.joined(with: column.type)
-                if policy == .addColumns {
-                    tableSchema.columns[i].type = joined
-                } else if spell(joined) != spell(tableSchema.columns[i].type) {
-                    differences.append("column \(column.name) needs \(spell(joined)), the table has \(spell(tableSchema.columns[i].type))")
-                }
-                columnIndex.append(i)
-            } else if !named, k < tableSchema.columns.count, schema != nil {
-                columnIndex.append(k)
-            } else if policy == .addColumns {
-                tableSchema.columns.append(column)
-                columnIndex.append(tableSchema.columns.count - 1)
-            } else {
-                differences.append("column \(column.name) is not in the table")
-                columnIndex.append(-1)
-            }
-        }
-        if policy == .fail, !differences.isEmpty {
+        let plan = SchemaEvolution.plan(table: schema, file: fileSchema, named: named, policy: options.evolution,
+                                        spell: warehouse.capabilities.typeName)
+        var tableSchema = plan.table
+        let columnIndex = plan.columnIndex.map { $0 ?? -1 }  // file column → table column; -1: not loaded (rescue/freeze)
+        if plan.refused {
             let sha = try hashing.finish()
             return FileOutcome(state: .failed, sha256: sha, error: AutoloaderError.badInput(
                 SourceLocation(file: file.key, line: named && detection.format == .csv ? 1 + fileDialect.skipLines : nil),
-                reason: differences.joined(separator: "; ") + " (evolution=fail: nothing of this file was loaded; "
-                    + "set the table's evolution to add_columns, rescue or freeze, or fix the file)").description)
+                reason: SchemaEvolution.refusal(plan)).description)
         }
-        if policy == .freeze {
+        if schema != nil, options.evolution == .freeze {
             for (k, column) in fileSchema.columns.enumerated() where columnIndex[k] < 0 {
                 try tx.recordError(LoadErrorRecord(loadID: tx.loadID, file: file.key, line: nil, column: column.name, rawText: "",
                                                    reason: "column not in the table: its values were dropped (evolution=freeze)"))

@@ -25,7 +25,7 @@ public struct ManifestLoader {
         detectOptions.forcedHeader = options.header
         detectOptions.sampleBytes = 1 << 20  // only the schema is needed here; the warehouse reads the rest
 
-        var schema = record?.schema ?? TableSchema(columns: [])
+        var evolving = record?.schema
         var partitionColumns = record?.partitionColumns ?? []
         var dialect = record?.dialect
         var groups: [String: CopyGroup] = [:]
@@ -49,13 +49,19 @@ public struct ManifestLoader {
                 continue
             }
             let fileSchema = options.applyingHints(to: detected)
-            for column in fileSchema.columns {
-                if let i = schema.index(of: column.name) {
-                    schema.columns[i].type = schema.columns[i].type.joined(with: column.type)
-                } else {
-                    schema.columns.append(column)
-                }
+            // The same evolution plan as the row loader's. COPY cannot drop or rescue columns on the way in, so
+            // under rescue or freeze a file that differs is refused before anything is submitted.
+            let named = detection.format != .csv || (detection.dialect?.header ?? true)
+            let plan = SchemaEvolution.plan(table: evolving, file: fileSchema, named: named, policy: options.evolution,
+                                            spell: warehouse.capabilities.typeName)
+            if plan.refused || !plan.differences.isEmpty {
+                let reason = plan.refused ? SchemaEvolution.refusal(plan)
+                    : plan.differences.joined(separator: "; ") + " (evolution=\(options.evolution.rawValue) keeps the table as it is, and "
+                        + "\(warehouse.capabilities.name)'s COPY cannot drop or rescue columns: set evolution to add_columns, or fix the file)"
+                failed[file.id] = AutoloaderError.badInput(SourceLocation(file: file.key), reason: reason).description
+                continue
             }
+            evolving = plan.table
             for p in file.partitions.keys.sorted() where !partitionColumns.contains(p) { partitionColumns.append(p) }
             if dialect == nil, detection.format == .csv { dialect = detection.dialect }
             let partitions = file.partitions.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }
@@ -70,6 +76,7 @@ public struct ManifestLoader {
             groups[key]?.urls[file.id] = url
         }
 
+        let schema = evolving ?? TableSchema(columns: [])
         let tx = try warehouse.beginLoad(table: table, files: files, statement: "COPY … MANIFEST (\(order.count) group(s); statement in the log)")
         var summary = LoadSummary(loadID: tx.loadID, table: table)
         do {

@@ -172,3 +172,38 @@ import Testing
         #expect(!keepGoing.failsFile(afterRejected: 1_000_000))
     }
 }
+
+@Suite struct SchemaEvolutionTests {
+    let table = TableSchema(columns: [Column(name: "id", type: .smallint), Column(name: "name", type: .varchar(5))])
+    let file = TableSchema(columns: [Column(name: "ID", type: .integer), Column(name: "extra", type: .double)])
+    let spell: (ColumnType) -> String = { TypeSpelling.postgres.sql($0) }
+
+    @Test func addColumnsGrowsTheTable() {
+        let plan = SchemaEvolution.plan(table: table, file: file, named: true, policy: .addColumns, spell: spell)
+        #expect(plan.table.columns.map(\.name) == ["id", "name", "extra"])
+        #expect(plan.table.columns[0].type.kind == .integer)
+        #expect(plan.columnIndex == [0, 2])
+        #expect(plan.differences.isEmpty && !plan.refused)
+    }
+
+    @Test func failRescueAndFreezeKeepTheTable() {
+        for policy in [TableOptions.Evolution.fail, .rescue, .freeze] {
+            let plan = SchemaEvolution.plan(table: table, file: file, named: true, policy: policy, spell: spell)
+            #expect(plan.table == table)
+            #expect(plan.columnIndex == [0, nil])
+            #expect(plan.differences == ["column ID needs INTEGER, the table has SMALLINT", "column extra is not in the table"])
+            #expect(plan.refused == (policy == .fail))
+        }
+    }
+
+    @Test func theFirstFileCreatesTheTableWhateverThePolicy() {
+        let plan = SchemaEvolution.plan(table: nil, file: file, named: true, policy: .fail, spell: spell)
+        #expect(plan.table == file && plan.columnIndex == [0, 1] && !plan.refused)
+    }
+
+    @Test func unnamedColumnsMatchByPosition() {
+        let plan = SchemaEvolution.plan(table: table, file: file, named: false, policy: .addColumns, spell: spell)
+        #expect(plan.columnIndex == [0, 1])
+        #expect(plan.table.columns.map(\.name) == ["id", "name"])
+    }
+}

@@ -202,6 +202,23 @@ struct CountingTarget {
         #expect(again.status == 0 && !again.stderr.contains("BatchExecuteStatement"))
     }
 
+    /// The manifest path follows the table's evolution policy (it used to ignore it and always add columns):
+    /// under `fail`, a file that differs is refused before anything is submitted.
+    @Test func redshiftHonoursTheEvolutionPolicy() throws {
+        guard let s3 = TestS3.make() else { return }
+        let w = try Workdir()
+        let url = "redshift-serverless://etl/dev?iam_role=arn:aws:iam::123456789012:role/loader&catalog=sqlite:\(w.database.path)"
+        try s3.put(w, "orders/a.csv", "id,amount\n1,2.50\n")
+        #expect(try CLI.run(["load", s3.root, "--endpoint", s3.endpoint, "--warehouse", url], in: w.url).status == 0)
+        #expect(try CLI.run(["options", "orders", #"{"evolution": "fail"}"#, "--warehouse", url], in: w.url).status == 0)
+        try s3.put(w, "orders/b.csv", "id,amount,note\n2,1.00,new\n")
+        let load = try CLI.run(["load", s3.root, "--endpoint", s3.endpoint, "--warehouse", url], in: w.url)
+        #expect(load.status == 1)
+        #expect(!load.stderr.contains("ALTER TABLE"), "\(load.stderr)")
+        let error = CLI.sqlite(w.database, "SELECT error FROM _autoloader_files WHERE key='orders/b.csv'")
+        #expect(error.contains("column note is not in the table") && error.contains("evolution=fail"), "\(error)")
+    }
+
     func tail(_ log: URL) -> String {
         String(((try? String(contentsOf: log, encoding: .utf8)) ?? "").suffix(1500))
     }
