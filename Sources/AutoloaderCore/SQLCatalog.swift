@@ -364,21 +364,11 @@ public final class SQLCatalog: Catalog, LoadLog {
     /// starts this one and claims its files. Everything after the log line is in the transaction, so a
     /// failure here leaves the files pending.
     public func openLoad(table: String, files: [FileRecord], statement: String) throws -> Int64 {
-        // Another process loading this table is the common contention: ask first (outside a transaction the
-        // lock is released at once), so that waiting for it is not logged as a load. The real claim follows.
-        if let tryLock = dialect.tryLock, try q(tryLock, [.text(lockKey(table))]).first?.first?.int != 1 {
-            throw AutoloaderError.contention("table \(table) is being loaded by another process")
-        }
-        let inserted = try q("""
-            INSERT INTO \(t("loads"))(table_name, files, statement, status, bytes, started_at) VALUES ($1, $2, $3, '\(LoadStatus.queued.rawValue)', $4, $5) RETURNING id
-            """, [.text(table), .text(Self.json(files.map(\.key))), .text(statement), .int(files.reduce(0) { $0 + $1.size }), .text(WallClock.nowISO())])
-        guard let id = inserted.first?.first?.int else {
-            throw AutoloaderError.warehouse(reason: "the catalog did not return the new load's id", transient: true)
-        }
+        let id = try queueLoad(table: table, files: files, statement: statement)
         do {
             try begin()
             do {
-                try start(id, table: table, files: files)
+                try startLoad(id, table: table, files: files)
             } catch {
                 rollback()
                 throw error
@@ -390,9 +380,28 @@ public final class SQLCatalog: Catalog, LoadLog {
         return id
     }
 
+    /// The first half of `openLoad` (autocommit): the load's `queued` log line. A warehouse that prepares its
+    /// rows before it takes the lock (SQLite's staged loads) calls the halves itself.
+    public func queueLoad(table: String, files: [FileRecord], statement: String) throws -> Int64 {
+        // Another process loading this table is the common contention: ask first (outside a transaction the
+        // lock is released at once), so that waiting for it is not logged as a load. The real claim follows.
+        if let tryLock = dialect.tryLock, try q(tryLock, [.text(lockKey(table))]).first?.first?.int != 1 {
+            throw AutoloaderError.contention("table \(table) is being loaded by another process")
+        }
+        let inserted = try q("""
+            INSERT INTO \(t("loads"))(table_name, files, statement, status, bytes, started_at) VALUES ($1, $2, $3, '\(LoadStatus.queued.rawValue)', $4, $5) RETURNING id
+            """, [.text(table), .text(Self.json(files.map(\.key))), .text(statement), .int(files.reduce(0) { $0 + $1.size }), .text(WallClock.nowISO())])
+        guard let id = inserted.first?.first?.int else {
+            throw AutoloaderError.warehouse(reason: "the catalog did not return the new load's id", transient: true)
+        }
+        return id
+    }
+
     private func lockKey(_ table: String) -> String { "autoloader.load.\(t(table))" }
 
-    private func start(_ id: Int64, table: String, files: [FileRecord]) throws {
+    /// The second half (inside the open write transaction): the table's lock, dead loads closed, this one
+    /// started, its files claimed.
+    public func startLoad(_ id: Int64, table: String, files: [FileRecord]) throws {
         if let tryLock = dialect.tryLock, try q(tryLock, [.text(lockKey(table))]).first?.first?.int != 1 {
             throw AutoloaderError.contention("table \(table) is being loaded by another process")
         }

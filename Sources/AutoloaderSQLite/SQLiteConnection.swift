@@ -9,6 +9,8 @@ import Glibc
 public final class SQLiteConnection {
     let db: OpaquePointer
     public let path: String
+    /// The busy timeout this connection was opened with (a load's commit waits longer, then restores it).
+    public let busyTimeoutMillis: Int32
 
     /// `busyTimeoutMillis`: how long a write waits for another connection's transaction. The service waits
     /// briefly and retries (its scheduler takes turns); the operations commands wait longer.
@@ -28,6 +30,7 @@ public final class SQLiteConnection {
         }
         db = handle
         self.path = path
+        self.busyTimeoutMillis = busyTimeoutMillis
         sqlite3_busy_timeout(db, busyTimeoutMillis)
         // WAL: readers (users' queries, `autoloader tables`) never block the loader and vice versa.
         // synchronous=NORMAL in WAL keeps every commit atomic; a power cut may lose the last commits, together
@@ -38,6 +41,9 @@ public final class SQLiteConnection {
     }
 
     deinit { sqlite3_close_v2(db) }
+
+    /// How long a write waits for another connection's transaction (milliseconds).
+    public func setBusyTimeout(_ millis: Int32) { sqlite3_busy_timeout(db, millis) }
 
     func error(_ code: Int32, _ sql: String? = nil) -> AutoloaderError {
         let message = String(cString: sqlite3_errmsg(db))

@@ -2,15 +2,19 @@ import AutoloaderCore
 import CSQLite
 import Foundation
 
-/// SQLite as the warehouse: tables and catalog in one file, each load one IMMEDIATE transaction in which
-/// every file is a savepoint. Dates and times are stored as ISO-8601 text (what SQLite's date functions read).
+/// SQLite as the warehouse: tables and catalog in one file; each load's claim, rows and marks commit in one
+/// IMMEDIATE transaction. Dates and times are stored as ISO-8601 text (what SQLite's date functions read).
 public final class SQLiteWarehouse: Warehouse {
     public let connection: SQLiteConnection
     /// The one catalog writer, on this connection.
     public let catalog: SQLCatalog
+    /// Rows are staged outside the database's one write lock and merged in a short transaction (see
+    /// `SQLiteStagedLoadTransaction`). Off for Redshift's bookkeeping, whose claim must precede the COPY.
+    public let staging: Bool
 
-    public init(connection: SQLiteConnection) {
+    public init(connection: SQLiteConnection, staging: Bool = true) {
         self.connection = connection
+        self.staging = staging
         catalog = SQLCatalog(connection: connection)
     }
 
@@ -34,78 +38,63 @@ public final class SQLiteWarehouse: Warehouse {
     public var capabilities: WarehouseCapabilities { Self.sqliteCapabilities }
 
     public func beginLoad(table: String, files: [FileRecord], statement: String) throws -> any LoadTransaction {
-        let loadID = try catalog.openLoad(table: table, files: files, statement: statement)
-        return SQLiteLoadTransaction(connection: connection, log: catalog, loadID: loadID, table: table, files: files)
+        guard staging else {
+            let loadID = try catalog.openLoad(table: table, files: files, statement: statement)
+            return SQLiteLoadTransaction(connection: connection, log: catalog, loadID: loadID, table: table, files: files)
+        }
+        SQLiteStagedLoadTransaction.removeStaleStages(of: connection.path)
+        let loadID = try catalog.queueLoad(table: table, files: files, statement: statement)
+        do {
+            return try SQLiteStagedLoadTransaction(connection: connection, catalog: catalog, loadID: loadID, table: table, files: files)
+        } catch {
+            catalog.abandonLoad(loadID, files: files, reason: "\(error)", transient: AutoloaderError.isTransient(error))
+            throw error
+        }
+    }
+
+    /// The DDL that makes `table` hold `schema`, given the columns it has: CREATE TABLE, or ADD COLUMN for each
+    /// missing one (SQLite stores any value in any column, so it never needs widening).
+    static func ddl(table: String, schema: TableSchema, partitionColumns: [String], existing: Set<String>) -> [String] {
+        let typeName = sqliteCapabilities.typeName
+        let quoted = SQLIdentifier.quoted(table)
+        if existing.isEmpty {
+            var defs = schema.columns.map { "\(SQLIdentifier.quoted($0.name)) \(typeName($0.type))" }
+            defs += partitionColumns.map { "\(SQLIdentifier.quoted($0)) TEXT" }
+            defs.append("\(SQLIdentifier.quoted(LineageColumn.sourceFile)) TEXT")
+            return ["CREATE TABLE \(quoted) (\(defs.joined(separator: ", ")))"]
+        }
+        return schema.columns.filter { !existing.contains($0.name.lowercased()) }
+            .map { "ALTER TABLE \(quoted) ADD COLUMN \(SQLIdentifier.quoted($0.name)) \(typeName($0.type))" }
+            + partitionColumns.filter { !existing.contains($0.lowercased()) }
+            .map { "ALTER TABLE \(quoted) ADD COLUMN \(SQLIdentifier.quoted($0)) TEXT" }
+    }
+
+    static func columns(of table: String, in connection: SQLiteConnection, schema: String = "main") throws -> Set<String> {
+        Set(try connection.query("SELECT name FROM pragma_table_info(?, ?)", [.text(table), .text(schema)]).compactMap { $0[0].text?.lowercased() })
     }
 }
 
-final class SQLiteLoadTransaction: LoadTransaction {
+/// Converted rows into a table with multi-row INSERTs (prepared once per file): the hot path of a SQLite load.
+final class RowInserter {
     nonisolated(unsafe) private static let emptyText: UnsafeMutablePointer<UInt8> = {
         let p = UnsafeMutablePointer<UInt8>.allocate(capacity: 1)
         p.initialize(to: 0)
         return p
     }()
-    let connection: SQLiteConnection
-    let log: any LoadLog
-    let loadID: Int64
-    let table: String
-    let files: [FileRecord]
-    private var insert: Statement?
-    private var insertMany: Statement?
-    private var insertManyRows = 1
-    private var insertColumns = 0
-
-    init(connection: SQLiteConnection, log: any LoadLog, loadID: Int64, table: String, files: [FileRecord]) {
-        self.connection = connection
-        self.log = log
-        self.loadID = loadID
-        self.table = table
-        self.files = files
-    }
-
-    func prepareTable(_ table: String, schema: TableSchema, partitionColumns: [String]) throws -> TableSchema {
-        let typeName = SQLiteWarehouse.sqliteCapabilities.typeName
-        let existing = try connection.query("SELECT name FROM pragma_table_info(?)", [.text(table)]).compactMap { $0[0].text?.lowercased() }
-        if existing.isEmpty {
-            var defs = schema.columns.map { "\(SQLIdentifier.quoted($0.name)) \(typeName($0.type))" }
-            defs += partitionColumns.map { "\(SQLIdentifier.quoted($0)) TEXT" }
-            defs.append("\(SQLIdentifier.quoted(LineageColumn.sourceFile)) TEXT")
-            try change("CREATE TABLE \(SQLIdentifier.quoted(table)) (\(defs.joined(separator: ", ")))")
-            return schema
-        }
-        // Evolution (add_columns): new columns are added; SQLite stores any value in any column, so no widening DDL.
-        for column in schema.columns where !existing.contains(column.name.lowercased()) {
-            try change("ALTER TABLE \(SQLIdentifier.quoted(table)) ADD COLUMN \(SQLIdentifier.quoted(column.name)) \(typeName(column.type))")
-        }
-        for p in partitionColumns where !existing.contains(p.lowercased()) {
-            try change("ALTER TABLE \(SQLIdentifier.quoted(table)) ADD COLUMN \(SQLIdentifier.quoted(p)) TEXT")
-        }
-        return schema
-    }
-
-    /// DDL in the load's transaction, recorded in the schema history with it.
-    private func change(_ ddl: String) throws {
-        try connection.execute(ddl)
-        try log.recordSchemaChange(table: table, loadID: loadID, change: ddl)
-    }
-
-    func beginFile(_ file: FileRecord) throws {
-        try connection.execute("SAVEPOINT file")
-    }
-
-    func deleteRows(table: String, key: String) throws -> Int64 {
-        try connection.query("DELETE FROM \(SQLIdentifier.quoted(table)) WHERE \(SQLIdentifier.quoted(LineageColumn.sourceFile)) = ?", [.text(key)])
-        return connection.changes
-    }
-
     /// Rows per multi-row INSERT: fewer statement steps per row, well under SQLite's parameter limit.
     private static let rowsPerStatement = 64
+    let connection: SQLiteConnection
+    private let insert: Statement
+    private let insertMany: Statement
+    private let insertManyRows: Int
+    private let insertColumns: Int
 
-    func beginInsert(table: String, columns: [String]) throws {
+    init(connection: SQLiteConnection, table: String, columns: [String]) throws {
+        self.connection = connection
         let names = columns.map(SQLIdentifier.quoted).joined(separator: ", ")
         let row = "(" + Array(repeating: "?", count: columns.count).joined(separator: ", ") + ")"
         let rowsPerStatement = max(1, min(Self.rowsPerStatement, 30_000 / max(1, columns.count)))
-        let prefix = "INSERT INTO \(SQLIdentifier.quoted(table)) (\(names)) VALUES "
+        let prefix = "INSERT INTO \(table) (\(names)) VALUES "
         insert = try connection.prepare(prefix + row)
         insertMany = try connection.prepare(prefix + Array(repeating: row, count: rowsPerStatement).joined(separator: ", "))
         insertManyRows = rowsPerStatement
@@ -113,7 +102,6 @@ final class SQLiteLoadTransaction: LoadTransaction {
     }
 
     func insert(_ batch: RowBatch) throws {
-        guard let insert, let insertMany else { throw AutoloaderError.warehouse(reason: "insert before beginInsert", transient: false) }
         precondition(batch.columnCount == insertColumns, "batch shape must match the insert statement")
         try batch.arena.withUnsafeBufferPointer { arena in
             // An empty arena has no address; any valid pointer does for zero-length text.
@@ -147,12 +135,57 @@ final class SQLiteLoadTransaction: LoadTransaction {
             }
         }
     }
+}
+
+/// The direct load: one IMMEDIATE transaction from claim to commit, rows written into the table as they come.
+/// Used where the claim must come first (Redshift's bookkeeping: the COPY runs while it is held).
+final class SQLiteLoadTransaction: LoadTransaction {
+    let connection: SQLiteConnection
+    let log: any LoadLog
+    let loadID: Int64
+    let table: String
+    let files: [FileRecord]
+    private var inserter: RowInserter?
+
+    init(connection: SQLiteConnection, log: any LoadLog, loadID: Int64, table: String, files: [FileRecord]) {
+        self.connection = connection
+        self.log = log
+        self.loadID = loadID
+        self.table = table
+        self.files = files
+    }
+
+    func prepareTable(_ table: String, schema: TableSchema, partitionColumns: [String]) throws -> TableSchema {
+        let existing = try SQLiteWarehouse.columns(of: table, in: connection)
+        for ddl in SQLiteWarehouse.ddl(table: table, schema: schema, partitionColumns: partitionColumns, existing: existing) {
+            try connection.execute(ddl)
+            try log.recordSchemaChange(table: self.table, loadID: loadID, change: ddl)
+        }
+        return schema
+    }
+
+    func beginFile(_ file: FileRecord) throws {
+        try connection.execute("SAVEPOINT file")
+    }
+
+    func deleteRows(table: String, key: String) throws -> Int64 {
+        try connection.query("DELETE FROM \(SQLIdentifier.quoted(table)) WHERE \(SQLIdentifier.quoted(LineageColumn.sourceFile)) = ?", [.text(key)])
+        return connection.changes
+    }
+
+    func beginInsert(table: String, columns: [String]) throws {
+        inserter = try RowInserter(connection: connection, table: SQLIdentifier.quoted(table), columns: columns)
+    }
+
+    func insert(_ batch: RowBatch) throws {
+        guard let inserter else { throw AutoloaderError.warehouse(reason: "insert before beginInsert", transient: false) }
+        try inserter.insert(batch)
+    }
 
     func endInsert() throws {}
 
     func endSavepoint(keep: Bool) throws {
-        insert = nil
-        insertMany = nil
+        inserter = nil
         if !keep { try connection.execute("ROLLBACK TO SAVEPOINT file") }
         try connection.execute("RELEASE SAVEPOINT file")
     }

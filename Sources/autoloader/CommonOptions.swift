@@ -64,7 +64,8 @@ enum Wiring {
             // The catalog stays here (SQLite); the rows and the ledger of loaded files live in Redshift.
             let catalogTarget = try Self.target(url.catalog)
             guard case let .sqlite(path) = catalogTarget else { throw ValidationError("catalog= must be sqlite:PATH for a Redshift warehouse") }
-            let bookkeeping = SQLiteWarehouse(connection: try SQLiteConnection(path: path, busyTimeoutMillis: serviceBusyTimeout))
+            // Direct, not staged: the claim must be held while Redshift runs the COPY.
+            let bookkeeping = SQLiteWarehouse(connection: try SQLiteConnection(path: path, busyTimeoutMillis: serviceBusyTimeout), staging: false)
             let aws = AWSClient(configuration: AWSConfiguration(endpoint: sourceOptions.endpoint))
             aws.onRetry = Log.line
             let manifests = url.manifests ?? (source.hasPrefix("s3://") ? "s3://" + source.dropFirst(5).prefix { $0 != "/" } + "/autoloader-manifests/" : "")

@@ -253,4 +253,26 @@ func text(_ url: URL) -> String { (try? String(contentsOf: url, encoding: .utf8)
         #expect(seconds < 60)
         print("160 MiB single-line file: failed in \(String(format: "%.1f", seconds)) s, peak RSS \(rss / 1024) MiB")
     }
+
+    /// Defect: on SQLite one slow file stalled every table (its load held the database's one write lock while it
+    /// parsed) and discovery failed with "database is locked". Loads now stage their rows and hold the lock only
+    /// to merge: another table's file is loaded, and new files recorded, while the big one is still parsing.
+    @Test func aSlowFileDoesNotStallOtherTablesOnSQLite() throws {
+        let w = try Workdir()
+        let big = w.landing.appendingPathComponent("big/a.csv")
+        try FileManager.default.createDirectory(at: big.deletingLastPathComponent(), withIntermediateDirectories: true)
+        #expect(shell("python3 -c \"import sys; w=sys.stdout.write; w('id,name,amount\\n'); [w('%d,name %d,%d.25\\n' % (i, i % 97, i % 1000)) for i in range(1, 1500001)]\" > '\(big.path)'") == 0)
+        let log = w.url.appendingPathComponent("run.log")
+        let run = try CLI.start(["run", "--reconcile", "0.5"], in: w.url, log: log)
+        defer { if run.isRunning { run.terminate() } }
+        #expect(CLI.waitFor(seconds: 30) { CLI.sqlite(w.database, "select count(*) from _autoloader_loads where table_name='big' and status='queued'") == "1" } != nil)
+        try w.file("landing/small/a.csv", ordersCSV)
+        let small = CLI.waitFor(seconds: 20) { CLI.sqlite(w.database, "select count(*) from small") == "3" }
+        let bigStillLoading = CLI.sqlite(w.database, "select count(*) from _autoloader_loads where table_name='big' and status='queued'") == "1"
+        #expect(small != nil, "\(text(log))")
+        #expect(bigStillLoading, "the big file finished first: the test proves nothing on a machine this fast")
+        #expect(!text(log).contains("database is locked"), "\(text(log))")
+        #expect(CLI.waitFor(seconds: 240) { CLI.sqlite(w.database, "select count(*) from big") == "1500000" } != nil, "\(text(log).suffix(2000))")
+        print("slow-file test: small table loaded in \(String(format: "%.1f", small ?? -1)) s while the big file was still loading")
+    }
 }
