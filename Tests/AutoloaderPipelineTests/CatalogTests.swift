@@ -2,6 +2,7 @@ import AutoloaderCore
 import AutoloaderPipeline
 import AutoloaderStores
 import Foundation
+import AutoloaderTestSupport
 import Testing
 
 /// A landing folder whose source fails on demand, the way S3 does when it throttles (503 SlowDown after the
@@ -34,8 +35,7 @@ final class ThrottledStore: ObjectStore, @unchecked Sendable {
 @Suite struct CatalogTests {
     /// The catalog records its version; a current catalog is opened with reads only; one from before
     /// versioning is migrated by a writer and refused by a reader; one from a newer build is refused.
-    @Test(arguments: Backend.allCases) func versionedMigrations(backend: Backend) throws {
-        guard backend.available else { return }
+    @Test(arguments: Backend.testable) func versionedMigrations(backend: Backend) throws {
         let box = try Sandbox(backend)
         let versions = backend == .sqlite ? "\"_autoloader_schema_version\"" : "autoloader.schema_version"
         let catalog = try box.makeBackend().catalog
@@ -64,8 +64,7 @@ final class ThrottledStore: ObjectStore, @unchecked Sendable {
 
     /// Defect: S3 throttling (503 SlowDown past the client's retries) failed files for good. Now the load rolls
     /// back, its files stay pending, the table backs off, and the file loads once the source serves it.
-    @Test(arguments: Backend.allCases) func throttledSourceRequeuesTheFile(backend: Backend) throws {
-        guard backend.available else { return }
+    @Test(arguments: Backend.testable) func throttledSourceRequeuesTheFile(backend: Backend) throws {
         let box = try Sandbox(backend)
         try box.write("orders/a.csv", orders)
         let store = ThrottledStore(root: box.landing.path, failures: 3)
@@ -84,8 +83,7 @@ final class ThrottledStore: ObjectStore, @unchecked Sendable {
 
     /// A load stays `queued` only while it runs: a process that died before committing leaves one behind, and
     /// the table's next load closes it (`aborted`) under the table's lock. Its files were never claimed.
-    @Test(arguments: Backend.allCases) func aDeadLoadIsClosedByTheNextLoadOfItsTable(backend: Backend) throws {
-        guard backend.available else { return }
+    @Test(arguments: Backend.testable) func aDeadLoadIsClosedByTheNextLoadOfItsTable(backend: Backend) throws {
         let box = try Sandbox(backend)
         try box.write("orders/a.csv", orders)
         try box.loadOnce()
@@ -108,8 +106,7 @@ final class ThrottledStore: ObjectStore, @unchecked Sendable {
 
     /// Every state change is checked against the lifecycle: a file that is not pending cannot be claimed, and
     /// the load that tried leaves nothing behind but an aborted log line.
-    @Test(arguments: Backend.allCases) func aClaimOfAFileNoLongerPendingIsRefused(backend: Backend) throws {
-        guard backend.available else { return }
+    @Test(arguments: Backend.testable) func aClaimOfAFileNoLongerPendingIsRefused(backend: Backend) throws {
         let box = try Sandbox(backend)
         try box.write("orders/a.csv", orders)
         try box.loadOnce()
@@ -137,8 +134,7 @@ final class ThrottledStore: ObjectStore, @unchecked Sendable {
 /// The table holds the current content of every current file, each distinct content once.
 @Suite struct OverwriteTests {
     /// Defect: `cp b.csv a.csv` (a's new bytes equal b's) was recorded duplicate and a's old rows stayed.
-    @Test(arguments: Backend.allCases) func anOverwriteEqualToAnotherFileReplacesItsRows(backend: Backend) throws {
-        guard backend.available else { return }
+    @Test(arguments: Backend.testable) func anOverwriteEqualToAnotherFileReplacesItsRows(backend: Backend) throws {
         let box = try Sandbox(backend)
         try box.write("t/a.csv", "id\n1\n2\n", mtimeOffset: -20)
         try box.write("t/b.csv", "id\n3\n4\n", mtimeOffset: -10)
@@ -151,8 +147,7 @@ final class ThrottledStore: ObjectStore, @unchecked Sendable {
 
     /// Defect: b=(1,2) loads, `cp b a` is a duplicate, b is overwritten with (9): only 9 remained although
     /// a.csv still holds 1,2. The duplicate now goes back to pending when its twin's rows are replaced.
-    @Test(arguments: Backend.allCases) func aDuplicateLoadsItsOwnRowsWhenItsTwinChanges(backend: Backend) throws {
-        guard backend.available else { return }
+    @Test(arguments: Backend.testable) func aDuplicateLoadsItsOwnRowsWhenItsTwinChanges(backend: Backend) throws {
         let box = try Sandbox(backend)
         try box.write("t/b.csv", "id\n1\n2\n", mtimeOffset: -20)
         try box.loadOnce()
@@ -175,8 +170,7 @@ final class ThrottledStore: ObjectStore, @unchecked Sendable {
 @Suite struct LineageTests {
     /// Defect: a data column or a partition folder named `_source_file` made rows' lineage NULL (or anything the
     /// file said), and a replace then deleted other files' rows. Such names are renamed, and the load says so.
-    @Test(arguments: Backend.allCases) func reservedNamesCannotForgeLineage(backend: Backend) throws {
-        guard backend.available else { return }
+    @Test(arguments: Backend.testable) func reservedNamesCannotForgeLineage(backend: Backend) throws {
         let box = try Sandbox(backend)
         try box.write("t/a.csv", "id\n1\n", mtimeOffset: -30)
         try box.write("t/b.csv", "id,_source_file\n2,t/a.csv\n", mtimeOffset: -20)
@@ -197,8 +191,7 @@ final class ThrottledStore: ObjectStore, @unchecked Sendable {
 
 /// Defect group 11: names and files that were merged, truncated, blocked or skipped without a word.
 @Suite struct NamesAndOddFilesTests {
-    @Test(arguments: Backend.allCases) func foldersThatSanitiseAlikeGetDistinctTables(backend: Backend) throws {
-        guard backend.available else { return }
+    @Test(arguments: Backend.testable) func foldersThatSanitiseAlikeGetDistinctTables(backend: Backend) throws {
         let box = try Sandbox(backend)
         let folders = ["Order", "order", "my table", "my-table", "注文", "顧客"]
         for (i, folder) in folders.enumerated() { try box.write("\(folder)/f.csv", "id\n\(i)\n") }
@@ -219,8 +212,7 @@ final class ThrottledStore: ObjectStore, @unchecked Sendable {
 
     /// PostgreSQL cuts names at 63 bytes behind our back, so the second file's ADD COLUMN failed "already exists";
     /// a JSON key holding NUL blocked its file forever as "transient". Both are renamed, with a recorded reason.
-    @Test(arguments: Backend.allCases) func longAndControlCharacterNamesAreFitted(backend: Backend) throws {
-        guard backend.available else { return }
+    @Test(arguments: Backend.testable) func longAndControlCharacterNamesAreFitted(backend: Backend) throws {
         let box = try Sandbox(backend)
         let long = "a_very_long_column_name_that_goes_on_and_on_well_past_sixty_three_bytes_" + String(repeating: "é", count: 5)
         try box.write("wide/a.csv", "id,\(long)\n1,x\n", mtimeOffset: -20)
@@ -242,8 +234,7 @@ final class ThrottledStore: ObjectStore, @unchecked Sendable {
 
     /// One NUL byte in a text file was "binary content … control bytes throughout", without a line. It is a
     /// located bad row now, handled by on_error like any other.
-    @Test(arguments: Backend.allCases) func aStrayNulIsALocatedBadRow(backend: Backend) throws {
-        guard backend.available else { return }
+    @Test(arguments: Backend.testable) func aStrayNulIsALocatedBadRow(backend: Backend) throws {
         let box = try Sandbox(backend)
         try box.write("t/a.csv", "id,name\n1,a\n2,b\u{0}c\n3,c\n")
         try box.loadOnce()
@@ -304,8 +295,7 @@ final class NotesBox: @unchecked Sendable {
         #expect(try discoverer.scan(now: start + 5_600_000_000).recorded.map(\.key) == ["t/a.csv"])
     }
 
-    @Test(arguments: Backend.allCases) func aMarkerGatesItsFolder(backend: Backend) throws {
-        guard backend.available else { return }
+    @Test(arguments: Backend.testable) func aMarkerGatesItsFolder(backend: Backend) throws {
         let box = try Sandbox(backend)
         // Options before the first file: the table exists only by name.
         try box.catalog().setOptions(table: "events", try TableOptions().merging(json: #"{"marker": "_DONE"}"#))
@@ -319,8 +309,7 @@ final class NotesBox: @unchecked Sendable {
         #expect(try box.catalog().files(table: "events", state: nil).map(\.key) == ["events/day=1/part-0.csv", "events/day=1/part-1.csv"])
     }
 
-    @Test(arguments: Backend.allCases) func aGrowingFileNeverLeavesItsPartialRows(backend: Backend) throws {
-        guard backend.available else { return }
+    @Test(arguments: Backend.testable) func aGrowingFileNeverLeavesItsPartialRows(backend: Backend) throws {
         let box = try Sandbox(backend)
         try box.catalog().setOptions(table: "log", try TableOptions().merging(json: #"{"overwrite": "append"}"#))
         try box.write("log/a.csv", "id\n1\n2\n", mtimeOffset: -20)

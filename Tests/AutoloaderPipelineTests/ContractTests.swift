@@ -1,14 +1,14 @@
 import AutoloaderCore
 import AutoloaderPipeline
 import Foundation
+import AutoloaderTestSupport
 import Testing
 
 /// One contract, every warehouse: the same files and the same expectations for SQLite and PostgreSQL.
 /// SQL here is the common subset (CAST … AS TEXT, ORDER BY), so the assertions read the same for both.
 /// (ORDER BY names are table-qualified: in PostgreSQL a bare name would sort by the text output column.)
 @Suite struct ContractTests {
-    @Test(arguments: Backend.allCases) func appendDuplicateAndOverwrite(backend: Backend) throws {
-        guard backend.available else { return }
+    @Test(arguments: Backend.testable) func appendDuplicateAndOverwrite(backend: Backend) throws {
         let box = try Sandbox(backend)
         try box.write("orders/a.csv", orders)
         try box.loadOnce()
@@ -29,8 +29,7 @@ import Testing
         #expect(try box.loadOnce().isEmpty)
     }
 
-    @Test(arguments: Backend.allCases) func partitionsNullsAndKeywords(backend: Backend) throws {
-        guard backend.available else { return }
+    @Test(arguments: Backend.testable) func partitionsNullsAndKeywords(backend: Backend) throws {
         let box = try Sandbox(backend)
         try box.write("events/day=2024-01-01/a.csv", "id,select,when\n1,x,2024-01-01 10:00:00\n2,,\n")
         try box.write("events/day=2024-01-02/b.csv", "id,select,when\n3,z,2024-01-02 11:30:00\n")
@@ -40,8 +39,7 @@ import Testing
         #expect(try box.column("SELECT CAST(\"when\" AS TEXT) FROM events ORDER BY events.id") == ["2024-01-01 10:00:00", "NULL", "2024-01-02 11:30:00"])
     }
 
-    @Test(arguments: Backend.allCases) func onErrorPolicies(backend: Backend) throws {
-        guard backend.available else { return }
+    @Test(arguments: Backend.testable) func onErrorPolicies(backend: Backend) throws {
         let box = try Sandbox(backend)
         try box.write("scores/good.csv", "id,name,score\n7,g,70\n", mtimeOffset: -10)
         try box.write("scores/ragged.csv", ragged)
@@ -58,8 +56,7 @@ import Testing
         #expect(try box.catalog().errors(loadID: last.id).map(\.line) == [4, 6])
     }
 
-    @Test(arguments: Backend.allCases) func jsonParquetAndCompressed(backend: Backend) throws {
-        guard backend.available else { return }
+    @Test(arguments: Backend.testable) func jsonParquetAndCompressed(backend: Backend) throws {
         let box = try Sandbox(backend)
         let fixtures = Bundle.module.resourceURL!.appendingPathComponent("Fixtures")
         try box.write("flat/a.parquet", bytes: [UInt8](try Data(contentsOf: fixtures.appendingPathComponent("parquet_flat.parquet"))))
@@ -71,8 +68,7 @@ import Testing
         #expect(try box.column("SELECT tags FROM docs ORDER BY docs.id").map { $0.replacingOccurrences(of: " ", with: "") } == [#"["a"]"#, "[]"])
     }
 
-    @Test(arguments: Backend.allCases) func pauseReloadAndTheCatalog(backend: Backend) throws {
-        guard backend.available else { return }
+    @Test(arguments: Backend.testable) func pauseReloadAndTheCatalog(backend: Backend) throws {
         let box = try Sandbox(backend)
         try box.write("orders/a.csv", orders, mtimeOffset: -3600)
         try box.loadOnce()
@@ -91,8 +87,7 @@ import Testing
         #expect(tables.first?.schema?.columns.map(\.name) == ["id", "customer", "amount", "ordered_on"])
     }
 
-    @Test(arguments: Backend.allCases) func laterFilesWidenAndAddColumns(backend: Backend) throws {
-        guard backend.available else { return }
+    @Test(arguments: Backend.testable) func laterFilesWidenAndAddColumns(backend: Backend) throws {
         let box = try Sandbox(backend)
         try box.write("m/a.csv", "id,n\n1,5\n2,6\n", mtimeOffset: -10)
         try box.loadOnce()
@@ -110,8 +105,7 @@ import Testing
 
     /// Evolution policies once the table exists: `fail` refuses the file (located), `freeze` drops unknown
     /// columns (recorded) and keeps the types, `rescue` keeps unknown columns and misfit values in `_rescued_data`.
-    @Test(arguments: Backend.allCases) func evolutionPolicies(backend: Backend) throws {
-        guard backend.available else { return }
+    @Test(arguments: Backend.testable) func evolutionPolicies(backend: Backend) throws {
         let box = try Sandbox(backend)
         for t in ["f", "z", "r"] { try box.write("\(t)/a.csv", "id,n\n1,5\n2,6\n", mtimeOffset: -10) }
         try box.write("j/a.json", #"{"id": 1, "n": 5}"# + "\n", mtimeOffset: -10)
@@ -164,8 +158,7 @@ import Testing
     }
 
     /// Every detected type reaches its column type, and values arrive as ISO text where they are dates.
-    @Test(arguments: Backend.allCases) func everyTypeMapsAndRoundTrips(backend: Backend) throws {
-        guard backend.available else { return }
+    @Test(arguments: Backend.testable) func everyTypeMapsAndRoundTrips(backend: Backend) throws {
         let box = try Sandbox(backend)
         try box.write("t/a.csv", """
             flag,small,int,big,price,ratio,day,at,seen,zoned,name
@@ -192,8 +185,7 @@ import Testing
 
     /// An object rewritten within the same second at the same size (S3 times are whole seconds) differs by its
     /// version (ETag): a new version, not the same file; the same version again is known.
-    @Test(arguments: Backend.allCases) func versionIsPartOfTheIdentity(backend: Backend) throws {
-        guard backend.available else { return }
+    @Test(arguments: Backend.testable) func versionIsPartOfTheIdentity(backend: Backend) throws {
         let box = try Sandbox(backend)
         let catalog = try box.catalog()
         let landing = try #require(LandingKey.classify(ObjectInfo(key: "orders/a.csv", size: 5, modifiedNanos: 0)))
@@ -207,8 +199,7 @@ import Testing
     }
 
     /// Text that COPY's text format must escape, and integers at their edges, arrive byte for byte.
-    @Test(arguments: Backend.allCases) func escapesAndIntegerEdges(backend: Backend) throws {
-        guard backend.available else { return }
+    @Test(arguments: Backend.testable) func escapesAndIntegerEdges(backend: Backend) throws {
         let box = try Sandbox(backend)
         try box.write("e/a.csv", "id,big,note\n1,-9223372036854775808,\"back\\slash\ttab\"\n2,9223372036854775807,\"line\nbreak\rcr\"\n3,0,\\N\n")
         try box.loadOnce()

@@ -4,23 +4,25 @@ import AutoloaderPostgres
 import AutoloaderSQLite
 import AutoloaderStores
 import Foundation
+import AutoloaderTestSupport
 import Testing
 
 /// The warehouses the contract tests run against. PostgreSQL is the throwaway server scripts/test starts
-/// (AUTOLOADER_TEST_POSTGRES); without it the PostgreSQL cases fail under CI=true and are skipped otherwise.
+/// (AUTOLOADER_TEST_POSTGRES): its cases exist when it is there or under CI=true (where, missing, they fail);
+/// otherwise `postgresIsHere` reports them skipped.
 enum Backend: String, CaseIterable, Sendable, CustomTestStringConvertible {
     case sqlite, postgres
     var testDescription: String { rawValue }
 
-    static var postgresURL: String? { ProcessInfo.processInfo.environment["AUTOLOADER_TEST_POSTGRES"] }
+    static var testable: [Backend] { Gate.postgres ? allCases : [.sqlite] }
+}
 
-    /// False when this backend cannot run here (and that is allowed: not in CI).
-    var available: Bool {
-        if self == .sqlite || Backend.postgresURL != nil { return true }
-        if ProcessInfo.processInfo.environment["CI"] == "true" {
-            Issue.record("CI=true but AUTOLOADER_TEST_POSTGRES is not set: scripts/test must start PostgreSQL")
-        }
-        return false
+@Suite struct BackendGate {
+    /// Stands for the PostgreSQL cases of every contract test: skipped (with its reason) when they did not run.
+    @Test(.needsPostgres) func postgresIsHere() throws {
+        let session = try PostgresSession(url: try PostgresURL(try Gate.requirePostgres()))
+        defer { session.close() }
+        #expect(try session.query("SELECT 1").first?.first == "1")
     }
 }
 
@@ -37,7 +39,8 @@ final class Sandbox: @unchecked Sendable {
         self.backend = backend
         root = FileManager.default.temporaryDirectory.appendingPathComponent("autoloader-test-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: root.appendingPathComponent("landing"), withIntermediateDirectories: true)
-        if backend == .postgres, let server = Backend.postgresURL {
+        if backend == .postgres {
+            let server = try Gate.requirePostgres()
             let name = "t_" + UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased().prefix(16)
             let admin = try PostgresSession(url: try PostgresURL(server))
             try admin.execute("CREATE DATABASE \(name)")
@@ -50,7 +53,7 @@ final class Sandbox: @unchecked Sendable {
 
     deinit {
         try? FileManager.default.removeItem(at: root)
-        if let url = postgresURL, let server = Backend.postgresURL, let admin = try? PostgresSession(url: try PostgresURL(server)) {
+        if let url = postgresURL, let server = Gate.postgresURL, let admin = try? PostgresSession(url: try PostgresURL(server)) {
             _ = try? admin.execute("DROP DATABASE IF EXISTS \(url.database) WITH (FORCE)")
             admin.close()
         }

@@ -3,19 +3,16 @@ import AutoloaderPostgres
 import AutoloaderStores
 import Foundation
 @testable import AutoloaderRedshift
+import AutoloaderTestSupport
 import Testing
 
 /// The Data API client and the warehouse against moto_server on loopback (scripts/moto starts it, with
 /// moto's redshift-data made to finish statements: see scripts/moto_server.py). No Redshift runs here, so
 /// these prove the protocol, polling, error paths and what is written to S3 — not what Redshift would do.
 struct DataAPITests {
-    static func client() -> AWSClient? {
-        guard let endpoint = ProcessInfo.processInfo.environment["AUTOLOADER_TEST_S3_ENDPOINT"] else {
-            if ProcessInfo.processInfo.environment["CI"] == "true" {
-                Issue.record("CI=true but AUTOLOADER_TEST_S3_ENDPOINT is not set: scripts/test must start moto_server")
-            }
-            return nil
-        }
+    /// A client of the moto_server scripts/test starts (the tests carry `.needsS3`).
+    static func client() throws -> AWSClient {
+        let endpoint = try Gate.requireS3()
         let aws = AWSClient(configuration: AWSConfiguration(environment: ["AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
                                                                           "AWS_REGION": "us-east-1", "HOME": "/nonexistent"],
                                                             endpoint: endpoint))
@@ -25,9 +22,9 @@ struct DataAPITests {
     static let provisioned = DataAPITarget(endpoint: .cluster(identifier: "analytics", dbUser: "loader"), database: "dev")
     static let serverless = DataAPITarget(endpoint: .workgroup("etl"), database: "dev")
 
-    @Test(arguments: [provisioned, serverless])
+    @Test(.needsS3, arguments: [provisioned, serverless])
     func statementsArePolledToTheirEnd(target: DataAPITarget) throws {
-        guard let aws = Self.client() else { return }
+        let aws = try Self.client()
         let api = RedshiftDataAPI(aws: aws, target: target)
         // One statement: submitted, polled until FINISHED.
         let id = try api.execute("SELECT 1")
@@ -47,8 +44,8 @@ struct DataAPITests {
         #expect(throws: AutoloaderError.self) { try api.query("SELECT 1 /* moto:FAILED */") }
     }
 
-    @Test func copyWritesManifestsRunsOneBatchAndReadsLoadErrorsOnFailure() throws {
-        guard let aws = Self.client() else { return }
+    @Test(.needsS3) func copyWritesManifestsRunsOneBatchAndReadsLoadErrorsOnFailure() throws {
+        let aws = try Self.client()
         let s3 = S3Client(aws: aws)
         let bucket = "rs-\(UUID().uuidString.lowercased().prefix(8))"
         try s3.createBucket(bucket)
@@ -98,12 +95,9 @@ final class NoBookkeeping: Warehouse {
 /// The PostgreSQL-wire way in, against the throwaway PostgreSQL standing in for Redshift's endpoint. PostgreSQL
 /// runs the ledger for real; it cannot run Redshift's COPY, which is what makes the failure path testable.
 struct PostgresWireTests {
-    @Test func theLedgerIsConsultedAndAFailedTransactionLeavesNothing() throws {
-        guard let aws = DataAPITests.client() else { return }
-        guard let server = ProcessInfo.processInfo.environment["AUTOLOADER_TEST_POSTGRES"] else {
-            if ProcessInfo.processInfo.environment["CI"] == "true" { Issue.record("CI=true but AUTOLOADER_TEST_POSTGRES is not set") }
-            return
-        }
+    @Test(.needsS3, .needsPostgres) func theLedgerIsConsultedAndAFailedTransactionLeavesNothing() throws {
+        let aws = try DataAPITests.client()
+        let server = try Gate.requirePostgres()
         let s3 = S3Client(aws: aws)
         let bucket = "wire-\(UUID().uuidString.lowercased().prefix(8))"
         try s3.createBucket(bucket)

@@ -1,15 +1,13 @@
 import AutoloaderCore
 import Foundation
 @testable import AutoloaderStores
+import AutoloaderTestSupport
 import Testing
 
 /// S3Client against moto_server (scripts/test starts it): listing pages, StartAfter, delimiters, ranges, HEAD.
 struct S3ClientTests {
-    @Test func listingFollowsPagesStartAfterAndDelimiters() throws {
-        guard let endpoint = ProcessInfo.processInfo.environment["AUTOLOADER_TEST_S3_ENDPOINT"] else {
-            if ProcessInfo.processInfo.environment["CI"] == "true" { Issue.record("CI=true but AUTOLOADER_TEST_S3_ENDPOINT is not set") }
-            return
-        }
+    @Test(.needsS3) func listingFollowsPagesStartAfterAndDelimiters() throws {
+        let endpoint = try Gate.requireS3()
         let aws = AWSClient(configuration: AWSConfiguration(environment: ["AWS_ACCESS_KEY_ID": "t", "AWS_SECRET_ACCESS_KEY": "t", "HOME": "/nonexistent"],
                                                             endpoint: endpoint))
         let s3 = S3Client(aws: aws)

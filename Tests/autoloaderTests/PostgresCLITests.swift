@@ -1,18 +1,14 @@
 import Foundation
+import AutoloaderTestSupport
 import Testing
 
 /// A fresh database on the throwaway server scripts/test starts (AUTOLOADER_TEST_POSTGRES).
-/// Without the server: a failure under CI=true, a skip otherwise.
 struct TestDatabase {
     let url: String
 
-    static func make() -> TestDatabase? {
-        guard let server = ProcessInfo.processInfo.environment["AUTOLOADER_TEST_POSTGRES"] else {
-            if ProcessInfo.processInfo.environment["CI"] == "true" {
-                Issue.record("CI=true but AUTOLOADER_TEST_POSTGRES is not set: scripts/test must start PostgreSQL")
-            }
-            return nil
-        }
+    /// A fresh database on the test server (the test carries `.needsPostgres`).
+    static func make() throws -> TestDatabase {
+        let server = try Gate.requirePostgres()
         let name = "c_" + UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased().prefix(16)
         _ = psql(server, "CREATE DATABASE \(name)")
         var components = URLComponents(string: server)!
@@ -66,8 +62,8 @@ func shell(_ command: String) -> Int32 {
 }
 
 @Suite(.serialized) struct PostgresCLITests {
-    @Test func twoProcessesShareOneDatabaseAndLoadEveryFileOnce() throws {
-        guard let db = TestDatabase.make() else { return }
+    @Test(.needsPostgres) func twoProcessesShareOneDatabaseAndLoadEveryFileOnce() throws {
+        let db = try TestDatabase.make()
         let w = try Workdir()
         var expected: [(String, Int, Int)] = []
         for (i, table) in ["alpha", "beta", "gamma"].enumerated() {
@@ -89,8 +85,8 @@ func shell(_ command: String) -> Int32 {
         #expect(logs.contains("finished"))
     }
 
-    @Test func sigkillLoopAgainstPostgres() throws {
-        guard let db = TestDatabase.make() else { return }
+    @Test(.needsPostgres) func sigkillLoopAgainstPostgres() throws {
+        let db = try TestDatabase.make()
         let w = try Workdir()
         let (rows, sum) = try writeEventFiles(w, table: "events", files: 20, rowsPerFile: 4000)
         let log = w.url.appendingPathComponent("run.log")

@@ -1,4 +1,5 @@
 import Foundation
+import AutoloaderTestSupport
 import Testing
 
 /// A PostgreSQL cluster of the test's own (scripts/postgres), for tests that restart it or start it late.
@@ -64,8 +65,8 @@ func text(_ url: URL) -> String { (try? String(contentsOf: url, encoding: .utf8)
     /// Defect: every operations command ran `ALTER TABLE … ADD COLUMN IF NOT EXISTS` on the catalog, which
     /// waits for an ACCESS EXCLUSIVE lock behind any load (and the load's own second connection then queued
     /// behind it: a deadlock). Read-only commands now never take a DDL lock, and a current catalog takes none.
-    @Test func operationsCommandsNeverQueueBehindALoad() throws {
-        guard let db = TestDatabase.make() else { return }
+    @Test(.needsPostgres) func operationsCommandsNeverQueueBehindALoad() throws {
+        let db = try TestDatabase.make()
         let w = try Workdir()
         try w.file("landing/orders/a.csv", ordersCSV)
         #expect(try CLI.run(["load", "landing", "--warehouse", db.url], in: w.url).status == 0)
@@ -94,8 +95,8 @@ func text(_ url: URL) -> String { (try? String(contentsOf: url, encoding: .utf8)
 
     /// Defect: `run` printed "(will retry)" and exited 1 when PostgreSQL was unreachable at start. It now waits
     /// with backoff (and says so), and loads once the server comes up.
-    @Test func runWaitsForAnUnreachableWarehouse() throws {
-        guard TestDatabase.make() != nil else { return }
+    @Test(.needsPostgres) func runWaitsForAnUnreachableWarehouse() throws {
+        _ = try Gate.requirePostgres()
         let port = OwnPostgres.freePort()
         let url = "postgres://postgres@127.0.0.1:\(port)/postgres?sslmode=disable"
         let w = try Workdir()
@@ -119,8 +120,8 @@ func text(_ url: URL) -> String { (try? String(contentsOf: url, encoding: .utf8)
     /// Defects: a SIGILL (a semaphore freed with credits out) when PostgreSQL restarted during a COPY, and a hang
     /// forever in a query after a restart. Ten restarts, fast and immediate, each while a COPY runs when we can
     /// catch one, an operations command during every load: the service lives, every row arrives once.
-    @Test func postgresRestartedDuringCopyTenTimes() throws {
-        guard TestDatabase.make() != nil else { return }
+    @Test(.needsPostgres) func postgresRestartedDuringCopyTenTimes() throws {
+        _ = try Gate.requirePostgres()
         let server = try OwnPostgres()
         let w = try Workdir()
         let (rows, sum) = try writeEventFiles(w, table: "events", files: 40, rowsPerFile: 20_000)
@@ -150,14 +151,11 @@ func text(_ url: URL) -> String { (try? String(contentsOf: url, encoding: .utf8)
 
     /// Defect: a full disk under SQLite failed the file for good ("no such savepoint: file"). It is a fault of
     /// the moment: the load rolls back, the file stays pending, and it loads once there is room again.
-    @Test func fullDiskRequeuesAndLoadsWhenSpaceReturns() throws {
+    @Test(.needsRoot) func fullDiskRequeuesAndLoadsWhenSpaceReturns() throws {
         let w = try Workdir()
         let small = w.url.appendingPathComponent("small")
         try FileManager.default.createDirectory(at: small, withIntermediateDirectories: true)
-        guard shell("mount -t tmpfs -o size=1m tmpfs '\(small.path)' 2>/dev/null") == 0 else {
-            if ProcessInfo.processInfo.environment["CI"] == "true" { Issue.record("CI=true but a tmpfs cannot be mounted (root needed)") }
-            return
-        }
+        try #require(shell("mount -t tmpfs -o size=1m tmpfs '\(small.path)' 2>/dev/null") == 0, "cannot mount a tmpfs")
         defer { shell("umount -l '\(small.path)' 2>/dev/null") }
         let (rows, sum) = try writeEventFiles(w, table: "events", files: 1, rowsPerFile: 60_000)  // ~2.5 MB of rows
         let database = small.appendingPathComponent("db.sqlite")
@@ -197,13 +195,18 @@ func text(_ url: URL) -> String { (try? String(contentsOf: url, encoding: .utf8)
     /// Defect: a PostgreSQL password could only be given in `--warehouse`, where `ps` shows it to every user.
     /// It can come from PGPASSWORD, ~/.pgpass, or the whole URL from AUTOLOADER_WAREHOUSE; a password in the
     /// flag is warned about. The SQLite file (catalog and rows) is created readable by its owner only.
-    @Test func secretsStayOutOfPs() throws {
+    @Test func theSQLiteFileIsReadableByItsOwnerOnly() throws {
         let w = try Workdir()
         try w.file("landing/orders/a.csv", ordersCSV)
         #expect(try CLI.run(["load", "landing"], in: w.url).status == 0)
         let mode = try FileManager.default.attributesOfItem(atPath: w.database.path)[.posixPermissions] as? Int
         #expect(mode == 0o600)
-        guard let db = TestDatabase.make() else { return }
+    }
+
+    @Test(.needsPostgres) func passwordsStayOutOfPs() throws {
+        let w = try Workdir()
+        try w.file("landing/orders/a.csv", ordersCSV)
+        let db = try TestDatabase.make()
         let fromEnvironment = try CLI.run(["load", "landing"], in: w.url, environment: ["AUTOLOADER_WAREHOUSE": db.url])
         #expect(fromEnvironment.status == 0, "\(fromEnvironment.stderr)")
         #expect(db.sql("SELECT count(*) FROM orders") == "3")

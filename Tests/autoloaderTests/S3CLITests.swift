@@ -1,4 +1,5 @@
 import Foundation
+import AutoloaderTestSupport
 import Testing
 
 /// The moto_server scripts/test starts (AUTOLOADER_TEST_S3_ENDPOINT), driven with the AWS CLI the way
@@ -8,13 +9,9 @@ struct TestS3 {
     let bucket: String
     let queue: String
 
-    static func make() -> TestS3? {
-        guard let endpoint = ProcessInfo.processInfo.environment["AUTOLOADER_TEST_S3_ENDPOINT"] else {
-            if ProcessInfo.processInfo.environment["CI"] == "true" {
-                Issue.record("CI=true but AUTOLOADER_TEST_S3_ENDPOINT is not set: scripts/test must start moto_server")
-            }
-            return nil
-        }
+    /// A fresh bucket and queue on the moto_server scripts/test starts (the test carries `.needsS3`).
+    static func make() throws -> TestS3 {
+        let endpoint = try Gate.requireS3()
         // moto accepts any key; the loader and the AWS CLI read the same variables.
         setenv("AWS_ACCESS_KEY_ID", "testing", 1)
         setenv("AWS_SECRET_ACCESS_KEY", "testing", 1)
@@ -63,22 +60,21 @@ struct CountingTarget {
         CountingTarget(url: "sqlite:\(w.database.path)") { CLI.sqlite(w.database, $0) }
     }
 
-    static func postgres() -> CountingTarget? {
-        guard let db = TestDatabase.make() else { return nil }
+    static func postgres() throws -> CountingTarget {
+        let db = try TestDatabase.make()
         return CountingTarget(url: db.url) { db.sql($0) }
     }
 }
 
 @Suite(.serialized) struct S3CLITests {
-    @Test func eventsReconciliationDuplicatesAndOverwriteIntoSQLite() throws {
-        guard let s3 = TestS3.make() else { return }
+    @Test(.needsS3) func eventsReconciliationDuplicatesAndOverwriteIntoSQLite() throws {
+        let s3 = try TestS3.make()
         let w = try Workdir()
         try scenario(s3, w, CountingTarget.sqlite(w))
     }
 
-    @Test func eventsReconciliationDuplicatesAndOverwriteIntoPostgres() throws {
-        guard let s3 = TestS3.make(), let target = CountingTarget.postgres() else { return }
-        try scenario(s3, try Workdir(), target)
+    @Test(.needsS3, .needsPostgres) func eventsReconciliationDuplicatesAndOverwriteIntoPostgres() throws {
+        try scenario(try TestS3.make(), try Workdir(), try CountingTarget.postgres())
     }
 
     func scenario(_ s3: TestS3, _ w: Workdir, _ target: CountingTarget) throws {
@@ -133,8 +129,8 @@ struct CountingTarget {
         #expect(target.query("SELECT count(*) FROM orders WHERE id IN (1000, 2000)") == "2")
     }
 
-    @Test func setupEventsKeepsOtherNotifications() throws {
-        guard let s3 = TestS3.make() else { return }
+    @Test(.needsS3) func setupEventsKeepsOtherNotifications() throws {
+        let s3 = try TestS3.make()
         let w = try Workdir()
         #expect(s3.aws("sqs create-queue --queue-name other-\(s3.queue)") == 0)
         let theirs = #"{"QueueConfigurations":[{"Id":"theirs","QueueArn":"arn:aws:sqs:us-east-1:123456789012:other-\#(s3.queue)","Events":["s3:ObjectCreated:*"],"Filter":{"Key":{"FilterRules":[{"Name":"prefix","Value":"elsewhere/"}]}}}]}"#
@@ -153,8 +149,8 @@ struct CountingTarget {
         #expect(config.contains("\"theirs\"") && !config.contains("autoloader-"))
     }
 
-    @Test func oneShotLoadFromABucketWithPartitionsMarkersAndTempNames() throws {
-        guard let s3 = TestS3.make() else { return }
+    @Test(.needsS3) func oneShotLoadFromABucketWithPartitionsMarkersAndTempNames() throws {
+        let s3 = try TestS3.make()
         let w = try Workdir()
         try s3.put(w, "sales/region=eu/part-1.csv", "id,amount\n1,2.5\n2,3.5\n")
         try s3.put(w, "sales/region=us/part-1.csv.gz", "")  // replaced below by a real gzip file
@@ -179,8 +175,8 @@ struct CountingTarget {
 
     /// Redshift through the Data API on moto (statements finish, nothing really runs): the CLI detects from S3,
     /// writes a manifest next to the data, submits one batch, and records the files as loaded in its catalog.
-    @Test func loadIntoRedshiftWritesManifestsAndRecordsTheLoad() throws {
-        guard let s3 = TestS3.make() else { return }
+    @Test(.needsS3) func loadIntoRedshiftWritesManifestsAndRecordsTheLoad() throws {
+        let s3 = try TestS3.make()
         let w = try Workdir()
         try s3.put(w, "orders/region=eu/a.csv", "id,amount,day\n1,2.50,03/08/1971\n2,3.75,12/31/1999\n")
         let gz = try w.file("b.csv", "id,amount,day\n3,1.00,01/01/2000\n")
@@ -204,8 +200,8 @@ struct CountingTarget {
 
     /// The manifest path follows the table's evolution policy (it used to ignore it and always add columns):
     /// under `fail`, a file that differs is refused before anything is submitted.
-    @Test func redshiftHonoursTheEvolutionPolicy() throws {
-        guard let s3 = TestS3.make() else { return }
+    @Test(.needsS3) func redshiftHonoursTheEvolutionPolicy() throws {
+        let s3 = try TestS3.make()
         let w = try Workdir()
         let url = "redshift-serverless://etl/dev?iam_role=arn:aws:iam::123456789012:role/loader&catalog=sqlite:\(w.database.path)"
         try s3.put(w, "orders/a.csv", "id,amount\n1,2.50\n")

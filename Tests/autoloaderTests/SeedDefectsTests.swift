@@ -1,4 +1,5 @@
 import Foundation
+import AutoloaderTestSupport
 import Testing
 
 /// The seed (AWS's Redshift Auto Loader) had these defects; each is a test here, on S3 (moto) as the seed ran.
@@ -12,8 +13,8 @@ import Testing
 
     /// Seed: DATE columns were detected as VARCHAR. The seed's own sample (`3/8/1971`) becomes a DATE in the
     /// Redshift DDL, and its values arrive as ISO dates.
-    @Test func dateColumnsAreDetectedAsDates() throws {
-        guard let s3 = TestS3.make() else { return }
+    @Test(.needsS3) func dateColumnsAreDetectedAsDates() throws {
+        let s3 = try TestS3.make()
         let w = try Workdir()
         try s3.put(w, "users/u.csv", "id,birthdate\n1,3/8/1971\n2,12/25/1980\n")
         let local = try w.file("u.csv", "id,birthdate\n1,3/8/1971\n2,12/25/1980\n")
@@ -36,8 +37,8 @@ import Testing
     }
 
     /// Seed: folder placeholder objects (`orders/`, `orders_$folder$`) crashed the Lambda. They are not data.
-    @Test func folderPlaceholdersAreIgnored() throws {
-        guard let s3 = TestS3.make() else { return }
+    @Test(.needsS3) func folderPlaceholdersAreIgnored() throws {
+        let s3 = try TestS3.make()
         let w = try Workdir()
         for key in ["in/orders/", "in/orders_$folder$", "in/orders/2024/", "in/"] {
             #expect(s3.aws("s3api put-object --bucket \(s3.bucket) --key '\(key)'") == 0)
@@ -50,8 +51,8 @@ import Testing
     }
 
     /// Seed: a new file arriving for a paused table set it back to active. Here it is recorded and waits.
-    @Test func pauseIsNotUndoneByNewFiles() throws {
-        guard let s3 = TestS3.make() else { return }
+    @Test(.needsS3) func pauseIsNotUndoneByNewFiles() throws {
+        let s3 = try TestS3.make()
         let w = try Workdir()
         try s3.put(w, "orders/a.csv", "id\n1\n")
         #expect(try load(s3, w).status == 0)
@@ -68,8 +69,8 @@ import Testing
 
     /// Seed: gzip files were never detected (it looked at the name only, and not even that). Here the magic
     /// bytes decide: `.gz`, and gzip content under a `.csv` name, both load.
-    @Test func gzipFilesAreDetectedByContent() throws {
-        guard let s3 = TestS3.make() else { return }
+    @Test(.needsS3) func gzipFilesAreDetectedByContent() throws {
+        let s3 = try TestS3.make()
         let w = try Workdir()
         let a = try w.file("a.csv", "id,name\n1,x\n")
         let b = try w.file("b.csv", "id,name\n2,y\n")
