@@ -67,13 +67,15 @@ public enum Detector {
 
     /// Step 1: undo compression (found from magic bytes), then detect on a bounded sample of the content.
     public static func detect(reader: any ByteReader, name: String, options: DetectionOptions = .init()) throws -> Detection {
-        if let file = reader as? (any RandomAccessReader), isParquet(file) {
+        if let file = reader as? (any RandomAccessReader), try isParquet(file) {
             return ParquetDetection.detect(reader: file, name: name, options: options)
         }
         let (decoded, compression) = try Decompression.open(reader, name: name)
         let raw: [UInt8], complete: Bool
         do {
             (raw, complete) = try readPrefix(decoded, maxBytes: options.sampleBytes)
+        } catch let error as AutoloaderError where AutoloaderError.isTransient(error) {
+            throw error  // the source's fault of the moment (throttling), not the file's
         } catch {
             return Detection(file: name, format: .invalid, compression: compression, error: "\(error)")
         }
@@ -81,8 +83,10 @@ public enum Detector {
     }
 
     /// Parquet is read by offset (its schema is in the footer), so it is told apart before any streaming.
-    public static func isParquet(_ file: any RandomAccessReader) -> Bool {
-        file.size >= 12 && (try? file.read(at: 0, count: 4)) == [0x50, 0x41, 0x52, 0x31]
+    /// Throws when the first bytes cannot be read (a throttled source): guessing "not Parquet" then would
+    /// read a Parquet file as text.
+    public static func isParquet(_ file: any RandomAccessReader) throws -> Bool {
+        try file.size >= 12 && file.read(at: 0, count: 4) == [0x50, 0x41, 0x52, 0x31]
     }
 
     /// Detection over a (decompressed) sample already read: the loader reads it once and replays it into the parser.

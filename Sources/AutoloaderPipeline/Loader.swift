@@ -114,9 +114,15 @@ public struct Loader {
         let detection: Detection
         var sample: [UInt8] = []
         var decoded: any ByteReader = hashing
-        if let randomAccess = raw as? (any RandomAccessReader), Detector.isParquet(randomAccess) {
+        if let randomAccess = raw as? (any RandomAccessReader), try Detector.isParquet(randomAccess) {
             detection = ParquetDetection.detect(reader: randomAccess, name: file.key, options: detectOptions)
-            parquet = try? ParquetFile(reader: randomAccess, name: file.key)
+            if detection.error == nil {
+                do {
+                    parquet = try ParquetFile(reader: randomAccess, name: file.key)
+                } catch let error where !AutoloaderError.isTransient(error) {
+                    return FileOutcome(state: .failed, error: "\(error)")
+                }
+            }
         } else {
             let complete: Bool, compression: Compression
             do {

@@ -278,4 +278,37 @@ func text(_ url: URL) -> String { (try? String(contentsOf: url, encoding: .utf8)
         #expect(CLI.waitFor(seconds: 240) { CLI.sqlite(w.database, "select count(*) from big") == "1500000" } != nil, "\(text(log).suffix(2000))")
         print("slow-file test: small table loaded in \(String(format: "%.1f", small ?? -1)) s while the big file was still loading")
     }
+
+    /// Defect: S3 throttling (503 SlowDown past the client's six attempts) failed files for good, until a manual
+    /// `retry`. With every object read throttled for 30 s (a proxy in front of moto), the file stays pending,
+    /// the table backs off, and it loads once S3 serves it, with no one's help.
+    @Test(.needsS3) func s3ThrottledForThirtySecondsFailsNothing() throws {
+        let s3 = try TestS3.make()
+        let w = try Workdir()
+        try s3.put(w, "orders/a.csv", ordersCSV)
+        let portFile = w.url.appendingPathComponent("proxy.port")
+        let proxy = Process()
+        proxy.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        proxy.arguments = ["python3", OwnPostgres.root.appendingPathComponent("scripts/throttle_proxy.py").path, s3.endpoint, "30", "300"]
+        FileManager.default.createFile(atPath: portFile.path, contents: nil)
+        proxy.standardOutput = try FileHandle(forWritingTo: portFile)
+        proxy.standardError = FileHandle.nullDevice
+        try proxy.run()
+        defer { proxy.terminate() }
+        #expect(CLI.waitFor(seconds: 10) { Int(text(portFile).trimmingCharacters(in: .whitespacesAndNewlines)) != nil } != nil)
+        let endpoint = "http://127.0.0.1:\(text(portFile).trimmingCharacters(in: .whitespacesAndNewlines))"
+        let started = Date()
+        let log = w.url.appendingPathComponent("run.log")
+        let run = try CLI.start(["run", "--source", s3.root, "--endpoint", endpoint, "--reconcile", "1"], in: w.url, log: log)
+        defer { if run.isRunning { run.terminate() } }
+        #expect(CLI.waitFor(seconds: 25) { text(log).contains("retried in") } != nil, "\(text(log))")
+        #expect(text(log).contains("SlowDown"))
+        #expect(CLI.sqlite(w.database, "select state from _autoloader_files") == "pending")
+        let loaded = CLI.waitFor(seconds: 150) { CLI.sqlite(w.database, "select count(*) from orders") == "3" }
+        #expect(loaded != nil, "\(text(log).suffix(3000))")
+        #expect(Date().timeIntervalSince(started) > 29, "loaded while S3 was still throttling: the proxy did not throttle")
+        #expect(CLI.sqlite(w.database, "select group_concat(distinct state) from _autoloader_files") == "loaded", "\(CLI.sqlite(w.database, "select error from _autoloader_files"))")
+        #expect(run.isRunning)
+        print("throttle test: loaded \(String(format: "%.0f", Date().timeIntervalSince(started))) s after start (S3 throttled for the first 30 s)")
+    }
 }
