@@ -58,7 +58,10 @@ enum Wiring {
 
     static let serviceBusyTimeout: Int32 = 2_000
 
-    static func makeBackend(_ target: Target, source: String = "", sourceOptions: SourceOptions = SourceOptions()) throws -> LoaderService.Backend {
+    /// `staged`: SQLite loads stage their rows and hold the write lock only to merge (`run`: other tables and
+    /// discovery go on meanwhile). `load` works one table at a time and writes directly, which is faster.
+    static func makeBackend(_ target: Target, source: String = "", sourceOptions: SourceOptions = SourceOptions(),
+                            staged: Bool = true) throws -> LoaderService.Backend {
         switch target {
         case let .redshift(url):
             // The catalog stays here (SQLite); the rows and the ledger of loaded files live in Redshift.
@@ -85,17 +88,13 @@ enum Wiring {
             return (warehouse, bookkeeping.catalog)
         case let .sqlite(path):
             // The service's connections wait briefly for SQLite's one writer, then give the turn back to the scheduler.
-            let warehouse = SQLiteWarehouse(connection: try SQLiteConnection(path: path, busyTimeoutMillis: serviceBusyTimeout))
+            let warehouse = SQLiteWarehouse(connection: try SQLiteConnection(path: path, busyTimeoutMillis: serviceBusyTimeout), staging: staged)
             return (warehouse, warehouse.catalog)
         case let .postgres(url):
             // One connection: the load's transaction and its catalog writes share it.
             let warehouse = PostgresWarehouse(session: try PostgresSession(url: url))
             return (warehouse, warehouse.catalog)
         }
-    }
-
-    static func backend(_ options: WarehouseOptions) throws -> LoaderService.Backend {
-        try makeBackend(target(options.warehouse))
     }
 
     /// The catalog for the operations subcommands (created if missing, so they work before the first run).
@@ -129,11 +128,11 @@ enum Wiring {
     }
 
     static func service(source: String, options: WarehouseOptions, configuration: LoaderService.Configuration = .init(),
-                        sourceOptions: SourceOptions = SourceOptions(), store: (any ObjectStore)? = nil) throws -> LoaderService {
+                        sourceOptions: SourceOptions = SourceOptions(), store: (any ObjectStore)? = nil, staged: Bool = true) throws -> LoaderService {
         let target = try target(options.warehouse)
         let store = try store ?? Self.store(source: source, options: sourceOptions)
         return LoaderService(store: store, configuration: configuration, log: Log.line) {
-            try makeBackend(target, source: source, sourceOptions: sourceOptions)
+            try makeBackend(target, source: source, sourceOptions: sourceOptions, staged: staged)
         }
     }
 }

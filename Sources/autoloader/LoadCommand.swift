@@ -46,7 +46,7 @@ struct LoadCommand: ParsableCommand {
         var files: [String: String] = [:]
         for path in paths {
             if path.hasPrefix("s3://") {
-                summaries += try stopper.attach(Wiring.service(source: path, options: warehouse, sourceOptions: sourceOptions)).runOnce(progress: ProgressBar.callback())
+                summaries += try stopper.attach(Wiring.service(source: path, options: warehouse, sourceOptions: sourceOptions, staged: false)).runOnce(progress: ProgressBar.callback())
                 continue
             }
             var isDir: ObjCBool = false
@@ -54,7 +54,7 @@ struct LoadCommand: ParsableCommand {
                 throw ValidationError("\(path): no such file or folder")
             }
             if isDir.boolValue {
-                summaries += try stopper.attach(Wiring.service(source: path, options: warehouse)).runOnce(progress: ProgressBar.callback())
+                summaries += try stopper.attach(Wiring.service(source: path, options: warehouse, staged: false)).runOnce(progress: ProgressBar.callback())
             } else {
                 let absolute = URL(fileURLWithPath: path).standardizedFileURL.path
                 let name = table ?? SQLIdentifier.tableName(fromFolder: URL(fileURLWithPath: path).deletingPathExtension().lastPathComponent)
@@ -63,7 +63,7 @@ struct LoadCommand: ParsableCommand {
         }
         if !files.isEmpty {
             let store = FileListStore(files: files)
-            summaries += try stopper.attach(Wiring.service(source: "", options: warehouse, store: store)).runOnce(progress: ProgressBar.callback())
+            summaries += try stopper.attach(Wiring.service(source: "", options: warehouse, store: store, staged: false)).runOnce(progress: ProgressBar.callback())
         }
         ProgressBar.clear()
         let all = summaries.flatMap(\.files)
