@@ -207,22 +207,20 @@ public struct Loader {
         // Two threads: this one writes to the warehouse; a parser thread reads, hashes, parses and converts.
         // On two cores the SQLite inserts and the parsing overlap. Bad rows travel with the batches.
         let channel = BoundedChannel<Parsed>(capacity: 4)
+        let spec = RowSinkSpec(file: file, loadID: tx.loadID, options: options, partValues: partValues, columnCount: insertColumns.count,
+                               rowsPerBatch: rowsPerInsert)
         let parser: any RecordParser
         if let parquet {
-            parser = ParquetRowParser(file: file, parquet: parquet, types: fileSchema.columns.map(\.type), converters: converters, rescue: rescuing,
-                                      partValues: partValues, columnCount: insertColumns.count, rowsPerBatch: rowsPerInsert, hashing: hashing)
+            parser = ParquetRowParser(spec: spec, parquet: parquet, types: fileSchema.columns.map(\.type), converters: converters, rescue: rescuing,
+                                      hashing: hashing)
         } else {
             let source = PrefixedReader(prefix: sample, rest: ReadAheadReader(decoded))
             if detection.format == .json {
-                parser = JSONRowParser(file: file, keys: sourceNames, converters: converters, rescue: rescuing, partValues: partValues,
-                                       columnCount: insertColumns.count, rowsPerBatch: rowsPerInsert, options: options, loadID: tx.loadID,
-                                       source: source, hashing: hashing)
+                parser = JSONRowParser(spec: spec, keys: sourceNames, converters: converters, rescue: rescuing, source: source, hashing: hashing)
             } else {
-                parser = RowParser(file: file, dialect: fileDialect,
+                parser = RowParser(spec: spec, dialect: fileDialect,
                                    columnNames: fileSchema.columns.enumerated().map { k, c in columnIndex[k] >= 0 ? tableSchema.columns[columnIndex[k]].name : c.name },
-                                   converters: converters, rescue: rescuing, partValues: partValues,
-                                   columnCount: insertColumns.count, rowsPerBatch: rowsPerInsert, options: options,
-                                   loadID: tx.loadID, source: source, hashing: hashing)
+                                   converters: converters, rescue: rescuing, source: source, hashing: hashing)
             }
         }
         let thread = Thread { parser.run(into: channel) }
@@ -305,32 +303,22 @@ func drainAndDigest(_ input: any ByteReader, _ hashing: HashingReader) throws ->
 
 /// Delimited text.
 final class RowParser: RecordParser, @unchecked Sendable {
-    let file: FileRecord
+    let spec: RowSinkSpec
     let dialect: Dialect
     let columnNames: [String]
     let converters: [Converter]
     /// Evolution `rescue`: dropped columns and values that do not fit go to `_rescued_data` instead of failing the row.
     let rescue: Bool
-    let partValues: [String?]
-    let columnCount: Int
-    let rowsPerBatch: Int
-    let options: TableOptions
-    let loadID: Int64
     let source: any ByteReader
     let hashing: HashingReader
 
-    init(file: FileRecord, dialect: Dialect, columnNames: [String], converters: [Converter], rescue: Bool = false, partValues: [String?],
-         columnCount: Int, rowsPerBatch: Int, options: TableOptions, loadID: Int64, source: any ByteReader, hashing: HashingReader) {
-        self.file = file
+    init(spec: RowSinkSpec, dialect: Dialect, columnNames: [String], converters: [Converter], rescue: Bool = false,
+         source: any ByteReader, hashing: HashingReader) {
+        self.spec = spec
         self.dialect = dialect
         self.columnNames = columnNames
         self.converters = converters
         self.rescue = rescue
-        self.partValues = partValues
-        self.columnCount = columnCount
-        self.rowsPerBatch = rowsPerBatch
-        self.options = options
-        self.loadID = loadID
         self.source = source
         self.hashing = hashing
     }
@@ -341,7 +329,7 @@ final class RowParser: RecordParser, @unchecked Sendable {
             _ = channel.send(.done(result))
         } catch let AutoloaderError.badInput(location, reason) where location.file.isEmpty {
             // The tokenizer knows the line, not the file.
-            _ = channel.send(.failed(AutoloaderError.badInput(SourceLocation(file: file.key, line: location.line), reason: reason)))
+            _ = channel.send(.failed(AutoloaderError.badInput(SourceLocation(file: spec.file.key, line: location.line), reason: reason)))
         } catch {
             _ = channel.send(.failed(error))
         }
@@ -356,12 +344,9 @@ final class RowParser: RecordParser, @unchecked Sendable {
         }
         let reader = CSVRecordReader(source: input, dialect: dialect)
         try reader.skipLines(dialect.skipLines)
-        var batch = RowBatch(columnCount: columnCount, reservingRows: rowsPerBatch)
-        var errors: [LoadErrorRecord] = []
+        var sink = spec.sink(into: channel)
         let expected = converters.count
-        var outcome = Loader.FileOutcome(state: .loaded)
         var first = true
-        var key = file.key
         var rescued = RescuedData()
         while try reader.next() {
             if first {
@@ -381,18 +366,17 @@ final class RowParser: RecordParser, @unchecked Sendable {
             } else if let nul = reader.nulOffset() {
                 reason = "NUL byte at byte \(nul) of the record: text cannot hold one; remove it, or re-export the file as UTF-8"
             } else {
-                let cellStart = batch.cells.count, arenaStart = batch.arena.count
+                let mark = sink.mark
                 rescued.reset()
-                for k in 0..<n where !converters[k].append(reader.field(k), to: &batch) || (rescue && converters[k].isDropped) {
+                for k in 0..<n where !converters[k].append(reader.field(k), to: &sink.cells) || (rescue && converters[k].isDropped) {
                     if rescue {
                         let field = reader.field(k)
-                        if !converters[k].isDropped { batch.cells.append(.null) }
+                        if !converters[k].isDropped { sink.cells.cells.append(.null) }
                         if !field.isEmpty { rescued.add(columnNames[k], text: field) }
                         continue
                     }
                     // A typed warehouse refused the value: undo the row's cells and report it.
-                    batch.cells.removeSubrange(cellStart...)
-                    batch.arena.removeSubrange(arenaStart...)
+                    sink.undo(to: mark)
                     column = columnNames[k]
                     reason = "value '\(String(decoding: reader.field(k).prefix(200), as: UTF8.self))' does not fit column \(columnNames[k]) (\(converters[k].typeDescription))"
                     break
@@ -400,30 +384,15 @@ final class RowParser: RecordParser, @unchecked Sendable {
             }
             if let reason {
                 let raw = String(decoding: reader.rawRecord.prefix(1024), as: UTF8.self)
-                let located = AutoloaderError.badInput(SourceLocation(file: file.key, line: reader.line), reason: reason).description
-                errors.append(LoadErrorRecord(loadID: loadID, file: file.key, line: reader.line, column: column, rawText: raw, reason: reason))
-                outcome.rejected += 1
-                if options.failsFile(afterRejected: Int(outcome.rejected)) {
-                    _ = channel.send(.rows(RowBatch(columnCount: columnCount), errors: errors))
-                    return Loader.FileOutcome(state: .failed, rejected: outcome.rejected, sha256: try digest(input),
-                                              error: options.failureReason(file: file.key, lastError: located))
+                if let failure = sink.reject(line: reader.line, column: column, rawText: raw, reason: reason) {
+                    return sink.failed(failure, sha256: try drainAndDigest(input, hashing))
                 }
                 continue
             }
-            if rescue { rescued.append(to: &batch) }
-            for v in partValues { if let v { batch.appendText(v) } else { batch.cells.append(.null) } }
-            key.withUTF8 { batch.appendText($0) }
-            outcome.rows += 1
-            if batch.rowCount >= rowsPerBatch {
-                guard channel.send(.rows(batch, errors: errors)) else { throw CancellationError() }
-                batch = RowBatch(columnCount: columnCount, reservingRows: rowsPerBatch)
-                errors = []
-            }
+            if rescue { rescued.append(to: &sink.cells) }
+            try sink.endRow()
         }
-        if batch.rowCount > 0 || !errors.isEmpty { guard channel.send(.rows(batch, errors: errors)) else { throw CancellationError() } }
-        outcome.sha256 = try digest(input)
-        return outcome
+        try sink.flush()
+        return sink.loaded(sha256: try drainAndDigest(input, hashing))
     }
-
-    private func digest(_ input: any ByteReader) throws -> String { try drainAndDigest(input, hashing) }
 }

@@ -4,29 +4,22 @@ import AutoloaderFormats
 /// Parquet row groups → converted cells. Flat columns only for now: a nested field fails the file with a
 /// clear reason (its schema is still detected: a json column).
 final class ParquetRowParser: RecordParser, @unchecked Sendable {
-    let file: FileRecord
+    let spec: RowSinkSpec
     let parquet: ParquetFile
     let fieldIndex: [Int]          // for each file column (detection order), its Parquet field
     let types: [ColumnType]        // the declared type of each file column
     let converters: [Converter]
     /// Evolution `rescue`: the values of columns the table does not have go to `_rescued_data`.
     let rescue: Bool
-    let partValues: [String?]
-    let columnCount: Int
-    let rowsPerBatch: Int
     let hashing: HashingReader
 
-    init(file: FileRecord, parquet: ParquetFile, types: [ColumnType], converters: [Converter], rescue: Bool = false, partValues: [String?],
-         columnCount: Int, rowsPerBatch: Int, hashing: HashingReader) {
+    init(spec: RowSinkSpec, parquet: ParquetFile, types: [ColumnType], converters: [Converter], rescue: Bool = false, hashing: HashingReader) {
+        self.spec = spec
         self.rescue = rescue
-        self.file = file
         self.parquet = parquet
         fieldIndex = Array(parquet.fields.indices)
         self.types = types
         self.converters = converters
-        self.partValues = partValues
-        self.columnCount = columnCount
-        self.rowsPerBatch = rowsPerBatch
         self.hashing = hashing
     }
 
@@ -39,35 +32,25 @@ final class ParquetRowParser: RecordParser, @unchecked Sendable {
     }
 
     private func parse(_ channel: BoundedChannel<Parsed>) throws -> Loader.FileOutcome {
-        var outcome = Loader.FileOutcome(state: .loaded)
-        var key = file.key
+        var sink = spec.sink(into: channel)
         var rescued = RescuedData()
         for group in parquet.rowGroups.indices {
             let columns = try fieldIndex.map { try parquet.values(field: parquet.fields[$0], rowGroup: group) }
-            let rows = Int(parquet.rowGroups[group].rows)
-            var batch = RowBatch(columnCount: columnCount, reservingRows: min(rows, rowsPerBatch))
-            for row in 0..<rows {
+            for row in 0..<Int(parquet.rowGroups[group].rows) {
                 rescued.reset()
                 for c in columns.indices {
                     if converters[c].isDropped {
                         if rescue { rescue(columns[c][row], name: parquet.fields[fieldIndex[c]].name, into: &rescued) }
                         continue
                     }
-                    append(columns[c][row], field: parquet.fields[fieldIndex[c]], type: types[c], converter: converters[c], to: &batch)
+                    append(columns[c][row], field: parquet.fields[fieldIndex[c]], type: types[c], converter: converters[c], to: &sink.cells)
                 }
-                if rescue { rescued.append(to: &batch) }
-                for v in partValues { if let v { batch.appendText(v) } else { batch.cells.append(.null) } }
-                key.withUTF8 { batch.appendText($0) }
-                outcome.rows += 1
-                if batch.rowCount >= rowsPerBatch {
-                    guard channel.send(.rows(batch, errors: [])) else { throw CancellationError() }
-                    batch = RowBatch(columnCount: columnCount, reservingRows: rowsPerBatch)
-                }
+                if rescue { rescued.append(to: &sink.cells) }
+                try sink.endRow()
             }
-            if batch.rowCount > 0 { guard channel.send(.rows(batch, errors: [])) else { throw CancellationError() } }
         }
-        outcome.sha256 = try hashing.finish()  // one sequential pass for the content hash
-        return outcome
+        try sink.flush()
+        return sink.loaded(sha256: try hashing.finish())  // one sequential pass for the content hash
     }
 
     private func append(_ value: ParquetFile.Value, field: ParquetFile.Field, type: ColumnType, converter: Converter, to batch: inout RowBatch) {
