@@ -43,11 +43,15 @@ let package = Package(
         // Redshift reads the files itself (COPY from S3 manifests); it shares the S3 client's credentials and signing.
         .target(name: "AutoloaderRedshift", dependencies: ["AutoloaderCore", "AutoloaderStores", "AutoloaderPostgres"]),
         .target(name: "AutoloaderPipeline", dependencies: ["AutoloaderCore", "AutoloaderFormats", "AutoloaderDetection"], swiftSettings: hotPath),
+        // The program built from a plain Configuration: the CLI and the tests both use it.
+        .target(name: "AutoloaderApp", dependencies: [
+            "AutoloaderCore", "AutoloaderStores", "AutoloaderSQLite", "AutoloaderPostgres", "AutoloaderRedshift", "AutoloaderPipeline",
+        ]),
         .executableTarget(
             name: "autoloader",
             dependencies: [
                 "AutoloaderCore", "AutoloaderDetection", "AutoloaderStores", "AutoloaderSQLite", "AutoloaderPostgres", "AutoloaderRedshift",
-                "AutoloaderPipeline",
+                "AutoloaderPipeline", "AutoloaderApp",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -60,7 +64,7 @@ let package = Package(
         .testTarget(name: "AutoloaderDetectionTests", dependencies: ["AutoloaderDetection"], resources: [.copy("Fixtures")]),
         .testTarget(
             name: "AutoloaderPipelineTests",
-            dependencies: ["AutoloaderCore", "AutoloaderStores", "AutoloaderSQLite", "AutoloaderPostgres", "AutoloaderPipeline", "CSQLite", "AutoloaderTestSupport"],
+            dependencies: ["AutoloaderCore", "AutoloaderStores", "AutoloaderSQLite", "AutoloaderPostgres", "AutoloaderPipeline", "CSQLite", "AutoloaderTestSupport", "AutoloaderApp"],
             resources: [.copy("Fixtures")]
         ),
         .testTarget(name: "autoloaderTests", dependencies: ["autoloader", "CSQLite", "AutoloaderTestSupport"]),

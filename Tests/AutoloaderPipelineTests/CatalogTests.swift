@@ -68,8 +68,7 @@ final class ThrottledStore: ObjectStore, @unchecked Sendable {
         let box = try Sandbox(backend)
         try box.write("orders/a.csv", orders)
         let store = ThrottledStore(root: box.landing.path, failures: 3)
-        let service = LoaderService(store: store, log: { _ in }) { try box.makeBackend() }
-        let summaries = try service.runOnce()
+        let summaries = try box.service(store: store).runOnce()
         #expect(store.opens == 4)
         #expect(summaries.map(\.status) == [.finished])
         #expect(try box.count("orders") == 3)

@@ -78,7 +78,7 @@ let ragged = "id,name,score\n1,a,10\n2,b,20\n3,c\n4,d,40\n5,e,50,extra\n6,f,60\n
         try box.write("orders/here.csv", moreOrders)
         let catalog = try box.catalog()
         // Record both, then delete one before the load runs.
-        let service = box.service()
+        let service = try box.service()
         _ = service
         let store = AutoloaderStores.LocalFolderStore(root: box.landing.path)
         for object in try store.list() { _ = try catalog.record(object: object, as: LandingKey.classify(object)!) }

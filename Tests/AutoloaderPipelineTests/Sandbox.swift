@@ -1,3 +1,4 @@
+import AutoloaderApp
 import AutoloaderCore
 import AutoloaderPipeline
 import AutoloaderPostgres
@@ -26,7 +27,7 @@ enum Backend: String, CaseIterable, Sendable, CustomTestStringConvertible {
     }
 }
 
-/// A temporary landing folder and SQLite warehouse, wired the way the CLI wires them.
+/// A temporary landing folder and warehouse, and the program built from them by `Build`, as the CLI builds it.
 final class Sandbox: @unchecked Sendable {
     let root: URL
     let backend: Backend
@@ -34,6 +35,14 @@ final class Sandbox: @unchecked Sendable {
     var database: String { root.appendingPathComponent("autoloader.sqlite").path }
     /// PostgreSQL: a fresh database per sandbox on the test server.
     private(set) var postgresURL: PostgresURL?
+    private var postgresText: String?
+
+    /// What `autoloader run --source landing --warehouse …` would be built from.
+    var configuration: Configuration {
+        var c = Configuration(warehouse: postgresText ?? "sqlite:\(database)", source: landing.path)
+        c.service.reconcileSeconds = 0.5
+        return c
+    }
 
     init(_ backend: Backend = .sqlite) throws {
         self.backend = backend
@@ -48,6 +57,7 @@ final class Sandbox: @unchecked Sendable {
             var components = URLComponents(string: server)!
             components.path = "/" + name
             postgresURL = try PostgresURL(components.string!)
+            postgresText = components.string!
         }
     }
 
@@ -59,14 +69,7 @@ final class Sandbox: @unchecked Sendable {
         }
     }
 
-    func makeBackend() throws -> LoaderService.Backend {
-        if let url = postgresURL {
-            let warehouse = PostgresWarehouse(session: try PostgresSession(url: url))
-            return (warehouse, warehouse.catalog)
-        }
-        let warehouse = SQLiteWarehouse(connection: try SQLiteConnection(path: database))
-        return (warehouse, warehouse.catalog)
-    }
+    func makeBackend() throws -> LoaderService.Backend { try Build.backend(configuration) }
 
     /// Writes a file under landing/ (folders created); `mtimeOffset` moves its modification time.
     @discardableResult
@@ -84,13 +87,9 @@ final class Sandbox: @unchecked Sendable {
         return url
     }
 
-    func service(workers: Int = 2, reconcile: Double = 0.5) -> LoaderService {
-        var configuration = LoaderService.Configuration()
-        configuration.workers = workers
-        configuration.reconcileSeconds = reconcile
-        return LoaderService(store: LocalFolderStore(root: landing.path), configuration: configuration, log: { _ in }) { [self] in
-            try makeBackend()
-        }
+    /// `store`: a test's own (one that fails on demand); by default the landing folder, as the CLI builds it.
+    func service(store: (any ObjectStore)? = nil) throws -> LoaderService {
+        try Build.service(configuration, store: store)
     }
 
     @discardableResult

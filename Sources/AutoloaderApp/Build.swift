@@ -1,0 +1,128 @@
+import AutoloaderCore
+import AutoloaderPipeline
+import AutoloaderPostgres
+import AutoloaderRedshift
+import AutoloaderSQLite
+import AutoloaderStores
+import Foundation
+
+/// Everything the program is built from, as plain values. The CLI fills it from its flags and environment;
+/// the tests fill it directly; both then get the same program from `Build`.
+public struct Configuration: Sendable {
+    /// `sqlite:PATH`, `postgres://…`, `redshift://…` / `redshift-serverless://…`.
+    public var warehouse: String
+    /// A landing folder or `s3://bucket/prefix/`.
+    public var source: String
+    public var endpoint: String?
+    public var queue: String?
+    public var fullListingSeconds: Double = 60
+    public var service = LoaderService.Configuration()
+    /// SQLite loads stage their rows and hold the write lock only to merge (`run`: other tables and discovery go
+    /// on meanwhile); `load` works one table at a time and writes directly, which is faster.
+    public var stagedSQLiteLoads = true
+    /// Where the program's log lines go.
+    public var log: @Sendable (String) -> Void = { _ in }
+
+    public init(warehouse: String = "sqlite:./autoloader.sqlite", source: String = "./landing") {
+        self.warehouse = warehouse
+        self.source = source
+    }
+}
+
+/// The one place that names concrete backends (the service and pipeline see only the seams).
+public enum Build {
+    public enum Target: Sendable {
+        case sqlite(path: String)
+        case postgres(PostgresURL)
+        case redshift(RedshiftURL)
+    }
+
+    public static func target(_ url: String) throws -> Target {
+        if url.hasPrefix("sqlite://") { return .sqlite(path: String(url.dropFirst("sqlite://".count))) }
+        if url.hasPrefix("sqlite:") { return .sqlite(path: String(url.dropFirst("sqlite:".count))) }
+        if url.hasPrefix("postgres://") || url.hasPrefix("postgresql://") { return .postgres(try PostgresURL(url)) }
+        if url.hasPrefix("redshift://") || url.hasPrefix("redshift-serverless://") { return .redshift(try RedshiftURL(url)) }
+        if url.hasSuffix(".sqlite") || url.hasSuffix(".db") || url.hasSuffix(".sqlite3") { return .sqlite(path: url) }
+        throw AutoloaderError.usage("unknown warehouse '\(url)'; use sqlite:PATH, postgres://user@host:port/db or redshift://CLUSTER/DB")
+    }
+
+    /// How long the service's SQLite connections wait for the one writer before giving the turn back to the scheduler.
+    static let serviceBusyTimeout: Int32 = 2_000
+
+    /// A load's warehouse and the catalog beside it; a new connection each time.
+    public static func backend(_ configuration: Configuration) throws -> LoaderService.Backend {
+        switch try target(configuration.warehouse) {
+        case let .redshift(url):
+            // The catalog stays here (SQLite); the rows and the ledger of loaded files live in Redshift.
+            guard case let .sqlite(path) = try target(url.catalog) else {
+                throw AutoloaderError.usage("catalog= must be sqlite:PATH for a Redshift warehouse")
+            }
+            // Direct, not staged: the claim must be held while Redshift runs the COPY.
+            let bookkeeping = SQLiteWarehouse(connection: try SQLiteConnection(path: path, busyTimeoutMillis: serviceBusyTimeout), staging: false)
+            let aws = AWSClient(configuration: AWSConfiguration(endpoint: configuration.endpoint))
+            aws.onRetry = configuration.log
+            let source = configuration.source
+            let manifests = url.manifests ?? (source.hasPrefix("s3://") ? "s3://" + source.dropFirst(5).prefix { $0 != "/" } + "/autoloader-manifests/" : "")
+            guard manifests.hasPrefix("s3://") else {
+                throw AutoloaderError.usage("Redshift COPY reads from S3: use --source s3://bucket/prefix/ (or add manifests=s3://bucket/prefix/ to the URL)")
+            }
+            let rest = manifests.dropFirst(5)
+            let bucket = String(rest.prefix { $0 != "/" })
+            let prefix = String(rest.dropFirst(bucket.count).drop { $0 == "/" })
+            let runner: any RedshiftStatementRunner = try url.wire.map { PostgresWireRunner(session: try PostgresSession(url: try PostgresURL($0))) }
+                ?? DataAPIRunner(api: RedshiftDataAPI(aws: aws, target: url.target))
+            let warehouse = RedshiftWarehouse(runner: runner, s3: S3Client(aws: aws),
+                                              target: RedshiftSQL.Target(schema: url.schema, iamRole: url.iamRole, manifestBucket: bucket,
+                                                                         manifestPrefix: prefix, region: url.region),
+                                              bookkeeping: bookkeeping)
+            warehouse.log = configuration.log
+            return (warehouse, bookkeeping.catalog)
+        case let .sqlite(path):
+            let warehouse = SQLiteWarehouse(connection: try SQLiteConnection(path: path, busyTimeoutMillis: serviceBusyTimeout),
+                                            staging: configuration.stagedSQLiteLoads)
+            return (warehouse, warehouse.catalog)
+        case let .postgres(url):
+            // One connection: the load's transaction and its catalog writes share it.
+            let warehouse = PostgresWarehouse(session: try PostgresSession(url: url))
+            return (warehouse, warehouse.catalog)
+        }
+    }
+
+    /// The catalog for the operations commands (created if missing, so they work before the first run).
+    /// `readOnly` (tables, files, loads, errors): never DDL on an existing catalog, so they cannot queue behind a load.
+    public static func catalog(_ configuration: Configuration, readOnly: Bool) throws -> any Catalog {
+        let catalog: SQLCatalog
+        switch try target(configuration.warehouse) {
+        case let .sqlite(path): catalog = SQLCatalog(connection: try SQLiteConnection(path: path))
+        case let .postgres(url): catalog = SQLCatalog(connection: try PostgresSession(url: url))
+        case let .redshift(url):
+            guard case let .sqlite(path) = try target(url.catalog) else { throw AutoloaderError.usage("catalog= must be sqlite:PATH") }
+            catalog = SQLCatalog(connection: try SQLiteConnection(path: path))
+        }
+        try catalog.prepare(readOnly: readOnly)
+        return catalog
+    }
+
+    public static func store(_ configuration: Configuration) throws -> any ObjectStore {
+        guard configuration.source.hasPrefix("s3://") else {
+            let store = LocalFolderStore(root: configuration.source)
+            store.log = configuration.log
+            return store
+        }
+        let aws = AWSClient(configuration: AWSConfiguration(endpoint: configuration.endpoint))
+        aws.onRetry = configuration.log
+        let store = try S3Store(url: configuration.source, aws: aws, queueName: configuration.queue)
+        store.fullListingSeconds = configuration.fullListingSeconds
+        store.log = configuration.log
+        return store
+    }
+
+    /// The program `run` and `load` run. `store`: files given one by one (`load FILE…`), or a test's store.
+    public static func service(_ configuration: Configuration, store: (any ObjectStore)? = nil) throws -> LoaderService {
+        _ = try target(configuration.warehouse)  // a bad URL is a usage error now, not at the first load
+        let store = try store ?? Self.store(configuration)
+        return LoaderService(store: store, configuration: configuration.service, log: configuration.log) {
+            try backend(configuration)
+        }
+    }
+}
