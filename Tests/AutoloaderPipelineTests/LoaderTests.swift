@@ -1,5 +1,6 @@
 import AutoloaderCore
 import AutoloaderSQLite
+import AutoloaderTestSupport
 import Foundation
 import Testing
 
@@ -133,11 +134,7 @@ let moreOrders = "id,customer,amount,ordered_on\n4,dee,1.00,2024-03-01\n5,eve,2.
         defer { try? FileManager.default.removeItem(at: dir) }
         let file = dir.appendingPathComponent("x")
         try Data(text.utf8).write(to: file)
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        p.arguments = ["gzip", "-n", file.path]
-        try p.run()
-        p.waitUntilExit()
+        try Subprocess.run("gzip", ["-n", file.path])
         return [UInt8](try Data(contentsOf: dir.appendingPathComponent("x.gz")))
     }
 

@@ -1,3 +1,4 @@
+import AutoloaderTestSupport
 import Foundation
 import Testing
 
@@ -14,74 +15,33 @@ enum CLI {
         return root.appendingPathComponent(".build/debug/autoloader")
     }
 
-    struct Result {
-        var status: Int32
-        var stdout: String
-        var stderr: String
-    }
+    typealias Result = Subprocess.Result
 
-    @discardableResult
     /// `asNobody`: when this test runs as root (CI), run the binary as `nobody` (setpriv), for what root never meets.
     /// `viaEnv`: the arguments are a whole command line (a wrapper such as /usr/bin/time first).
+    @discardableResult
     static func run(_ arguments: [String], in directory: URL, environment: [String: String] = [:], asNobody: Bool = false,
                     viaEnv: Bool = false) throws -> Result {
-        let process = Process()
-        if viaEnv {
-            process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-            process.arguments = arguments
-        } else if asNobody && getuid() == 0 {
-            process.executableURL = URL(fileURLWithPath: "/usr/bin/setpriv")
-            process.arguments = ["--reuid=65534", "--regid=65534", "--clear-groups", binary.path] + arguments
-        } else {
-            process.executableURL = binary
-            process.arguments = arguments
+        if viaEnv { return try Subprocess.run(arguments[0], Array(arguments.dropFirst()), in: directory, environment: environment) }
+        if asNobody && getuid() == 0 {
+            return try Subprocess.run("/usr/bin/setpriv", ["--reuid=65534", "--regid=65534", "--clear-groups", binary.path] + arguments,
+                                      in: directory, environment: environment)
         }
-        if !environment.isEmpty { process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 } }
-        process.currentDirectoryURL = directory
-        let out = Pipe(), err = Pipe()
-        process.standardOutput = out
-        process.standardError = err
-        try process.run()
-        let outData = out.fileHandleForReading.readDataToEndOfFile()
-        let errData = err.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return Result(status: process.terminationStatus, stdout: String(decoding: outData, as: UTF8.self), stderr: String(decoding: errData, as: UTF8.self))
+        return try Subprocess.run(binary.path, arguments, in: directory, environment: environment)
     }
 
     /// Starts `autoloader run` in the background; its log goes to a file in the sandbox.
     static func start(_ arguments: [String], in directory: URL, log: URL) throws -> Process {
-        let process = Process()
-        process.executableURL = binary
-        process.arguments = arguments
-        process.currentDirectoryURL = directory
-        FileManager.default.createFile(atPath: log.path, contents: nil)
-        let handle = try FileHandle(forWritingTo: log)
-        handle.seekToEndOfFile()
-        process.standardError = handle
-        process.standardOutput = handle
-        try process.run()
-        return process
+        try Subprocess.start(binary.path, arguments, in: directory, stdout: log)
     }
 
     static func sqlite(_ database: URL, _ sql: String) -> String {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["sqlite3", "-cmd", ".timeout 5000", database.path, sql]
-        let out = Pipe()
-        process.standardOutput = out
-        process.standardError = Pipe()
-        guard (try? process.run()) != nil else { return "" }
-        let data = out.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+        let result = try? Subprocess.run("sqlite3", ["-cmd", ".timeout 5000", database.path, sql])
+        return (result?.stdout ?? "").trimmingCharacters(in: .whitespacesAndNewlines)
     }
 
     static func cp(_ from: URL, _ to: URL) throws {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/bin/cp")
-        process.arguments = [from.path, to.path]
-        try process.run()
-        process.waitUntilExit()
+        try Subprocess.run("/bin/cp", [from.path, to.path])
     }
 
     /// Polls until `condition` holds or `seconds` pass; returns the seconds it took, or nil.

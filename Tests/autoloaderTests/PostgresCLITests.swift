@@ -20,16 +20,8 @@ struct TestDatabase {
 
     @discardableResult
     static func psql(_ url: String, _ query: String) -> String {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["psql", url, "-X", "-A", "-t", "-q", "-c", query]
-        let out = Pipe()
-        process.standardOutput = out
-        process.standardError = Pipe()
-        guard (try? process.run()) != nil else { return "" }
-        let data = out.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+        let result = try? Subprocess.run("psql", [url, "-X", "-A", "-t", "-q", "-c", query])
+        return (result?.stdout ?? "").trimmingCharacters(in: .whitespacesAndNewlines)
     }
 }
 
@@ -47,19 +39,8 @@ func writeEventFiles(_ w: Workdir, table: String, files: Int, rowsPerFile: Int, 
     return (files * rowsPerFile, sum)
 }
 
-/// `sh -c command`, waited for with waitpid: Foundation's Process can miss the exit of a shell whose
-/// grandchild (a PostgreSQL server) lives on.
 @discardableResult
-func shell(_ command: String) -> Int32 {
-    var pid: pid_t = 0
-    let args = ["/bin/sh", "-c", command]
-    var argv: [UnsafeMutablePointer<CChar>?] = args.map { strdup($0) } + [nil]
-    defer { argv.forEach { free($0) } }
-    guard posix_spawn(&pid, "/bin/sh", nil, nil, &argv, environ) == 0 else { return -1 }
-    var status: Int32 = 0
-    while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
-    return (status >> 8) & 0xFF
-}
+func shell(_ command: String) -> Int32 { Subprocess.shell(command) }
 
 @Suite(.serialized) struct PostgresCLITests {
     @Test(.needsPostgres) func twoProcessesShareOneDatabaseAndLoadEveryFileOnce() throws {

@@ -71,13 +71,9 @@ func text(_ url: URL) -> String { (try? String(contentsOf: url, encoding: .utf8)
         try w.file("landing/orders/a.csv", ordersCSV)
         #expect(try CLI.run(["load", "landing", "--warehouse", db.url], in: w.url).status == 0)
         // Another session holds what a running load holds on the catalog (row locks: ROW EXCLUSIVE), for 20 s.
-        let holder = Process()
-        holder.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        holder.arguments = ["psql", db.url, "-X", "-q", "-c",
-                            "BEGIN; LOCK TABLE autoloader.files, autoloader.loads, autoloader.tables IN ROW EXCLUSIVE MODE; SELECT pg_sleep(20); COMMIT;"]
-        holder.standardOutput = Pipe()
-        holder.standardError = Pipe()
-        try holder.run()
+        let holder = try Subprocess.start("psql", [db.url, "-X", "-q", "-c",
+                                                   "BEGIN; LOCK TABLE autoloader.files, autoloader.loads, autoloader.tables IN ROW EXCLUSIVE MODE; SELECT pg_sleep(20); COMMIT;"],
+                                          stdout: w.url.appendingPathComponent("holder.log"))
         defer { if holder.isRunning { holder.terminate() } }
         #expect(CLI.waitFor(seconds: 10) { db.sql("SELECT count(*) FROM pg_stat_activity WHERE query LIKE '%pg_sleep(20)%' AND state = 'active' AND pid <> pg_backend_pid()") == "1" } != nil)
         for command in [["tables"], ["files"], ["loads"], ["errors", "1"]] {
@@ -287,13 +283,8 @@ func text(_ url: URL) -> String { (try? String(contentsOf: url, encoding: .utf8)
         let w = try Workdir()
         try s3.put(w, "orders/a.csv", ordersCSV)
         let portFile = w.url.appendingPathComponent("proxy.port")
-        let proxy = Process()
-        proxy.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        proxy.arguments = ["python3", OwnPostgres.root.appendingPathComponent("scripts/throttle_proxy.py").path, s3.endpoint, "30", "300"]
-        FileManager.default.createFile(atPath: portFile.path, contents: nil)
-        proxy.standardOutput = try FileHandle(forWritingTo: portFile)
-        proxy.standardError = FileHandle.nullDevice
-        try proxy.run()
+        let proxy = try Subprocess.start("python3", [OwnPostgres.root.appendingPathComponent("scripts/throttle_proxy.py").path, s3.endpoint, "30", "300"],
+                                         stdout: portFile, stderr: w.url.appendingPathComponent("proxy.err"))
         defer { proxy.terminate() }
         #expect(CLI.waitFor(seconds: 10) { Int(text(portFile).trimmingCharacters(in: .whitespacesAndNewlines)) != nil } != nil)
         let endpoint = "http://127.0.0.1:\(text(portFile).trimmingCharacters(in: .whitespacesAndNewlines))"
