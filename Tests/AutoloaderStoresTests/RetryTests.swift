@@ -1,4 +1,5 @@
 import AutoloaderCore
+import AutoloaderTestSupport
 import Foundation
 @testable import AutoloaderStores
 import Testing
@@ -31,29 +32,22 @@ struct RetryTests {
             self.send_response(206); self.send_header("Content-Length", str(len(body))); self.end_headers(); self.wfile.write(body)
     s = http.server.ThreadingHTTPServer(("127.0.0.1", 0), H)
     print(s.server_address[1], flush=True)
-    threading.Thread(target=s.serve_forever, daemon=True).start()
-    sys.stdin.read()  # ends when the test closes stdin (or dies): no server outlives it
+    threading.Timer(120, s.shutdown).start()  # bounded: no server outlives the test by long
+    s.serve_forever()
     
     """#
 
     @Test func throttlingIsRetriedStreamsResumeByRangeAndDenialIsFinal() throws {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["python3", "-c", Self.script]
-        let out = Pipe(), input = Pipe()
-        process.standardOutput = out
-        process.standardInput = input
-        process.standardError = FileHandle.nullDevice
-        try process.run()
+        let portFile = FileManager.default.temporaryDirectory.appendingPathComponent("retry-\(UUID().uuidString).port")
+        let process = try Subprocess.start("python3", ["-c", Self.script], stdout: portFile, stderr: URL(fileURLWithPath: "/dev/null"))
         defer {
-            try? input.fileHandleForWriting.close()
-            process.waitUntilExit()
+            process.terminate()
+            try? FileManager.default.removeItem(at: portFile)
         }
         var portText = ""
-        while !portText.hasSuffix("\n") {
-            let byte = out.fileHandleForReading.readData(ofLength: 1)
-            if byte.isEmpty { break }
-            portText += String(decoding: byte, as: UTF8.self)
+        for _ in 0..<500 where !portText.hasSuffix("\n") {
+            portText = (try? String(contentsOf: portFile, encoding: .utf8)) ?? ""
+            usleep(10_000)
         }
         let port = try #require(Int(portText.trimmingCharacters(in: .whitespacesAndNewlines)))
         let aws = AWSClient(configuration: AWSConfiguration(environment: ["AWS_ACCESS_KEY_ID": "a", "AWS_SECRET_ACCESS_KEY": "b", "HOME": "/nonexistent"],
