@@ -7,8 +7,10 @@ loader's Data API client can be exercised end to end on loopback:
   * a statement is STARTED on submission and FINISHED on the second DescribeStatement (one poll in flight);
     SQL containing `moto:FAILED` ends FAILED with an error message instead;
   * BatchExecuteStatement exists (sub-statements with their own ids and query ids);
-  * GetStatementResult is empty, except for queries of sys_load_error_detail after a failure, which
-    return one rejected row (file, line, column, raw line, reason) as Redshift would.
+  * GetStatementResult is empty, except for queries of the load-error views naming the rejected file
+    (s3://bucket/in/orders/bad.csv): one rejected row, with the columns the view really has —
+    STL_LOAD_ERRORS has the raw line, SYS_LOAD_ERROR_DETAIL has none, and a query of its `raw_line` fails
+    as it would on Redshift.
 Everything else (S3, SQS, ...) is moto as shipped. What this proves and what it cannot is in README → Redshift.
 """
 import json
@@ -26,9 +28,12 @@ def describe_statement(self, statement_id):
     st = _describe(self, statement_id.split(":")[0])
     st.polls = getattr(st, "polls", 0) + 1
     if st.status == "STARTED" and st.polls >= 2:
-        failed = "moto:FAILED" in st.query_string
+        q = st.query_string.lower()
+        no_column = "sys_load_error_detail" in q and "raw_line" in q
+        failed = "moto:FAILED" in st.query_string or no_column
         st.status = "FAILED" if failed else "FINISHED"
-        st.error = "Load into table failed. Check 'sys_load_error_detail' system table for details." if failed else None
+        st.error = ('ERROR: column "raw_line" does not exist' if no_column
+                    else "Load into table failed. Check 'sys_load_error_detail' system table for details." if failed else None)
         st.has_result_set = st.query_string.lstrip().upper().startswith("SELECT")
         for sub in st.sub_statements:
             sub["Status"] = st.status
@@ -45,9 +50,11 @@ def statement_iter(self):
 def get_statement_result(self, statement_id):
     st = _describe(self, statement_id.split(":")[0])
     rows = []
-    if "sys_load_error_detail" in st.query_string:
+    q = st.query_string.lower()
+    if "'s3://bucket/in/orders/bad.csv'" in q and ("sys_load_error_detail" in q or "stl_load_errors" in q):
+        raw = "3,abc,2024-01-01" if "stl_load_errors" in q else ""  # the SYS view has no raw line
         rows = [[{"stringValue": "s3://bucket/in/orders/bad.csv"}, {"longValue": 3}, {"stringValue": "amount"},
-                 {"stringValue": "3,abc,2024-01-01"}, {"stringValue": "Invalid digit, Value 'a', Pos 0, Type: Decimal"}]]
+                 {"stringValue": raw}, {"stringValue": "Invalid digit, Value 'a', Pos 0, Type: Decimal"}]]
     return models.StatementResult([], rows, len(rows))
 
 

@@ -73,7 +73,8 @@ public enum Build {
                 ?? DataAPIRunner(api: RedshiftDataAPI(aws: aws, target: url.target))
             let warehouse = RedshiftWarehouse(runner: runner, s3: S3Client(aws: aws),
                                               target: RedshiftSQL.Target(schema: url.schema, iamRole: url.iamRole, manifestBucket: bucket,
-                                                                         manifestPrefix: prefix, region: url.region),
+                                                                         manifestPrefix: prefix, region: url.region,
+                                                                         loadErrors: url.isServerless ? .sys : .stl),
                                               bookkeeping: bookkeeping)
             warehouse.log = configuration.log
             return (warehouse, bookkeeping.catalog)

@@ -15,13 +15,25 @@ public enum RedshiftSQL {
         public var manifestBucket: String
         public var manifestPrefix: String
         public var region: String?
-        public init(schema: String, iamRole: String, manifestBucket: String, manifestPrefix: String, region: String? = nil) {
+        /// Where rejected rows are read: STL_LOAD_ERRORS on a provisioned cluster (it has the raw line),
+        /// SYS_LOAD_ERROR_DETAIL on Serverless (no raw line).
+        public var loadErrors: LoadErrorsView
+        public init(schema: String, iamRole: String, manifestBucket: String, manifestPrefix: String, region: String? = nil,
+                    loadErrors: LoadErrorsView = .sys) {
             self.schema = schema
             self.iamRole = iamRole
             self.manifestBucket = manifestBucket
             self.manifestPrefix = manifestPrefix
             self.region = region
+            self.loadErrors = loadErrors
         }
+    }
+
+    public enum LoadErrorsView: Sendable, Equatable { case stl, sys }
+
+    /// `IAM_ROLE default` is a bare keyword (the cluster's default role); an ARN is a quoted literal.
+    static func iamRole(_ role: String) -> String {
+        role.lowercased() == "default" ? "IAM_ROLE default" : "IAM_ROLE \(literal(role))"
     }
 
     public static func qualified(_ schema: String, _ table: String) -> String {
@@ -111,13 +123,18 @@ public enum RedshiftSQL {
     /// per table) replaces the format part when set.
     public static func copyOptions(format: FileFormat, dialect: Dialect?, compression: Compression, schema: TableSchema,
                                    tableOptions: String? = nil) -> [String] {
+        // Columnar files take none of the text parameters (DATEFORMAT, TIMEFORMAT, EMPTYASNULL, DELIMITER,
+        // compression…: "COPY from columnar data formats"): compression and types come from the file.
+        if format == .parquet { return ["FORMAT AS PARQUET"] }
         var options: [String] = []
-        if let custom = tableOptions, !custom.trimmingCharacters(in: .whitespaces).isEmpty {
+        // A table's copy_options (the seed's CopyCommandOptions, e.g. `delimiter '|' gzip`) describe delimited
+        // text: a JSON file of the same table gets what JSON allows instead.
+        if let custom = tableOptions, !custom.trimmingCharacters(in: .whitespaces).isEmpty, format != .json {
             options.append(custom)
         } else {
             switch format {
             case .parquet:
-                return ["FORMAT AS PARQUET"]  // compression and types come from the file
+                return ["FORMAT AS PARQUET"]
             case .json:
                 options.append("FORMAT AS JSON 'auto ignorecase'")
             case .csv, .invalid:
@@ -174,8 +191,9 @@ public enum RedshiftSQL {
                             format: FileFormat) -> String {
         let list = format == .parquet ? "" : " (" + columns.map(SQLIdentifier.quoted).joined(separator: ", ") + ")"
         var sql = "COPY \(SQLIdentifier.quoted(staging))\(list)\nFROM \(literal(manifestURL))\n"
-            + "IAM_ROLE \(literal(target.iamRole))\nMANIFEST"
-        if let region = target.region { sql += "\nREGION \(literal(region))" }
+            + "\(iamRole(target.iamRole))\nMANIFEST"
+        // REGION is refused for columnar formats (the bucket must be in the cluster's region).
+        if let region = target.region, format != .parquet { sql += "\nREGION \(literal(region))" }
         return sql + "\n" + options.joined(separator: "\n")
     }
 
@@ -208,10 +226,19 @@ public enum RedshiftSQL {
             + keys.map(literal).joined(separator: ", ") + ")"
     }
 
-    /// Rejected rows of a failed COPY (SYS_LOAD_ERROR_DETAIL: provisioned and Serverless alike).
-    public static func loadErrors(queryID: Int64) -> String {
-        "SELECT TRIM(file_name), line_number, TRIM(column_name), TRIM(raw_line), TRIM(error_message) FROM sys_load_error_detail "
-            + "WHERE query_id = \(queryID) ORDER BY line_number LIMIT 1000"
+    /// Rejected rows of a failed load: rows of the view for the load's files since it started (by file and
+    /// time rather than query id: on a provisioned cluster the Data API's query id is not the COPY's). Every
+    /// row is file, line, column, raw line ('' where the view has none), reason.
+    public static func loadErrors(_ view: LoadErrorsView, urls: [String], since: String) -> String {
+        let files = urls.map(literal).joined(separator: ", ")
+        switch view {
+        case .stl:
+            return "SELECT TRIM(filename), line_number, TRIM(colname), TRIM(raw_line), TRIM(err_reason) FROM stl_load_errors "
+                + "WHERE TRIM(filename) IN (\(files)) AND starttime >= \(literal(since)) ORDER BY starttime, line_number LIMIT 1000"
+        case .sys:
+            return "SELECT TRIM(file_name), line_number, TRIM(column_name), '', TRIM(error_message) FROM sys_load_error_detail "
+                + "WHERE TRIM(file_name) IN (\(files)) AND start_time >= \(literal(since)) ORDER BY start_time, line_number LIMIT 1000"
+        }
     }
 
     /// Redshift string literals read backslash escapes: both `'` and `\\` are doubled.

@@ -15,6 +15,8 @@ public struct RedshiftURL: Sendable, Equatable {
     public var manifests: String?
     public var catalog: String
     public var region: String?
+    /// A Serverless workgroup (SYS views only), as opposed to a provisioned cluster (STL views too).
+    public var isServerless: Bool { if case .workgroup = target.endpoint { return true } else { return false } }
 
     public init(_ url: String) throws {
         let serverless = url.hasPrefix("redshift-serverless://")
@@ -162,15 +164,20 @@ public final class RedshiftWarehouse: CopyingWarehouse {
                 outcome.failure = "the statement was cancelled (ABORTED); nothing was loaded"
             default:
                 outcome.failure = "Redshift: \(status.error ?? status.state)"
-                // Rejected rows, like stl_load_errors: each COPY's query id.
-                for queryID in status.queryIDs {
-                    for r in (try? runner.query(RedshiftSQL.loadErrors(queryID: queryID))) ?? [] where r.count >= 5 {
+                // Rejected rows: the load's files since it started, from the view this deployment has.
+                let urls = remaining.flatMap { g in g.files.compactMap { g.urls[$0.id] } }
+                do {
+                    for r in try runner.query(RedshiftSQL.loadErrors(target.loadErrors, urls: urls, since: at)) where r.count >= 5 {
                         let url = r[0] ?? ""
                         let key = remaining.flatMap { g in g.files.filter { g.urls[$0.id] == url } }.first?.key
                             ?? (url.hasPrefix("s3://") ? String(url.dropFirst(5)) : url)
                         outcome.errors.append(LoadErrorRecord(loadID: loadID, file: key, line: r[1].flatMap { Int($0) }, column: r[2],
                                                               rawText: r[3] ?? "", reason: r[4] ?? ""))
                     }
+                } catch {
+                    // Never silent: the load says its rejected rows could not be read, and why.
+                    log("load \(loadID) \(table): could not read its rejected rows: \(error)")
+                    outcome.failure = (outcome.failure ?? "") + " (its rejected rows could not be read: \(error))"
                 }
             }
             return outcome

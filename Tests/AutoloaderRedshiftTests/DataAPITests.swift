@@ -51,9 +51,10 @@ struct DataAPITests {
         try s3.createBucket(bucket)
         let sqlite = "/tmp/autoloader-rs-\(UUID().uuidString).sqlite"
         defer { try? FileManager.default.removeItem(atPath: sqlite) }
-        func warehouse(role: String) -> RedshiftWarehouse {
-            RedshiftWarehouse(runner: DataAPIRunner(api: RedshiftDataAPI(aws: aws, target: Self.serverless)), s3: s3,
-                              target: RedshiftSQL.Target(schema: "public", iamRole: role, manifestBucket: bucket, manifestPrefix: "manifests/"),
+        func warehouse(role: String, errors: RedshiftSQL.LoadErrorsView = .sys) -> RedshiftWarehouse {
+            RedshiftWarehouse(runner: DataAPIRunner(api: RedshiftDataAPI(aws: aws, target: errors == .sys ? Self.serverless : Self.provisioned)), s3: s3,
+                              target: RedshiftSQL.Target(schema: "public", iamRole: role, manifestBucket: bucket, manifestPrefix: "manifests/",
+                                                         loadErrors: errors),
                               bookkeeping: NoBookkeeping())
         }
         let files = [
@@ -81,6 +82,11 @@ struct DataAPITests {
         #expect(bad.errors.count >= 1)
         #expect(bad.errors.first.map { ($0.file, $0.line, $0.column, $0.reason.hasPrefix("Invalid digit")) } ?? ("", nil, nil, false)
             == ("orders/region=eu/b.csv.gz", 3, "amount", true))
+        #expect(bad.errors.first?.rawText == "", "SYS_LOAD_ERROR_DETAIL has no raw line")
+        // A provisioned cluster: STL_LOAD_ERRORS, which has the raw line.
+        let provisioned = try warehouse(role: "arn:aws:iam::123456789012:role/moto:FAILED", errors: .stl)
+            .copy(table: "orders", loadID: 9, schema: schema, previous: schema, groups: [group], options: TableOptions())
+        #expect(provisioned.errors.first.map { ($0.file, $0.line, $0.rawText) } ?? ("", nil, "") == ("orders/region=eu/b.csv.gz", 3, "3,abc,2024-01-01"))
     }
 }
 

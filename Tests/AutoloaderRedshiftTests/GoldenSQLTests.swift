@@ -99,6 +99,43 @@ struct GoldenSQLTests {
             == ["delimiter '|' gzip", "DATEFORMAT 'auto'", "TIMEFORMAT 'auto'", "EMPTYASNULL"])
     }
 
+    /// Issue 11, defect 2: columnar COPY takes none of the text parameters and no REGION; a table's text-format
+    /// copy_options never reach a Parquet or JSON file.
+    @Test func columnarAndJSONCopyTakeOnlyWhatTheyAllow() {
+        let schema = TableSchema(columns: [Self.column("d", .init(kind: .date, format: "%d/%m/%Y"))])
+        #expect(RedshiftSQL.copyOptions(format: .parquet, dialect: nil, compression: .none, schema: schema, tableOptions: "delimiter '|' gzip")
+            == ["FORMAT AS PARQUET"])
+        #expect(RedshiftSQL.copyOptions(format: .json, dialect: nil, compression: .none, schema: schema, tableOptions: "delimiter '|' gzip")
+            == ["FORMAT AS JSON 'auto ignorecase'", "DATEFORMAT 'DD/MM/YYYY'", "TIMEFORMAT 'auto'", "EMPTYASNULL"])
+        var target = Self.target
+        target.region = "eu-west-1"
+        let parquet = RedshiftSQL.copy(target, staging: "s", columns: ["d"], manifestURL: "s3://b/m", options: ["FORMAT AS PARQUET"], format: .parquet)
+        #expect(!parquet.contains("REGION"))
+        let csv = RedshiftSQL.copy(target, staging: "s", columns: ["d"], manifestURL: "s3://b/m", options: ["FORMAT AS CSV"], format: .csv)
+        #expect(csv.contains("REGION 'eu-west-1'"))
+    }
+
+    /// Issue 11, defect 6: `iam_role=default` is the bare keyword.
+    @Test func theDefaultRoleIsAKeyword() {
+        var target = Self.target
+        target.iamRole = "default"
+        #expect(RedshiftSQL.copy(target, staging: "s", columns: ["a"], manifestURL: "s3://b/m", options: [], format: .csv).contains("\nIAM_ROLE default\n"))
+        #expect(RedshiftSQL.copy(Self.target, staging: "s", columns: ["a"], manifestURL: "s3://b/m", options: [], format: .csv)
+            .contains("IAM_ROLE 'arn:aws:iam::123456789012:role/loader'"))
+    }
+
+    /// Issue 11, defect 1: each view's documented columns (SYS_LOAD_ERROR_DETAIL has no raw_line), by the load's
+    /// files and start time.
+    @Test func loadErrorsUseEachViewsRealColumns() {
+        let sys = RedshiftSQL.loadErrors(.sys, urls: ["s3://b/in/a.csv"], since: "2026-12-01 07:00:00")
+        #expect(sys == "SELECT TRIM(file_name), line_number, TRIM(column_name), '', TRIM(error_message) FROM sys_load_error_detail "
+            + "WHERE TRIM(file_name) IN ('s3://b/in/a.csv') AND start_time >= '2026-12-01 07:00:00' ORDER BY start_time, line_number LIMIT 1000")
+        #expect(!sys.contains("raw_line"))
+        let stl = RedshiftSQL.loadErrors(.stl, urls: ["s3://b/in/a.csv", "s3://b/in/b.csv"], since: "2026-12-01 07:00:00")
+        #expect(stl.contains("TRIM(raw_line)") && stl.contains("FROM stl_load_errors") && stl.contains("TRIM(filename) IN ('s3://b/in/a.csv', 's3://b/in/b.csv')"))
+        #expect(stl.contains("starttime >= '2026-12-01 07:00:00'"))
+    }
+
     @Test func dateFormatsMapOrFallBackToAuto() {
         #expect(RedshiftSQL.redshiftFormat("%d.%m.%Y") == "DD.MM.YYYY")
         #expect(RedshiftSQL.redshiftFormat("%Y/%m/%d %H:%M") == "YYYY/MM/DD HH24:MI")
