@@ -6,7 +6,8 @@ no Redshift behind it, so nothing can really run. This wrapper changes only that
 loader's Data API client can be exercised end to end on loopback:
   * a statement is STARTED on submission and FINISHED on the second DescribeStatement (one poll in flight);
     SQL containing `moto:FAILED` ends FAILED with an error message instead;
-  * BatchExecuteStatement exists (sub-statements with their own ids and query ids);
+  * BatchExecuteStatement exists (sub-statements with their own ids and query ids) and refuses, as the
+    Data API does, more than 40 statements or more than 100 KB of SQL (ValidationException);
   * GetStatementResult is empty, except for queries of the load-error views naming the rejected file
     (s3://bucket/in/orders/bad.csv): one rejected row, with the columns the view really has —
     STL_LOAD_ERRORS has the raw line, SYS_LOAD_ERROR_DETAIL has none, and a query of its `raw_line` fails
@@ -17,6 +18,7 @@ import json
 import sys
 
 import moto.redshiftdata.models as models
+from moto.core.exceptions import JsonRESTError
 import moto.redshiftdata.responses as responses
 from moto.server import main
 
@@ -60,6 +62,8 @@ def get_statement_result(self, statement_id):
 
 def batch_execute_statement(self):
     sqls = self._get_param("Sqls")
+    if len(sqls) > 40 or sum(len(q.encode()) for q in sqls) > 100 * 1024:
+        raise JsonRESTError("ValidationException", f"a batch takes 1 to 40 statements and 100 KB of SQL; got {len(sqls)} statements")
     st = self.redshiftdata_backend.execute_statement(
         cluster_identifier=self._get_param("ClusterIdentifier"), database=self._get_param("Database"),
         db_user=self._get_param("DbUser"), parameters=None, secret_arn=self._get_param("SecretArn"),

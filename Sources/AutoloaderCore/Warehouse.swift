@@ -167,6 +167,9 @@ public struct CopyOutcome: Sendable {
     public var rows: Int64?
     /// nil when the COPY committed.
     public var failure: String?
+    /// The files `failure` is about when only some of the load failed (its other transactions committed);
+    /// nil: all of them.
+    public var failedFiles: Set<Int64>?
     public var errors: [LoadErrorRecord] = []
     /// The statement as submitted (for the load log), its id and the warehouse's query ids.
     public var statement = ""

@@ -99,7 +99,8 @@ public struct ManifestLoader {
                 let state: FileState, error: String?
                 if let reason = failed[file.id] {
                     (state, error) = (.failed, reason)
-                } else if outcome.alreadyLoaded.contains(file.id) || outcome.failure == nil {
+                } else if outcome.alreadyLoaded.contains(file.id) || outcome.failure == nil
+                            || outcome.failedFiles.map({ !$0.contains(file.id) }) == true {
                     (state, error) = (.loaded, nil)
                 } else {
                     let own = outcome.errors.filter { $0.file == file.key }

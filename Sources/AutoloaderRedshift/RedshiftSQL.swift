@@ -226,6 +226,31 @@ public enum RedshiftSQL {
             + keys.map(literal).joined(separator: ", ") + ")"
     }
 
+    /// BatchExecuteStatement's limits (Data API reference): at most 40 statements, 100 KB of SQL.
+    public static let maxBatchStatements = 40
+    public static let maxBatchBytes = 100 * 1024
+
+    /// Groups' statements cut into batches within the limits, each ending with `ledger(its group indices)`.
+    /// A group is never split (its staging table lives in one session).
+    public static func batches(_ groups: [[String]], ledger: ([Int]) -> String) -> [(groups: [Int], sqls: [String])] {
+        var out: [(groups: [Int], sqls: [String])] = []
+        var current: [Int] = []
+        func sqls(_ indices: [Int]) -> [String] { indices.flatMap { groups[$0] } + [ledger(indices)] }
+        func fits(_ indices: [Int]) -> Bool {
+            let all = sqls(indices)
+            return all.count <= maxBatchStatements && all.reduce(0) { $0 + $1.utf8.count + 2 } <= maxBatchBytes
+        }
+        for i in groups.indices {
+            if !current.isEmpty, !fits(current + [i]) {
+                out.append((current, sqls(current)))
+                current = []
+            }
+            current.append(i)
+        }
+        if !current.isEmpty { out.append((current, sqls(current))) }
+        return out
+    }
+
     /// Rejected rows of a failed load: rows of the view for the load's files since it started (by file and
     /// time rather than query id: on a provisioned cluster the Data API's query id is not the COPY's). Every
     /// row is file, line, column, raw line ('' where the view has none), reason.

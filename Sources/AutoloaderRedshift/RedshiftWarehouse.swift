@@ -131,7 +131,11 @@ public final class RedshiftWarehouse: CopyingWarehouse {
                 try run(RedshiftSQL.createTable(target, table: table, schema: schema, partitions: partitionLengths, varcharFactor: varcharFactor))
             }
 
-            var sqls: [String] = []
+            // Each group: CREATE TEMP staging, COPY, INSERT (temporary tables end with the batch's session, so no
+            // DROP). BatchExecuteStatement takes at most 40 statements and 100 KB of SQL: the groups are cut into
+            // batches that fit, each ONE transaction with the ledger rows of its own files, so each is exactly
+            // once by itself; a batch that fails fails only its files.
+            var groupSQL: [[String]] = []
             for (i, g) in remaining.enumerated() {
                 let key = RedshiftSQL.manifestKey(target, table: table, loadID: loadID, part: remaining.count > 1 ? i + 1 : nil)
                 let entries = g.files.map { RedshiftSQL.ManifestEntry(url: g.urls[$0.id] ?? "", contentLength: $0.size) }
@@ -140,45 +144,65 @@ public final class RedshiftWarehouse: CopyingWarehouse {
                 let fileSchema = TableSchema(columns: g.columns.compactMap { name in schema.columns.first { $0.name == name } })
                 let copyOptions = RedshiftSQL.copyOptions(format: g.format, dialect: g.dialect, compression: g.compression, schema: fileSchema,
                                                           tableOptions: options.copyOptions)
-                sqls.append(RedshiftSQL.createStaging(target, staging: staging, like: table, columns: g.columns))
-                sqls.append(RedshiftSQL.copy(target, staging: staging, columns: g.columns, manifestURL: "s3://\(target.manifestBucket)/\(key)",
-                                             options: copyOptions, format: g.format))
-                sqls.append(RedshiftSQL.insertFromStaging(target, table: table, staging: staging, columns: g.columns, partitions: g.partitions, loadID: loadID))
-                sqls.append("DROP TABLE \(SQLIdentifier.quoted(staging))")
+                groupSQL.append([
+                    RedshiftSQL.createStaging(target, staging: staging, like: table, columns: g.columns),
+                    RedshiftSQL.copy(target, staging: staging, columns: g.columns, manifestURL: "s3://\(target.manifestBucket)/\(key)",
+                                     options: copyOptions, format: g.format),
+                    RedshiftSQL.insertFromStaging(target, table: table, staging: staging, columns: g.columns, partitions: g.partitions, loadID: loadID),
+                ])
             }
             let now = WallClock.iso(nanos: WallClock.nowNanos())
             let at = String(now.prefix(19)).replacingOccurrences(of: "T", with: " ")
-            sqls.append(RedshiftSQL.ledgerInsert(target, table: table, files: remaining.flatMap(\.files), loadID: loadID, at: at))
-            outcome.statement = sqls.joined(separator: ";\n") + ";"
-            log("load \(loadID) \(table): one transaction through the \(runner.describesItself)\n\(outcome.statement)")
-
-            let status = try runner.runTransaction(sqls)
-            outcome.statementID = status.statementID
-            outcome.queryIDs = status.queryIDs
-            outcome.durationNanos = status.durationNanos
-            log("load \(loadID) \(table): \(status.statementID.map { "statement \($0) " } ?? "")\(status.state), query ids \(status.queryIDs)\(status.durationNanos.map { ", \($0 / 1_000_000) ms" } ?? "")")
-            switch status.state {
-            case "FINISHED":
-                outcome.rows = status.rows
-            case "ABORTED":
-                outcome.failure = "the statement was cancelled (ABORTED); nothing was loaded"
-            default:
-                outcome.failure = "Redshift: \(status.error ?? status.state)"
-                // Rejected rows: the load's files since it started, from the view this deployment has.
-                let urls = remaining.flatMap { g in g.files.compactMap { g.urls[$0.id] } }
-                do {
-                    for r in try runner.query(RedshiftSQL.loadErrors(target.loadErrors, urls: urls, since: at)) where r.count >= 5 {
-                        let url = r[0] ?? ""
-                        let key = remaining.flatMap { g in g.files.filter { g.urls[$0.id] == url } }.first?.key
-                            ?? (url.hasPrefix("s3://") ? String(url.dropFirst(5)) : url)
-                        outcome.errors.append(LoadErrorRecord(loadID: loadID, file: key, line: r[1].flatMap { Int($0) }, column: r[2],
-                                                              rawText: r[3] ?? "", reason: r[4] ?? ""))
+            let batches = RedshiftSQL.batches(groupSQL, ledger: { indices in
+                RedshiftSQL.ledgerInsert(self.target, table: table, files: indices.flatMap { remaining[$0].files }, loadID: loadID, at: at)
+            })
+            var statements: [String] = []
+            var failures: [String] = []
+            var failedIDs = Set<Int64>()
+            var rowsLoaded: Int64 = 0
+            for (n, batch) in batches.enumerated() {
+                let sqls = batch.sqls
+                let text = sqls.joined(separator: ";\n") + ";"
+                statements.append(batches.count > 1 ? "-- transaction \(n + 1) of \(batches.count)\n" + text : text)
+                log("load \(loadID) \(table): one transaction\(batches.count > 1 ? " (\(n + 1) of \(batches.count))" : "") through the \(runner.describesItself)\n\(text)")
+                let status = try runner.runTransaction(sqls)
+                outcome.statementID = [outcome.statementID, status.statementID].compactMap { $0 }.joined(separator: ", ")
+                outcome.queryIDs += status.queryIDs
+                outcome.durationNanos = (outcome.durationNanos ?? 0) + (status.durationNanos ?? 0)
+                log("load \(loadID) \(table): \(status.statementID.map { "statement \($0) " } ?? "")\(status.state), query ids \(status.queryIDs)\(status.durationNanos.map { ", \($0 / 1_000_000) ms" } ?? "")")
+                let batchGroups = batch.groups.map { remaining[$0] }
+                switch status.state {
+                case "FINISHED":
+                    rowsLoaded += status.rows ?? 0
+                    continue
+                case "ABORTED":
+                    failures.append("the statement was cancelled (ABORTED); nothing of its files was loaded")
+                default:
+                    failures.append("Redshift: \(status.error ?? status.state)")
+                    // Rejected rows: the batch's files since the load started, from the view this deployment has.
+                    let urls = batchGroups.flatMap { g in g.files.compactMap { g.urls[$0.id] } }
+                    do {
+                        for r in try runner.query(RedshiftSQL.loadErrors(target.loadErrors, urls: urls, since: at)) where r.count >= 5 {
+                            let url = r[0] ?? ""
+                            let key = batchGroups.flatMap { g in g.files.filter { g.urls[$0.id] == url } }.first?.key
+                                ?? (url.hasPrefix("s3://") ? String(url.dropFirst(5)) : url)
+                            outcome.errors.append(LoadErrorRecord(loadID: loadID, file: key, line: r[1].flatMap { Int($0) }, column: r[2],
+                                                                  rawText: r[3] ?? "", reason: r[4] ?? ""))
+                        }
+                    } catch {
+                        // Never silent: the load says its rejected rows could not be read, and why.
+                        log("load \(loadID) \(table): could not read its rejected rows: \(error)")
+                        failures[failures.count - 1] += " (its rejected rows could not be read: \(error))"
                     }
-                } catch {
-                    // Never silent: the load says its rejected rows could not be read, and why.
-                    log("load \(loadID) \(table): could not read its rejected rows: \(error)")
-                    outcome.failure = (outcome.failure ?? "") + " (its rejected rows could not be read: \(error))"
                 }
+                failedIDs.formUnion(batchGroups.flatMap { $0.files.map(\.id) })
+            }
+            outcome.statement = statements.joined(separator: "\n")
+            if outcome.statementID?.isEmpty == true { outcome.statementID = nil }
+            outcome.rows = rowsLoaded
+            if !failures.isEmpty {
+                outcome.failure = failures.joined(separator: "; ")
+                outcome.failedFiles = failedIDs
             }
             return outcome
         } catch let error as AWSError {

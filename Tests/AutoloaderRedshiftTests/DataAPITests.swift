@@ -90,6 +90,33 @@ struct DataAPITests {
     }
 }
 
+extension DataAPITests {
+    /// Issue 11, defect 3: a table with 60 partition folders (60 COPY groups) needs more than the 40 statements
+    /// one BatchExecuteStatement takes (the double refuses such a batch, as the Data API does): it loads in
+    /// several transactions, each with the ledger rows of its own files.
+    @Test(.needsS3) func sixtyPartitionsLoadInSeveralTransactions() throws {
+        let aws = try Self.client()
+        let s3 = S3Client(aws: aws)
+        let bucket = "rs-\(UUID().uuidString.lowercased().prefix(8))"
+        try s3.createBucket(bucket)
+        let warehouse = RedshiftWarehouse(runner: DataAPIRunner(api: RedshiftDataAPI(aws: aws, target: Self.serverless)), s3: s3,
+                                          target: RedshiftSQL.Target(schema: "public", iamRole: "default", manifestBucket: bucket, manifestPrefix: "m/"),
+                                          bookkeeping: NoBookkeeping())
+        let groups = (1...60).map { i in
+            CopyGroup(files: [FileRecord(id: Int64(i), table: "t", key: "t/day=\(i)/a.csv", size: 10, modifiedNanos: 1, partitions: ["day": "\(i)"],
+                                         state: .loading, discoveredAt: "")],
+                      urls: [Int64(i): "s3://\(bucket)/in/t/day=\(i)/a.csv"], format: .csv, compression: .none, dialect: Dialect(header: true),
+                      columns: ["id"], partitions: [("day", "\(i)")])
+        }
+        let schema = TableSchema(columns: [Column(name: "id", type: .init(kind: .integer), nullable: true)])
+        let outcome = try warehouse.copy(table: "t", loadID: 11, schema: schema, previous: nil, groups: groups, options: TableOptions())
+        #expect(outcome.failure == nil, "\(outcome.failure ?? "")")
+        #expect(outcome.statement.contains("-- transaction 5 of 5"))
+        #expect(outcome.statement.components(separatedBy: #"INSERT INTO "public"."_autoloader_ledger""#).count == 6)
+        #expect(!outcome.statement.contains("DROP TABLE"))
+    }
+}
+
 /// The catalog side is not under test here.
 final class NoBookkeeping: Warehouse {
     var capabilities: WarehouseCapabilities { WarehouseCapabilities(name: "none", transactionalCatalog: false, maxVarcharBytes: nil) { _ in "" } }

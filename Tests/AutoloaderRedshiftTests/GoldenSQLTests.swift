@@ -136,6 +136,17 @@ struct GoldenSQLTests {
         #expect(stl.contains("starttime >= '2026-12-01 07:00:00'"))
     }
 
+    /// Issue 11, defect 3: a batch holds at most 40 statements and 100 KB; groups are never split.
+    @Test func batchesStayWithinTheDataAPILimits() {
+        let groups = (0..<60).map { i in ["CREATE \(i)", "COPY \(i)", "INSERT \(i)"] }
+        let batches = RedshiftSQL.batches(groups) { "LEDGER \($0)" }
+        #expect(batches.map(\.groups.count) == [13, 13, 13, 13, 8])
+        #expect(batches.allSatisfy { $0.sqls.count <= 40 && $0.sqls.last?.hasPrefix("LEDGER") == true })
+        #expect(batches.flatMap(\.groups) == Array(0..<60))
+        let big = (0..<5).map { i in [String(repeating: "x", count: 40_000) + "\(i)"] }
+        #expect(RedshiftSQL.batches(big) { _ in "L" }.map(\.groups.count) == [2, 2, 1])
+    }
+
     @Test func dateFormatsMapOrFallBackToAuto() {
         #expect(RedshiftSQL.redshiftFormat("%d.%m.%Y") == "DD.MM.YYYY")
         #expect(RedshiftSQL.redshiftFormat("%Y/%m/%d %H:%M") == "YYYY/MM/DD HH24:MI")
