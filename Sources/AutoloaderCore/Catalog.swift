@@ -149,8 +149,6 @@ public func nextBatch(of pending: [FileRecord], maxFiles: Int, maxBytes: Int64) 
 /// The catalog writes a load makes, on the load's own connection and inside its transaction (so they commit
 /// or roll back with the rows). `SQLCatalog` implements it for SQLite and PostgreSQL.
 public protocol LoadLog: AnyObject {
-    /// Logs the load `queued`, opens the transaction, takes the table's lock and claims the files.
-    func openLoad(table: String, files: [FileRecord], statement: String) throws -> Int64
     func bufferError(_ error: LoadErrorRecord)
     func endFile(loadID: Int64, file: FileRecord, state: FileState, sha256: String?, rows: Int64, duplicateOf: Int64?, error: String?) throws
     /// `file`, a new version of `key`, has replaced the rows of the key's earlier versions: they are superseded,

@@ -15,6 +15,8 @@ public final class SQLCatalog: Catalog, LoadLog {
     public let connection: any CatalogConnection
     public let dialect: CatalogDialect
     private var rewritten: [String: String] = [:]
+    /// Landing folder → its table: assigned once and never changed, so asked of the database once per folder.
+    private var tableOfFolder: [String: String] = [:]
     /// Rejected rows of the file in progress: written when the file ends, after its savepoint is released or
     /// rolled back, so they survive a file that loads nothing.
     private var pendingErrors: [LoadErrorRecord] = []
@@ -176,6 +178,13 @@ public final class SQLCatalog: Catalog, LoadLog {
     /// and `my-table`, two all-non-ASCII names) get distinct tables: the first keeps the name, later ones
     /// `name_2`, `name_3`…, each recorded with its folder (`autoloader tables` shows it).
     func tableName(for landing: LandingKey) throws -> String {
+        if let known = tableOfFolder[landing.sourceFolder] { return known }
+        let name = try assignTable(landing)
+        tableOfFolder[landing.sourceFolder] = name
+        return name
+    }
+
+    private func assignTable(_ landing: LandingKey) throws -> String {
         if let known = try q("SELECT name FROM \(t("tables")) WHERE source_folder=$1", [.text(landing.sourceFolder)]).first?.first?.text {
             return known
         }

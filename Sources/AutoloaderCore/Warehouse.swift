@@ -87,7 +87,7 @@ public protocol LoadTransaction: AnyObject {
     /// Appends converted rows; column order is `columns` given to `beginInsert`.
     func beginInsert(table: String, columns: [String]) throws
     func insert(_ batch: RowBatch) throws
-    /// The file's rows are all sent (a streamed COPY completes here); queries may follow.
+    /// The file's rows are all sent (a streamed COPY completes here); queries may follow. Default: nothing to do.
     func endInsert() throws
     /// Abandons a streamed insert in progress (before the savepoint is rolled back).
     func abandonInsert()
@@ -95,6 +95,7 @@ public protocol LoadTransaction: AnyObject {
 
 extension LoadTransaction {
     public func abandonInsert() {}
+    public func endInsert() throws {}
 
     /// For duplicate detection at commit time: a loaded file with the same content but another id.
     public func loadedFile(withHash sha256: String, size: Int64, excludingID: Int64) throws -> FileRecord? {

@@ -30,12 +30,16 @@ public final class Discoverer {
         var pass = Pass()
         let objects = try store.list()
         let present = Set(objects.map(\.key))
-        // Per-table options that gate discovery, by landing folder (tables not in the catalog yet have defaults).
-        let options = Dictionary(try catalog.tables().map { ($0.sourceFolder, $0.options) }, uniquingKeysWith: { a, _ in a })
+        // Per-table options that gate discovery, by landing folder (tables not in the catalog yet have defaults);
+        // read once per pass, and only when something not yet recorded is listed.
+        var options: [String: TableOptions]?
         for object in objects {
             guard let landing = store.classify(object) else { continue }
             if recorded.contains(object) { continue }
-            let tableOptions = options[landing.sourceFolder]
+            if options == nil {
+                options = Dictionary(try catalog.tables().map { ($0.sourceFolder, $0.options) }, uniquingKeysWith: { a, _ in a })
+            }
+            let tableOptions = options?[landing.sourceFolder]
             if let marker = tableOptions?.marker {
                 if object.key.hasSuffix("/" + marker) { continue }  // the marker itself is not data
                 let folder = object.key.split(separator: "/", omittingEmptySubsequences: true).dropLast().joined(separator: "/")

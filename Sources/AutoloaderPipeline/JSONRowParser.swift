@@ -71,12 +71,12 @@ final class JSONRowParser: RecordParser, @unchecked Sendable {
             }
             let mark = sink.mark
             if rescue {
-                for i in converters.indices where !converters[i].append(values[i], to: &sink.cells) {
-                    sink.cells.cells.append(.null)
+                for i in converters.indices where !converters[i].append(values[i], to: &sink.batch) {
+                    sink.batch.cells.append(.null)
                     if let v = values[i] { rescued.add(keys[i], value: v) }
                 }
-                rescued.append(to: &sink.cells)
-            } else if let bad = converters.indices.first(where: { !converters[$0].append(values[$0], to: &sink.cells) }) {
+                rescued.append(to: &sink.batch)
+            } else if let bad = converters.indices.first(where: { !converters[$0].append(values[$0], to: &sink.batch) }) {
                 sink.undo(to: mark)
                 let name = keyIndex.first { $0.value == bad }?.key ?? "column \(bad + 1)"
                 let reason = "value of \"\(name)\" does not fit its column (\(converters[bad].typeDescription))"

@@ -368,10 +368,10 @@ final class RowParser: RecordParser, @unchecked Sendable {
             } else {
                 let mark = sink.mark
                 rescued.reset()
-                for k in 0..<n where !converters[k].append(reader.field(k), to: &sink.cells) || (rescue && converters[k].isDropped) {
+                for k in 0..<n where !converters[k].append(reader.field(k), to: &sink.batch) || (rescue && converters[k].isDropped) {
                     if rescue {
                         let field = reader.field(k)
-                        if !converters[k].isDropped { sink.cells.cells.append(.null) }
+                        if !converters[k].isDropped { sink.batch.cells.append(.null) }
                         if !field.isEmpty { rescued.add(columnNames[k], text: field) }
                         continue
                     }
@@ -389,7 +389,7 @@ final class RowParser: RecordParser, @unchecked Sendable {
                 }
                 continue
             }
-            if rescue { rescued.append(to: &sink.cells) }
+            if rescue { rescued.append(to: &sink.batch) }
             try sink.endRow()
         }
         try sink.flush()

@@ -43,9 +43,9 @@ final class ParquetRowParser: RecordParser, @unchecked Sendable {
                         if rescue { rescue(columns[c][row], name: parquet.fields[fieldIndex[c]].name, into: &rescued) }
                         continue
                     }
-                    append(columns[c][row], field: parquet.fields[fieldIndex[c]], type: types[c], converter: converters[c], to: &sink.cells)
+                    append(columns[c][row], field: parquet.fields[fieldIndex[c]], type: types[c], converter: converters[c], to: &sink.batch)
                 }
-                if rescue { rescued.append(to: &sink.cells) }
+                if rescue { rescued.append(to: &sink.batch) }
                 try sink.endRow()
             }
         }

@@ -1,9 +1,5 @@
 import AutoloaderCore
 
-/// Where a parser's rows go, the same for every format: converted cells into batches for the warehouse
-/// thread, each row completed with its partition values and its lineage (`_source_file`), rejected rows
-/// recorded with their location and counted against the table's on_error policy. A parser only reads its
-/// format and converts values; the skeleton around that is here once.
 /// What a sink needs to know of its file and table: built by the loader, handed to the format's parser.
 struct RowSinkSpec: @unchecked Sendable {
     var file: FileRecord
@@ -13,43 +9,29 @@ struct RowSinkSpec: @unchecked Sendable {
     var columnCount: Int
     var rowsPerBatch: Int
 
-    func sink(into channel: BoundedChannel<Parsed>) -> RowSink {
-        RowSink(file: file, loadID: loadID, options: options, partValues: partValues, columnCount: columnCount,
-                rowsPerBatch: rowsPerBatch, channel: channel)
-    }
+    func sink(into channel: BoundedChannel<Parsed>) -> RowSink { RowSink(spec: self, channel: channel) }
 }
 
+/// Where a parser's rows go, the same for every format: converted cells into batches for the warehouse
+/// thread, each row completed with its partition values and its lineage (`_source_file`), rejected rows
+/// recorded with their location and counted against the table's on_error policy. A parser only reads its
+/// format and converts values; the skeleton around that is here once.
 struct RowSink {
-    let file: FileRecord
-    let loadID: Int64
-    let options: TableOptions
-    let partValues: [String?]
-    let columnCount: Int
-    let rowsPerBatch: Int
+    let spec: RowSinkSpec
     let channel: BoundedChannel<Parsed>
-    private(set) var batch: RowBatch
+    /// The batch being filled; a converter appends the current row's cells to it.
+    var batch: RowBatch
     private var errors: [LoadErrorRecord] = []
     private(set) var rows: Int64 = 0
     private(set) var rejected: Int64 = 0
     private var key: String
+    private var file: FileRecord { spec.file }
 
-    init(file: FileRecord, loadID: Int64, options: TableOptions, partValues: [String?], columnCount: Int, rowsPerBatch: Int,
-         channel: BoundedChannel<Parsed>) {
-        self.file = file
-        self.loadID = loadID
-        self.options = options
-        self.partValues = partValues
-        self.columnCount = columnCount
-        self.rowsPerBatch = rowsPerBatch
+    init(spec: RowSinkSpec, channel: BoundedChannel<Parsed>) {
+        self.spec = spec
         self.channel = channel
-        batch = RowBatch(columnCount: columnCount, reservingRows: rowsPerBatch)
-        key = file.key
-    }
-
-    /// The row being built, for a converter to append to.
-    var cells: RowBatch {
-        _read { yield batch }
-        _modify { yield &batch }
+        batch = RowBatch(columnCount: spec.columnCount, reservingRows: spec.rowsPerBatch)
+        key = spec.file.key
     }
 
     /// Where the current row starts, to undo it when one of its values is refused.
@@ -62,29 +44,29 @@ struct RowSink {
 
     /// Ends a row: partition values and lineage appended; a full batch goes to the warehouse.
     mutating func endRow() throws {
-        for v in partValues { if let v { batch.appendText(v) } else { batch.cells.append(.null) } }
+        for v in spec.partValues { if let v { batch.appendText(v) } else { batch.cells.append(.null) } }
         key.withUTF8 { batch.appendText($0) }
         rows += 1
-        if batch.rowCount >= rowsPerBatch { try send() }
+        if batch.rowCount >= spec.rowsPerBatch { try send() }
     }
 
     /// Records a bad row. Returns the file's failure when the on_error policy says the whole file fails (its
     /// errors are sent, its rows no longer matter); nil when the row is skipped and loading goes on.
     mutating func reject(line: Int?, column: String?, rawText: String, reason: String, locatedColumn: Bool = false) -> String? {
-        errors.append(LoadErrorRecord(loadID: loadID, file: file.key, line: line, column: column, rawText: rawText, reason: reason))
+        errors.append(LoadErrorRecord(loadID: spec.loadID, file: file.key, line: line, column: column, rawText: rawText, reason: reason))
         rejected += 1
-        guard options.failsFile(afterRejected: Int(rejected)) else { return nil }
-        _ = channel.send(.rows(RowBatch(columnCount: columnCount), errors: errors))
+        guard spec.options.failsFile(afterRejected: Int(rejected)) else { return nil }
+        _ = channel.send(.rows(RowBatch(columnCount: spec.columnCount), errors: errors))
         errors.removeAll()
         let located = AutoloaderError.badInput(SourceLocation(file: file.key, line: line, column: locatedColumn ? column : nil), reason: reason).description
-        return options.failureReason(file: file.key, lastError: located)
+        return spec.options.failureReason(file: file.key, lastError: located)
     }
 
     /// A defect that ends the file at once whatever the policy (a JSON syntax error: nowhere to resume).
     mutating func fatal(line: Int?, reason: String) -> String {
-        errors.append(LoadErrorRecord(loadID: loadID, file: file.key, line: line, column: nil, rawText: "", reason: reason))
+        errors.append(LoadErrorRecord(loadID: spec.loadID, file: file.key, line: line, column: nil, rawText: "", reason: reason))
         rejected += 1
-        _ = channel.send(.rows(RowBatch(columnCount: columnCount), errors: errors))
+        _ = channel.send(.rows(RowBatch(columnCount: spec.columnCount), errors: errors))
         errors.removeAll()
         return AutoloaderError.badInput(SourceLocation(file: file.key, line: line), reason: reason).description
     }
@@ -96,7 +78,7 @@ struct RowSink {
 
     private mutating func send() throws {
         guard channel.send(.rows(batch, errors: errors)) else { throw CancellationError() }
-        batch = RowBatch(columnCount: columnCount, reservingRows: rowsPerBatch)
+        batch = RowBatch(columnCount: spec.columnCount, reservingRows: spec.rowsPerBatch)
         errors = []
     }
 

@@ -111,7 +111,10 @@ public final class LoaderService: @unchecked Sendable {
                     if !catalogBusy { log("discovery: the catalog is busy with a load; new files are recorded when it is free") }
                     catalogBusy = true
                 } else {
-                    if transient { main = nil }
+                    if transient {
+                        main = nil
+                        lock.sync { connected = false }
+                    }
                     log("discovery: \(error) (retrying)")
                 }
             }

@@ -13,26 +13,41 @@ import PostgresNIO
 ///
 /// Every wait is bounded: after `timeout` seconds the caller gets `TimedOut` (and the work goes on in the
 /// background until the connection is dropped).
-func blocking<T: Sendable>(timeout: Double, _ body: @escaping @Sendable () async throws -> T) throws -> T {
+/// `late`: what to do with a result that arrives after the caller gave up (close a connection nobody holds).
+func blocking<T: Sendable>(timeout: Double, late: (@Sendable (T) async -> Void)? = nil,
+                           _ body: @escaping @Sendable () async throws -> T) throws -> T {
     let done = DispatchSemaphore(value: 0)
     let box = ResultBox<T>()
     Task(executorPreference: BridgeExecutor.shared) {
         let result: Result<T, any Error>
         do { result = .success(try await body()) } catch { result = .failure(error) }
-        box.set(result)
+        if !box.set(result), case let .success(value) = result { await late?(value) }
         done.signal()
     }
-    guard done.wait(timeout: .now() + timeout) == .success, let result = box.get() else { throw TimedOut(seconds: timeout) }
+    guard done.wait(timeout: .now() + timeout) == .success, let result = box.take() else { throw TimedOut(seconds: timeout) }
     return try result.get()
 }
 
 struct TimedOut: Error { var seconds: Double }
 
+/// The result of a bridged call, handed over once: to the waiter, or (after it gave up) back to the task.
 final class ResultBox<T>: @unchecked Sendable {
     private var result: Result<T, any Error>?
+    private var abandoned = false
     private let lock = NSLock()
-    func set(_ r: Result<T, any Error>) { lock.lock(); result = r; lock.unlock() }
-    func get() -> Result<T, any Error>? { lock.lock(); defer { lock.unlock() }; return result }
+    /// false when the waiter already gave up: the result is the task's to dispose of.
+    func set(_ r: Result<T, any Error>) -> Bool {
+        lock.lock(); defer { lock.unlock() }
+        guard !abandoned else { return false }
+        result = r
+        return true
+    }
+    /// The result, or nil (and the box abandoned) when it has not arrived.
+    func take() -> Result<T, any Error>? {
+        lock.lock(); defer { lock.unlock() }
+        if result == nil { abandoned = true }
+        return result
+    }
 }
 
 /// A task executor on a dedicated dispatch queue (see `blocking`).
@@ -90,7 +105,8 @@ public final class PostgresSession: @unchecked Sendable {
         configuration.options.connectTimeout = .seconds(10)
         let id = Self.ids.take()
         do {
-            connection = try blocking(timeout: Self.connectTimeout) { [configuration, logger] in
+            // A connection that arrives after we gave up is closed; nobody holds it, so a failure to close has no one to tell.
+            connection = try blocking(timeout: Self.connectTimeout, late: { try? await $0.close() }) { [configuration, logger] in
                 try await PostgresConnection.connect(configuration: configuration, id: id, logger: logger)
             }
         } catch {

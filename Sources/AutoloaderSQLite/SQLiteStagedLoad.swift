@@ -131,8 +131,6 @@ final class SQLiteStagedLoadTransaction: LoadTransaction {
         try inserter.insert(batch)
     }
 
-    func endInsert() throws {}
-
     func endSavepoint(keep: Bool) throws {
         inserter = nil
         if !keep {
@@ -180,8 +178,6 @@ final class DeferredLoadLog: LoadLog {
     private var loaded: [FileRecord] = []
 
     init(owner: SQLiteStagedLoadTransaction) { self.owner = owner }
-
-    func openLoad(table: String, files: [FileRecord], statement: String) throws -> Int64 { owner.loadID }
 
     func bufferError(_ error: LoadErrorRecord) { errors.append(error) }
 

@@ -182,8 +182,6 @@ final class SQLiteLoadTransaction: LoadTransaction {
         try inserter.insert(batch)
     }
 
-    func endInsert() throws {}
-
     func endSavepoint(keep: Bool) throws {
         inserter = nil
         if !keep { try connection.execute("ROLLBACK TO SAVEPOINT file") }
