@@ -45,6 +45,9 @@ public final class RedshiftDataAPI: @unchecked Sendable {
     /// Polling starts fast (small loads finish in a second) and backs off to this.
     public var maxPollSeconds = 5.0
     public var timeoutSeconds = 6 * 3600.0
+    /// One request's wait for an answer. A submission that times out is sent again by the AWS client with the same
+    /// ClientToken, so the Data API answers with the statement it already has instead of running it twice.
+    public var requestTimeoutSeconds = 60.0
 
     public init(aws: AWSClient, target: DataAPITarget) {
         self.aws = aws
@@ -58,25 +61,49 @@ public final class RedshiftDataAPI: @unchecked Sendable {
         case let .workgroup(name): resource = "workgroup \(name) database \(target.database)"
         }
         return try aws.json(service: "redshift-data", target: "RedshiftData.\(operation)", version: "1.1",
-                            action: "redshift-data:\(operation)", resource: resource, body)
+                            action: "redshift-data:\(operation)", resource: resource, body, timeoutSeconds: requestTimeoutSeconds)
     }
 
     /// Submits one statement; returns its id.
-    public func execute(_ sql: String) throws -> String {
+    public func execute(_ sql: String, name: String? = nil) throws -> String {
         var body = target.fields
         body["Sql"] = sql
+        if let name { body["StatementName"] = name }
         guard let id = try call("ExecuteStatement", body)["Id"] as? String else { throw AWSError.protocolError("ExecuteStatement: no Id") }
         return id
     }
 
     /// Submits statements that run as ONE transaction (that is what BatchExecuteStatement is); returns its id.
-    public func executeBatch(_ sqls: [String]) throws -> String {
+    /// `name` labels it for ListStatements (how a later load finds it still running); `clientToken` (1–64
+    /// characters) makes the submission idempotent: the same token answers with the same statement.
+    public func executeBatch(_ sqls: [String], name: String? = nil, clientToken: String? = nil) throws -> String {
         var body = target.fields
         body["Sqls"] = sqls
+        if let name { body["StatementName"] = name }
+        if let clientToken { body["ClientToken"] = clientToken }
         guard let id = try call("BatchExecuteStatement", body)["Id"] as? String else {
             throw AWSError.protocolError("BatchExecuteStatement: no Id")
         }
         return id
+    }
+
+    /// Statements whose name starts with `namePrefix` that have not ended (SUBMITTED, PICKED, STARTED), newest
+    /// first; ListStatements covers the last 24 hours of the caller's role.
+    public func unfinished(namePrefix: String) throws -> [String] {
+        var ids: [String] = []
+        var token: String?
+        var pages = 0
+        repeat {
+            var body: [String: Any] = ["StatementName": namePrefix, "Status": "ALL", "MaxResults": 100]
+            if let token { body["NextToken"] = token }
+            let r = try call("ListStatements", body)
+            for s in r["Statements"] as? [[String: Any]] ?? [] where ["SUBMITTED", "PICKED", "STARTED"].contains(s["Status"] as? String ?? "") {
+                if let id = s["Id"] as? String { ids.append(id) }
+            }
+            token = r["NextToken"] as? String
+            pages += 1
+        } while token != nil && pages < 10  // 1,000 statements of one table in a day is far more than a loader submits
+        return ids
     }
 
     public func cancel(_ id: String) throws {
@@ -91,6 +118,8 @@ public final class RedshiftDataAPI: @unchecked Sendable {
         /// The Redshift query id of each statement (sub-statements for a batch), for sys_load_error_detail.
         public var queryIDs: [Int64]
         public var resultRows: Int64?
+        /// Each sub-statement's ResultRows (nil: not known), in order; empty for a single statement.
+        public var subRows: [Int64?] = []
         public var durationNanos: Int64?
         public var hasResultSet: Bool
         public var isDone: Bool { ["FINISHED", "FAILED", "ABORTED"].contains(state) }
@@ -99,9 +128,11 @@ public final class RedshiftDataAPI: @unchecked Sendable {
     public func describe(_ id: String) throws -> Status {
         let r = try call("DescribeStatement", ["Id": id])
         var queryIDs: [Int64] = []
+        var subRows: [Int64?] = []
         var failedSub: String?
         if let subs = r["SubStatements"] as? [[String: Any]], !subs.isEmpty {
             for s in subs {
+                subRows.append((s["ResultRows"] as? NSNumber).map(\.int64Value).flatMap { $0 >= 0 ? $0 : nil })
                 if let q = (s["RedshiftQueryId"] as? NSNumber)?.int64Value, q > 0 { queryIDs.append(q) }
                 if s["Status"] as? String == "FAILED", failedSub == nil { failedSub = s["Error"] as? String }
             }
@@ -109,7 +140,7 @@ public final class RedshiftDataAPI: @unchecked Sendable {
             queryIDs.append(q)
         }
         return Status(id: id, state: r["Status"] as? String ?? "UNKNOWN", error: r["Error"] as? String ?? failedSub,
-                      queryIDs: queryIDs, resultRows: (r["ResultRows"] as? NSNumber)?.int64Value,
+                      queryIDs: queryIDs, resultRows: (r["ResultRows"] as? NSNumber)?.int64Value, subRows: subRows,
                       durationNanos: (r["Duration"] as? NSNumber)?.int64Value, hasResultSet: r["HasResultSet"] as? Bool ?? false)
     }
 
@@ -121,8 +152,11 @@ public final class RedshiftDataAPI: @unchecked Sendable {
             let status = try describe(id)
             if status.isDone { return status }
             if Date().timeIntervalSince(start) > timeoutSeconds {
-                try? cancel(id)
-                throw AutoloaderError.warehouse(reason: "Redshift statement \(id) still \(status.state) after \(Int(timeoutSeconds)) s; cancelled", transient: true)
+                // Cancelled so that it cannot commit behind our back; if even that fails, the next load waits for it
+                // (it is found by its name) before reading the ledger.
+                var outcome = "cancelled"
+                do { try cancel(id) } catch { outcome = "could not cancel it (\(error)); the next load waits for it" }
+                throw AutoloaderError.warehouse(reason: "Redshift statement \(id) still \(status.state) after \(Int(timeoutSeconds)) s; \(outcome)", transient: true)
             }
             usleep(UInt32(delay * 1_000_000))
             delay = min(maxPollSeconds, delay * 2)

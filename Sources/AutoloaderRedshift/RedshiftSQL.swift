@@ -121,11 +121,13 @@ public enum RedshiftSQL {
 
     /// What COPY must be told about the files, from detection; `tableOptions` (the seed's CopyCommandOptions,
     /// per table) replaces the format part when set.
+    /// `maxErrors`: rejected rows a COPY may skip (MAXERROR; text formats only). Staging COPYs never update
+    /// statistics (STATUPDATE OFF: an automatic ANALYZE of a temporary table is wasted) nor sample compression.
     public static func copyOptions(format: FileFormat, dialect: Dialect?, compression: Compression, schema: TableSchema,
-                                   tableOptions: String? = nil) -> [String] {
+                                   tableOptions: String? = nil, maxErrors: Int = 0) -> [String] {
         // Columnar files take none of the text parameters (DATEFORMAT, TIMEFORMAT, EMPTYASNULL, DELIMITER,
-        // compression…: "COPY from columnar data formats"): compression and types come from the file.
-        if format == .parquet { return ["FORMAT AS PARQUET"] }
+        // compression, COMPUPDATE, MAXERROR…: "COPY from columnar data formats"): compression and types come from the file.
+        if format == .parquet { return ["FORMAT AS PARQUET", "STATUPDATE OFF"] }
         var options: [String] = []
         // A table's copy_options (the seed's CopyCommandOptions, e.g. `delimiter '|' gzip`) describe delimited
         // text: a JSON file of the same table gets what JSON allows instead.
@@ -134,7 +136,7 @@ public enum RedshiftSQL {
         } else {
             switch format {
             case .parquet:
-                return ["FORMAT AS PARQUET"]
+                break  // returned above
             case .json:
                 options.append("FORMAT AS JSON 'auto ignorecase'")
             case .csv, .invalid:
@@ -156,6 +158,8 @@ public enum RedshiftSQL {
         options.append("DATEFORMAT \(literal(dateFormat(schema, kinds: [.date])))")
         options.append("TIMEFORMAT \(literal(dateFormat(schema, kinds: [.timestamp, .timestamptz])))")
         options.append("EMPTYASNULL")
+        if maxErrors > 0 { options.append("MAXERROR \(min(maxErrors, maxCopyErrors))") }
+        options += ["STATUPDATE OFF", "COMPUPDATE OFF"]
         return options.map { $0.trimmingCharacters(in: .whitespaces) }
     }
 
@@ -197,11 +201,40 @@ public enum RedshiftSQL {
         return sql + "\n" + options.joined(separator: "\n")
     }
 
-    /// The staging table: same columns as the file, no partition columns (COPY cannot fill them).
-    public static func createStaging(_ target: Target, staging: String, like table: String, columns: [String]) -> String {
-        "CREATE TEMP TABLE \(SQLIdentifier.quoted(staging)) AS SELECT "
-            + columns.map(SQLIdentifier.quoted).joined(separator: ", ")
-            + " FROM \(qualified(target.schema, table)) WHERE FALSE"
+    /// The staging table: the file's columns with the table's types, spelled out (no read of the target, no
+    /// partition columns: COPY cannot fill them). Temporary: it ends with the transaction's session.
+    public static func createStaging(staging: String, columns: [Column], varcharFactor: Int = TypeSpelling.defaultVarcharFactor) -> String {
+        "CREATE TEMP TABLE \(SQLIdentifier.quoted(staging)) ("
+            + columns.map { "\(SQLIdentifier.quoted($0.name)) \(TypeSpelling.redshift.sql($0.type, varcharFactor: varcharFactor))" }.joined(separator: ", ")
+            + ")"
+    }
+
+    /// How a load's transactions are named (the Data API's StatementName): a later load of the table finds
+    /// those still running by this prefix and waits for them before it reads the ledger.
+    public static func statementNamePrefix(_ target: Target, table: String) -> String {
+        "autoloader:\(target.schema).\(table):"
+    }
+
+    public static func statementName(_ target: Target, table: String, loadID: Int64, part: Int, of parts: Int) -> String {
+        statementNamePrefix(target, table: table) + "load \(loadID)" + (parts > 1 ? " \(part)/\(parts)" : "")
+    }
+
+    /// The column whose NOT NULL refuses a transaction that would load a file the ledger already has; the
+    /// loader recognises its name in the error and reads the ledger again.
+    public static let alreadyLoadedMarker = "file_already_in_ledger"
+
+    /// The head of every load transaction: the ledger locked (concurrent loads of any table wait here, so
+    /// each sees the other's committed ledger rows), then a check that none of its files is in the ledger
+    /// yet. With the lookup made before submitting, this makes a file load once even when an earlier
+    /// transaction of the same files was still running (a crash, a timeout) or another loader got there first.
+    public static func ledgerGuard(_ target: Target, table: String, files: [FileRecord]) -> [String] {
+        let keys = files.map { literal("\($0.key)|\($0.size)|\($0.modifiedNanos)") }.joined(separator: ", ")
+        return [
+            "LOCK \(qualified(target.schema, ledgerTable))",
+            "CREATE TEMP TABLE \"_autoloader_guard\" (\"\(alreadyLoadedMarker)\" VARCHAR(1) NOT NULL)",
+            "INSERT INTO \"_autoloader_guard\" SELECT NULL FROM \(qualified(target.schema, ledgerTable)) WHERE \"table_name\" = \(literal(table)) "
+                + "AND \"file_key\" || '|' || CAST(\"size\" AS VARCHAR(20)) || '|' || CAST(\"mtime_ns\" AS VARCHAR(20)) IN (\(keys))",
+        ]
     }
 
     /// Staged rows into the table, with the partition values and the load id as constants.
@@ -229,25 +262,44 @@ public enum RedshiftSQL {
     /// BatchExecuteStatement's limits (Data API reference): at most 40 statements, 100 KB of SQL.
     public static let maxBatchStatements = 40
     public static let maxBatchBytes = 100 * 1024
+    /// MAXERROR's ceiling ("Data load parameters": larger values are replaced by 100,000).
+    public static let maxCopyErrors = 100_000
 
-    /// Groups' statements cut into batches within the limits, each ending with `ledger(its group indices)`.
-    /// A group is never split (its staging table lives in one session).
-    public static func batches(_ groups: [[String]], ledger: ([Int]) -> String) -> [(groups: [Int], sqls: [String])] {
-        var out: [(groups: [Int], sqls: [String])] = []
+    /// One transaction of a load: which groups, its statements, and which of them put rows into the table (their
+    /// row counts are the rows loaded; the batch's own ResultRows also counts staging and ledger rows).
+    public struct Batch: Sendable, Equatable {
+        public var groups: [Int]
+        public var sqls: [String]
+        public var rowStatements: [Int]
+    }
+
+    /// Groups' statements cut into batches within the limits, each `head(its groups) + their statements +
+    /// tail(its groups)`. A group is never split (its staging table lives in one session); the last statement of
+    /// a group is the one that puts its rows into the table.
+    public static func batches(_ groups: [[String]], head: ([Int]) -> [String] = { _ in [] }, tail: ([Int]) -> [String]) -> [Batch] {
+        var out: [Batch] = []
         var current: [Int] = []
-        func sqls(_ indices: [Int]) -> [String] { indices.flatMap { groups[$0] } + [ledger(indices)] }
+        func batch(_ indices: [Int]) -> Batch {
+            let first = head(indices)
+            var sqls = first, rows: [Int] = []
+            for i in indices {
+                sqls += groups[i]
+                rows.append(sqls.count - 1)
+            }
+            return Batch(groups: indices, sqls: sqls + tail(indices), rowStatements: rows)
+        }
         func fits(_ indices: [Int]) -> Bool {
-            let all = sqls(indices)
+            let all = batch(indices).sqls
             return all.count <= maxBatchStatements && all.reduce(0) { $0 + $1.utf8.count + 2 } <= maxBatchBytes
         }
         for i in groups.indices {
             if !current.isEmpty, !fits(current + [i]) {
-                out.append((current, sqls(current)))
+                out.append(batch(current))
                 current = []
             }
             current.append(i)
         }
-        if !current.isEmpty { out.append((current, sqls(current))) }
+        if !current.isEmpty { out.append(batch(current)) }
         return out
     }
 
@@ -264,6 +316,14 @@ public enum RedshiftSQL {
             return "SELECT TRIM(file_name), line_number, TRIM(column_name), '', TRIM(error_message) FROM sys_load_error_detail "
                 + "WHERE TRIM(file_name) IN (\(files)) AND start_time >= \(literal(since)) ORDER BY start_time, line_number LIMIT 1000"
         }
+    }
+
+    /// Errors worth running the same transaction again for: a serializable isolation violation (1023: another
+    /// transaction wrote the same tables) and the cluster's limits on concurrent statements and connections.
+    public static func isTransient(_ error: String) -> Bool {
+        let e = error.lowercased()
+        return e.contains("serializable isolation violation") || e.contains("too many active statements")
+            || e.contains("connection limit") || e.contains("cluster is being resized")
     }
 
     /// Redshift string literals read backslash escapes: both `'` and `\\` are doubled.

@@ -100,7 +100,12 @@ public final class RedshiftWarehouse: CopyingWarehouse {
                 try run(RedshiftSQL.createLedger(target))
                 prepared = true
             }
-            // Exactly once: what a committed load already has is not copied again.
+            // Exactly once: a transaction of an earlier load that is still running (the loader crashed or stopped
+            // polling after submitting it) ends before the ledger is read; then what a committed load already has is
+            // not copied again.
+            for id in try runner.awaitUnfinished(namePrefix: RedshiftSQL.statementNamePrefix(target, table: table)) {
+                log("\(table): waited for statement \(id) of an earlier load to end before reading the ledger")
+            }
             let all = groups.flatMap(\.files)
             let rows = try runner.query(RedshiftSQL.ledgerLookup(target, table: table, keys: all.map(\.key)))
             let done = Set(rows.compactMap { r -> String? in
@@ -143,9 +148,9 @@ public final class RedshiftWarehouse: CopyingWarehouse {
                 let staging = "stage_\(loadID)_\(i + 1)"
                 let fileSchema = TableSchema(columns: g.columns.compactMap { name in schema.columns.first { $0.name == name } })
                 let copyOptions = RedshiftSQL.copyOptions(format: g.format, dialect: g.dialect, compression: g.compression, schema: fileSchema,
-                                                          tableOptions: options.copyOptions)
+                                                          tableOptions: options.copyOptions, maxErrors: maxErrors(options))
                 groupSQL.append([
-                    RedshiftSQL.createStaging(target, staging: staging, like: table, columns: g.columns),
+                    RedshiftSQL.createStaging(staging: staging, columns: fileSchema.columns, varcharFactor: varcharFactor),
                     RedshiftSQL.copy(target, staging: staging, columns: g.columns, manifestURL: "s3://\(target.manifestBucket)/\(key)",
                                      options: copyOptions, format: g.format),
                     RedshiftSQL.insertFromStaging(target, table: table, staging: staging, columns: g.columns, partitions: g.partitions, loadID: loadID),
@@ -153,33 +158,33 @@ public final class RedshiftWarehouse: CopyingWarehouse {
             }
             let now = WallClock.iso(nanos: WallClock.nowNanos())
             let at = String(now.prefix(19)).replacingOccurrences(of: "T", with: " ")
-            let batches = RedshiftSQL.batches(groupSQL, ledger: { indices in
-                RedshiftSQL.ledgerInsert(self.target, table: table, files: indices.flatMap { remaining[$0].files }, loadID: loadID, at: at)
+            let batches = RedshiftSQL.batches(groupSQL, head: { indices in
+                RedshiftSQL.ledgerGuard(self.target, table: table, files: indices.flatMap { remaining[$0].files })
+            }, tail: { indices in
+                [RedshiftSQL.ledgerInsert(self.target, table: table, files: indices.flatMap { remaining[$0].files }, loadID: loadID, at: at)]
             })
             var statements: [String] = []
             var failures: [String] = []
             var failedIDs = Set<Int64>()
-            var rowsLoaded: Int64 = 0
+            var rowsLoaded: Int64? = 0
             for (n, batch) in batches.enumerated() {
                 let sqls = batch.sqls
                 let text = sqls.joined(separator: ";\n") + ";"
                 statements.append(batches.count > 1 ? "-- transaction \(n + 1) of \(batches.count)\n" + text : text)
                 log("load \(loadID) \(table): one transaction\(batches.count > 1 ? " (\(n + 1) of \(batches.count))" : "") through the \(runner.describesItself)\n\(text)")
-                let status = try runner.runTransaction(sqls)
+                let name = RedshiftSQL.statementName(target, table: table, loadID: loadID, part: n + 1, of: batches.count)
+                let status = try runner.runTransaction(sqls, name: name) { id in
+                    // Said before any waiting: if the loader dies now, this is the statement to look for.
+                    self.log("load \(loadID) \(table): submitted statement \(id) (\(name))")
+                }
                 outcome.statementID = [outcome.statementID, status.statementID].compactMap { $0 }.joined(separator: ", ")
                 outcome.queryIDs += status.queryIDs
                 outcome.durationNanos = (outcome.durationNanos ?? 0) + (status.durationNanos ?? 0)
                 log("load \(loadID) \(table): \(status.statementID.map { "statement \($0) " } ?? "")\(status.state), query ids \(status.queryIDs)\(status.durationNanos.map { ", \($0 / 1_000_000) ms" } ?? "")")
                 let batchGroups = batch.groups.map { remaining[$0] }
-                switch status.state {
-                case "FINISHED":
-                    rowsLoaded += status.rows ?? 0
-                    continue
-                case "ABORTED":
-                    failures.append("the statement was cancelled (ABORTED); nothing of its files was loaded")
-                default:
-                    failures.append("Redshift: \(status.error ?? status.state)")
-                    // Rejected rows: the batch's files since the load started, from the view this deployment has.
+                // Rejected rows: the batch's files since the load started, from the view this deployment has (a failed
+                // COPY's, or those MAXERROR let a committed COPY skip).
+                func readRejectedRows() -> String? {
                     let urls = batchGroups.flatMap { g in g.files.compactMap { g.urls[$0.id] } }
                     do {
                         for r in try runner.query(RedshiftSQL.loadErrors(target.loadErrors, urls: urls, since: at)) where r.count >= 5 {
@@ -189,11 +194,36 @@ public final class RedshiftWarehouse: CopyingWarehouse {
                             outcome.errors.append(LoadErrorRecord(loadID: loadID, file: key, line: r[1].flatMap { Int($0) }, column: r[2],
                                                                   rawText: r[3] ?? "", reason: r[4] ?? ""))
                         }
+                        return nil
                     } catch {
                         // Never silent: the load says its rejected rows could not be read, and why.
                         log("load \(loadID) \(table): could not read its rejected rows: \(error)")
-                        failures[failures.count - 1] += " (its rejected rows could not be read: \(error))"
+                        return "its rejected rows could not be read: \(error)"
                     }
+                }
+                switch status.state {
+                case "FINISHED":
+                    // Rows loaded: the INSERTs into the table, not the batch's ResultRows (which adds staging and ledger rows).
+                    let counts = batch.rowStatements.map { $0 < status.statementRows.count ? status.statementRows[$0] : nil }
+                    if rowsLoaded != nil, counts.allSatisfy({ $0 != nil }) { rowsLoaded! += counts.reduce(0) { $0 + ($1 ?? 0) } } else { rowsLoaded = nil }
+                    if maxErrors(options) > 0, batchGroups.contains(where: { $0.format != .parquet }), let problem = readRejectedRows() {
+                        outcome.failure = [outcome.failure, problem].compactMap { $0 }.joined(separator: "; ")
+                    }
+                    continue
+                case "ABORTED":
+                    failures.append("the statement was cancelled (ABORTED); nothing of its files was loaded")
+                default:
+                    let error = status.error ?? status.state
+                    if error.contains(RedshiftSQL.alreadyLoadedMarker) {
+                        // Another transaction (an earlier attempt still running, another loader) committed some of these
+                        // files after the ledger was read: nothing of this one was kept; read the ledger again.
+                        throw AutoloaderError.contention("\(table): some files were loaded by another transaction while this load was submitted")
+                    }
+                    if RedshiftSQL.isTransient(error) {
+                        throw AutoloaderError.warehouse(reason: "Redshift: \(error)", transient: true)
+                    }
+                    failures.append("Redshift: \(error)")
+                    if let problem = readRejectedRows() { failures[failures.count - 1] += " (\(problem))" }
                 }
                 failedIDs.formUnion(batchGroups.flatMap { $0.files.map(\.id) })
             }
@@ -207,6 +237,16 @@ public final class RedshiftWarehouse: CopyingWarehouse {
             return outcome
         } catch let error as AWSError {
             throw AutoloaderError.warehouse(reason: error.description, transient: error.isRetryable)
+        }
+    }
+
+    /// MAXERROR from the table's error policy: a file with bad rows loads nothing (0), loads the rest up to
+    /// `max_errors` rejected rows, or loads the rest whatever their number (COPY's ceiling).
+    func maxErrors(_ options: TableOptions) -> Int {
+        switch options.onError {
+        case .abortFile: return 0
+        case .skipRows: return options.maxErrors
+        case .continue: return RedshiftSQL.maxCopyErrors
         }
     }
 }

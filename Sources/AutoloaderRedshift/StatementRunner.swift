@@ -9,8 +9,12 @@ public protocol RedshiftStatementRunner: AnyObject {
     /// One statement, to completion; throws when it does not finish.
     func run(_ sql: String) throws
     func query(_ sql: String) throws -> [[String?]]
-    /// The statements as ONE transaction: all or nothing.
-    func runTransaction(_ sqls: [String]) throws -> TransactionResult
+    /// The statements as ONE transaction: all or nothing. `name` labels it where the way in can (the Data API's
+    /// StatementName); `submitted` hears its id as soon as it has one, before any waiting.
+    func runTransaction(_ sqls: [String], name: String, submitted: (String) -> Void) throws -> TransactionResult
+    /// Waits for transactions named `namePrefix…` that an earlier, interrupted load left running (a crash or a
+    /// polling timeout between submit and commit): the ledger is read only once they have ended. Returns their ids.
+    func awaitUnfinished(namePrefix: String) throws -> [String]
     /// Where rejected rows of a failed transaction's COPYs are (Redshift query ids).
     var describesItself: String { get }
 }
@@ -20,7 +24,8 @@ public struct TransactionResult: Sendable {
     public var state: String
     public var error: String?
     public var queryIDs: [Int64] = []
-    public var rows: Int64?
+    /// Each statement's row count (nil where not known: the wire protocol does not report them here).
+    public var statementRows: [Int64?] = []
     public var statementID: String?
     public var durationNanos: Int64?
 }
@@ -41,11 +46,23 @@ public final class DataAPIRunner: RedshiftStatementRunner {
 
     public func query(_ sql: String) throws -> [[String?]] { try api.query(sql) }
 
-    public func runTransaction(_ sqls: [String]) throws -> TransactionResult {
-        let id = try api.executeBatch(sqls)
+    public func runTransaction(_ sqls: [String], name: String, submitted: (String) -> Void) throws -> TransactionResult {
+        // The token is the request itself: a retry of this submission (a lost answer, a timeout) is the same
+        // statement, while a later load of the same files (new load id in its SQL) is a new one.
+        var hash = SHA256()
+        hash.update(Array(name.utf8))
+        for sql in sqls { hash.update(Array(sql.utf8)); hash.update([0]) }
+        let id = try api.executeBatch(sqls, name: name, clientToken: hash.finalizeHex())
+        submitted(id)
         let status = try api.wait(id)
-        return TransactionResult(state: status.state, error: status.error, queryIDs: status.queryIDs,
-                                 rows: status.resultRows.flatMap { $0 >= 0 ? $0 : nil }, statementID: id, durationNanos: status.durationNanos)
+        return TransactionResult(state: status.state, error: status.error, queryIDs: status.queryIDs, statementRows: status.subRows,
+                                 statementID: id, durationNanos: status.durationNanos)
+    }
+
+    public func awaitUnfinished(namePrefix: String) throws -> [String] {
+        let ids = try api.unfinished(namePrefix: namePrefix)
+        for id in ids { _ = try api.wait(id) }
+        return ids
     }
 }
 
@@ -61,7 +78,10 @@ public final class PostgresWireRunner: RedshiftStatementRunner {
 
     public func query(_ sql: String) throws -> [[String?]] { try session.query(sql) }
 
-    public func runTransaction(_ sqls: [String]) throws -> TransactionResult {
+    /// A session that ends ends its transaction: nothing of an interrupted load can still be running here.
+    public func awaitUnfinished(namePrefix: String) throws -> [String] { [] }
+
+    public func runTransaction(_ sqls: [String], name: String, submitted: (String) -> Void) throws -> TransactionResult {
         let start = DispatchTime.now().uptimeNanoseconds
         do {
             try session.execute("BEGIN")
@@ -70,10 +90,17 @@ public final class PostgresWireRunner: RedshiftStatementRunner {
             return TransactionResult(state: "FINISHED", durationNanos: Int64(DispatchTime.now().uptimeNanoseconds - start))
         } catch let error as AutoloaderError {
             if AutoloaderError.isTransient(error) { throw error }  // connection lost: retried by the service
-            try? session.execute("ROLLBACK")
-            // Redshift keeps the failed COPY's query id for the session; PostgreSQL has no such function.
-            let copyID = (try? session.query("SELECT pg_last_copy_id()"))?.first?.first.flatMap { $0.flatMap { Int64($0) } }
-            return TransactionResult(state: "FAILED", error: "\(error)", queryIDs: copyID.map { [$0] } ?? [],
+            try session.execute("ROLLBACK")  // a session that cannot even roll back throws: retried on a new one
+            // Redshift keeps the failed COPY's query id for the session (it names the rejected rows); a server
+            // without pg_last_copy_id() leaves them to be found by file and time.
+            var copyID: Int64?
+            var note = ""
+            do {
+                copyID = try session.query("SELECT pg_last_copy_id()").first?.first.flatMap { $0.flatMap { Int64($0) } }
+            } catch {
+                note = " (no COPY query id: \(error))"
+            }
+            return TransactionResult(state: "FAILED", error: "\(error)\(note)", queryIDs: copyID.map { [$0] } ?? [],
                                      durationNanos: Int64(DispatchTime.now().uptimeNanoseconds - start))
         }
     }

@@ -65,16 +65,18 @@ struct GoldenSQLTests {
             DATEFORMAT 'MM/DD/YYYY'
             TIMEFORMAT 'YYYY-MM-DD HH24:MI:SS'
             EMPTYASNULL
+            STATUPDATE OFF
+            COMPUPDATE OFF
             """)
     }
 
     @Test(arguments: [
         (Dialect(delimiter: UInt8(ascii: "\t"), header: false), Compression.bzip2,
-         ["FORMAT AS CSV", "DELIMITER '\\t'", "QUOTE AS '\"'", "BZIP2", "DATEFORMAT 'auto'", "TIMEFORMAT 'auto'", "EMPTYASNULL"]),
+         ["FORMAT AS CSV", "DELIMITER '\\t'", "QUOTE AS '\"'", "BZIP2", "DATEFORMAT 'auto'", "TIMEFORMAT 'auto'", "EMPTYASNULL", "STATUPDATE OFF", "COMPUPDATE OFF"]),
         (Dialect(delimiter: UInt8(ascii: "|"), quote: UInt8(ascii: "'"), header: true, skipLines: 2), Compression.zstd,
-         ["FORMAT AS CSV", "DELIMITER '|'", "QUOTE AS ''''", "IGNOREHEADER 3", "ZSTD", "DATEFORMAT 'auto'", "TIMEFORMAT 'auto'", "EMPTYASNULL"]),
+         ["FORMAT AS CSV", "DELIMITER '|'", "QUOTE AS ''''", "IGNOREHEADER 3", "ZSTD", "DATEFORMAT 'auto'", "TIMEFORMAT 'auto'", "EMPTYASNULL", "STATUPDATE OFF", "COMPUPDATE OFF"]),
         (Dialect(delimiter: UInt8(ascii: ";"), quote: nil, header: true), Compression.none,
-         ["FORMAT AS CSV", "DELIMITER ';'", "IGNOREHEADER 1", "DATEFORMAT 'auto'", "TIMEFORMAT 'auto'", "EMPTYASNULL"]),
+         ["FORMAT AS CSV", "DELIMITER ';'", "IGNOREHEADER 1", "DATEFORMAT 'auto'", "TIMEFORMAT 'auto'", "EMPTYASNULL", "STATUPDATE OFF", "COMPUPDATE OFF"]),
     ])
     func delimitedDialectsAndCompressions(dialect: Dialect, compression: Compression, expected: [String]) {
         let schema = TableSchema(columns: [Self.column("a", .init(kind: .integer))])
@@ -84,19 +86,20 @@ struct GoldenSQLTests {
     @Test func jsonParquetAndTheTablesOwnCopyOptions() {
         let schema = TableSchema(columns: [Self.column("id", .init(kind: .integer)), Self.column("when", .init(kind: .timestamptz, format: "%Y-%m-%dT%H:%M:%S%z"))])
         #expect(RedshiftSQL.copyOptions(format: .json, dialect: nil, compression: .gzip, schema: schema)
-            == ["FORMAT AS JSON 'auto ignorecase'", "GZIP", "DATEFORMAT 'auto'", "TIMEFORMAT 'auto'", "EMPTYASNULL"])
+            == ["FORMAT AS JSON 'auto ignorecase'", "GZIP", "DATEFORMAT 'auto'", "TIMEFORMAT 'auto'", "EMPTYASNULL", "STATUPDATE OFF", "COMPUPDATE OFF"])
         let parquet = RedshiftSQL.copyOptions(format: .parquet, dialect: nil, compression: .none, schema: schema)
-        #expect(parquet == ["FORMAT AS PARQUET"])
+        #expect(parquet == ["FORMAT AS PARQUET", "STATUPDATE OFF"])
         #expect(RedshiftSQL.copy(Self.target, staging: "s", columns: ["id", "when"], manifestURL: "s3://b/m", options: parquet, format: .parquet) == """
             COPY "s"
             FROM 's3://b/m'
             IAM_ROLE 'arn:aws:iam::123456789012:role/loader'
             MANIFEST
             FORMAT AS PARQUET
+            STATUPDATE OFF
             """)
         // The seed's CopyCommandOptions, set per table, replace what detection implies.
         #expect(RedshiftSQL.copyOptions(format: .csv, dialect: Dialect(), compression: .gzip, schema: schema, tableOptions: "delimiter '|' gzip")
-            == ["delimiter '|' gzip", "DATEFORMAT 'auto'", "TIMEFORMAT 'auto'", "EMPTYASNULL"])
+            == ["delimiter '|' gzip", "DATEFORMAT 'auto'", "TIMEFORMAT 'auto'", "EMPTYASNULL", "STATUPDATE OFF", "COMPUPDATE OFF"])
     }
 
     /// Issue 11, defect 2: columnar COPY takes none of the text parameters and no REGION; a table's text-format
@@ -104,9 +107,9 @@ struct GoldenSQLTests {
     @Test func columnarAndJSONCopyTakeOnlyWhatTheyAllow() {
         let schema = TableSchema(columns: [Self.column("d", .init(kind: .date, format: "%d/%m/%Y"))])
         #expect(RedshiftSQL.copyOptions(format: .parquet, dialect: nil, compression: .none, schema: schema, tableOptions: "delimiter '|' gzip")
-            == ["FORMAT AS PARQUET"])
+            == ["FORMAT AS PARQUET", "STATUPDATE OFF"])
         #expect(RedshiftSQL.copyOptions(format: .json, dialect: nil, compression: .none, schema: schema, tableOptions: "delimiter '|' gzip")
-            == ["FORMAT AS JSON 'auto ignorecase'", "DATEFORMAT 'DD/MM/YYYY'", "TIMEFORMAT 'auto'", "EMPTYASNULL"])
+            == ["FORMAT AS JSON 'auto ignorecase'", "DATEFORMAT 'DD/MM/YYYY'", "TIMEFORMAT 'auto'", "EMPTYASNULL", "STATUPDATE OFF", "COMPUPDATE OFF"])
         var target = Self.target
         target.region = "eu-west-1"
         let parquet = RedshiftSQL.copy(target, staging: "s", columns: ["d"], manifestURL: "s3://b/m", options: ["FORMAT AS PARQUET"], format: .parquet)
@@ -139,12 +142,15 @@ struct GoldenSQLTests {
     /// Issue 11, defect 3: a batch holds at most 40 statements and 100 KB; groups are never split.
     @Test func batchesStayWithinTheDataAPILimits() {
         let groups = (0..<60).map { i in ["CREATE \(i)", "COPY \(i)", "INSERT \(i)"] }
-        let batches = RedshiftSQL.batches(groups) { "LEDGER \($0)" }
-        #expect(batches.map(\.groups.count) == [13, 13, 13, 13, 8])
-        #expect(batches.allSatisfy { $0.sqls.count <= 40 && $0.sqls.last?.hasPrefix("LEDGER") == true })
+        let batches = RedshiftSQL.batches(groups, head: { ["LOCK", "GUARD \($0)"] }) { ["LEDGER \($0)"] }
+        #expect(batches.map(\.groups.count) == [12, 12, 12, 12, 12])
+        #expect(batches.allSatisfy { $0.sqls.count <= 40 && $0.sqls.first == "LOCK" && $0.sqls.last?.hasPrefix("LEDGER") == true })
         #expect(batches.flatMap(\.groups) == Array(0..<60))
+        // Rows loaded are the INSERTs' counts: each group's last statement, after the head.
+        #expect(batches[0].rowStatements == (0..<12).map { 2 + 3 * $0 + 2 })
+        #expect(batches[0].rowStatements.allSatisfy { batches[0].sqls[$0].hasPrefix("INSERT") })
         let big = (0..<5).map { i in [String(repeating: "x", count: 40_000) + "\(i)"] }
-        #expect(RedshiftSQL.batches(big) { _ in "L" }.map(\.groups.count) == [2, 2, 1])
+        #expect(RedshiftSQL.batches(big) { _ in ["L"] }.map(\.groups.count) == [2, 2, 1])
     }
 
     @Test func dateFormatsMapOrFallBackToAuto() {
@@ -170,8 +176,15 @@ struct GoldenSQLTests {
             }
 
             """)
-        #expect(RedshiftSQL.createStaging(Self.target, staging: "stage_42_1", like: "orders", columns: ["id", "item"])
-            == #"CREATE TEMP TABLE "stage_42_1" AS SELECT "id", "item" FROM "analytics"."orders" WHERE FALSE"#)
+        #expect(RedshiftSQL.createStaging(staging: "stage_42_1", columns: [Self.column("id", .init(kind: .integer)), Self.column("item", .varchar(4, bytes: 6))])
+            == #"CREATE TEMP TABLE "stage_42_1" ("id" INTEGER, "item" VARCHAR(18))"#)
+        #expect(RedshiftSQL.ledgerGuard(Self.target, table: "orders", files: [
+            FileRecord(id: 1, table: "orders", key: "orders/a.csv", size: 10, modifiedNanos: 5, partitions: [:], state: .loading, discoveredAt: ""),
+        ]) == [
+            #"LOCK "analytics"."_autoloader_ledger""#,
+            #"CREATE TEMP TABLE "_autoloader_guard" ("file_already_in_ledger" VARCHAR(1) NOT NULL)"#,
+            #"INSERT INTO "_autoloader_guard" SELECT NULL FROM "analytics"."_autoloader_ledger" WHERE "table_name" = 'orders' AND "file_key" || '|' || CAST("size" AS VARCHAR(20)) || '|' || CAST("mtime_ns" AS VARCHAR(20)) IN ('orders/a.csv|10|5')"#,
+        ])
         #expect(RedshiftSQL.insertFromStaging(Self.target, table: "orders", staging: "stage_42_1", columns: ["id", "item"],
                                               partitions: [("region", "o'neil")], loadID: 42) == """
             INSERT INTO "analytics"."orders" ("id", "item", "region", "_autoloader_load_id")

@@ -74,7 +74,8 @@ public enum AWSError: Error, Sendable, CustomStringConvertible, Equatable {
         case let .service(status, code, _, _, _):
             return status >= 500 || status == 429
                 || ["SlowDown", "Throttling", "ThrottlingException", "RequestTimeout", "RequestTimeTooSkewed", "InternalError",
-                    "ServiceUnavailable", "RequestThrottled", "ProvisionedThroughputExceededException"].contains(code)
+                    "ServiceUnavailable", "RequestThrottled", "ProvisionedThroughputExceededException",
+                    "ActiveStatementsExceededException"].contains(code)
         case .transport: return true
         case .credentials, .protocolError: return false
         }
