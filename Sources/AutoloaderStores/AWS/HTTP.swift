@@ -57,7 +57,13 @@ public final class HTTPTransport: @unchecked Sendable {
             done.signal()
         }
         task.resume()
-        done.wait()
+        // URLSession's own timeout on Linux is an idle timer that an answer held back by the server does not always
+        // trip: the wait is bounded here too, and the request cancelled (the AWS client then retries it).
+        if done.wait(timeout: .now() + timeoutSeconds) == .timedOut {
+            task.cancel()
+            _ = done.wait(timeout: .now() + 5)  // the cancelled task's completion, so `box` is no longer written to
+            throw TransportError(reason: "\(method) \(target.host ?? url): no answer within \(timeoutSeconds) s", timedOut: true)
+        }
         switch box.result {
         case let .success(r)?: return r
         case let .failure(e)?: throw e
