@@ -173,19 +173,23 @@ struct CountingTarget {
         #expect(missing.stderr.contains("no such bucket"), "\(missing.stderr)")
     }
 
-    /// Redshift through the Data API on moto (statements finish, nothing really runs): the CLI detects from S3,
-    /// writes a manifest next to the data, submits one batch, and records the files as loaded in its catalog.
-    @Test(.needsS3) func loadIntoRedshiftWritesManifestsAndRecordsTheLoad() throws {
+    /// Redshift through the Data API, on the Redshift double (statements run on PostgreSQL under Redshift's rules):
+    /// the CLI detects from S3, writes a manifest next to the data, submits one batch, and records the files as
+    /// loaded in its catalog; the rows are in the table with their partition values.
+    @Test(.needsS3, .needsPostgres) func loadIntoRedshiftWritesManifestsAndRecordsTheLoad() throws {
         let s3 = try TestS3.make()
         let w = try Workdir()
         try s3.put(w, "orders/region=eu/a.csv", "id,amount,day\n1,2.50,03/08/1971\n2,3.75,12/31/1999\n")
         let gz = try w.file("b.csv", "id,amount,day\n3,1.00,01/01/2000\n")
         #expect(shell("gzip -f \(gz.path)") == 0)
         #expect(s3.aws("s3 cp \(gz.path).gz '\(s3.root)orders/region=us/b.csv.gz'") == 0)
-        let url = "redshift-serverless://etl/dev?iam_role=arn:aws:iam::123456789012:role/loader&catalog=sqlite:\(w.database.path)"
+        let database = RedshiftDouble.freshDatabase()
+        let url = "redshift-serverless://etl/\(database)?iam_role=arn:aws:iam::123456789012:role/loader&catalog=sqlite:\(w.database.path)"
         let load = try CLI.run(["load", s3.root, "--endpoint", s3.endpoint, "--warehouse", url], in: w.url)
         #expect(load.status == 0, "\(load.stdout)\(load.stderr)")
         #expect(load.stderr.contains("DATEFORMAT 'MM/DD/YYYY'") && load.stderr.contains("GZIP"), "\(load.stderr)")
+        #expect(try RedshiftDouble.psql(database, "SELECT id, amount, day, region FROM orders ORDER BY id")
+            == "1|2.50|1971-03-08|eu\n2|3.75|1999-12-31|eu\n3|1.00|2000-01-01|us")
         // The load log holds the batch as submitted, with the statement id and Redshift query ids.
         let statement = CLI.sqlite(w.database, "SELECT statement FROM _autoloader_loads ORDER BY id LIMIT 1")
         #expect(statement.contains("COPY \"stage_") && statement.contains("-- statement ") && statement.contains("-- query ids "), "\(statement)")
@@ -198,12 +202,44 @@ struct CountingTarget {
         #expect(again.status == 0 && !again.stderr.contains("BatchExecuteStatement"))
     }
 
-    /// The manifest path follows the table's evolution policy (it used to ignore it and always add columns):
-    /// under `fail`, a file that differs is refused before anything is submitted.
-    @Test(.needsS3) func redshiftHonoursTheEvolutionPolicy() throws {
+    /// Issue 11, defect 4: the loader is killed (SIGKILL) after submitting its transaction and before Redshift
+    /// commits it. The next load finds the transaction by its name, waits for it to end, reads the ledger, and
+    /// loads nothing twice: each row once (count, distinct ids, sum).
+    @Test(.needsS3, .needsPostgres) func aLoaderKilledBetweenSubmitAndCommitLoadsEachFileOnce() throws {
         let s3 = try TestS3.make()
         let w = try Workdir()
-        let url = "redshift-serverless://etl/dev?iam_role=arn:aws:iam::123456789012:role/loader&catalog=sqlite:\(w.database.path)"
+        try s3.put(w, "orders/a.csv", "id,amount\n1,1.00\n2,2.00\n3,3.00\n")
+        try s3.put(w, "orders/b.csv", "id,amount\n4,4.00\n5,5.00\n")
+        let database = RedshiftDouble.freshDatabase()
+        let url = "redshift-serverless://etl/\(database)?iam_role=arn:aws:iam::123456789012:role/loader&catalog=sqlite:\(w.database.path)"
+        // The transaction holding the ledger rows waits 6 s before its COMMIT.
+        try RedshiftDouble.inject(.hold, database: database, match: #""_autoloader_ledger" ("table_name""#, seconds: 6)
+        let log = w.url.appendingPathComponent("first.log")
+        let first = try CLI.start(["load", s3.root, "--endpoint", s3.endpoint, "--warehouse", url], in: w.url, log: log)
+        let submitted = CLI.waitFor(seconds: 30) { ((try? String(contentsOf: log, encoding: .utf8)) ?? "").contains("submitted statement") }
+        #expect(submitted != nil, "\(tail(log))")
+        kill(first.processIdentifier, SIGKILL)
+        first.waitUntilExit()
+        // Its transaction is still open in "Redshift" (its ledger lock would block a read of the ledger until it ends).
+        let open = CLI.waitFor(seconds: 4) {
+            (try? RedshiftDouble.psql("postgres", "SELECT count(*) FROM pg_stat_activity WHERE datname = '\(database)' AND state = 'idle in transaction'")) == "1"
+        }
+        #expect(open != nil, "\(tail(log))")
+
+        let again = try CLI.run(["load", s3.root, "--endpoint", s3.endpoint, "--warehouse", url], in: w.url)
+        #expect(again.status == 0, "\(again.stderr)")
+        #expect(again.stderr.contains("waited for statement"), "\(again.stderr)")
+        #expect(try RedshiftDouble.psql(database, "SELECT count(*), count(DISTINCT id), sum(id) FROM orders") == "5|5|15")
+        #expect(try RedshiftDouble.psql(database, "SELECT count(*) FROM _autoloader_ledger") == "2")
+        #expect(CLI.sqlite(w.database, "SELECT count(*) FROM _autoloader_files WHERE state = 'loaded'") == "2")
+    }
+
+    /// The manifest path follows the table's evolution policy (it used to ignore it and always add columns):
+    /// under `fail`, a file that differs is refused before anything is submitted.
+    @Test(.needsS3, .needsPostgres) func redshiftHonoursTheEvolutionPolicy() throws {
+        let s3 = try TestS3.make()
+        let w = try Workdir()
+        let url = "redshift-serverless://etl/\(RedshiftDouble.freshDatabase())?iam_role=arn:aws:iam::123456789012:role/loader&catalog=sqlite:\(w.database.path)"
         try s3.put(w, "orders/a.csv", "id,amount\n1,2.50\n")
         #expect(try CLI.run(["load", s3.root, "--endpoint", s3.endpoint, "--warehouse", url], in: w.url).status == 0)
         #expect(try CLI.run(["options", "orders", #"{"evolution": "fail"}"#, "--warehouse", url], in: w.url).status == 0)
