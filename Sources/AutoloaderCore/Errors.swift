@@ -71,4 +71,7 @@ public enum Limits {
     public static let maxRecordBytes = 64 << 20
     /// Most columns a table may get from a file (PostgreSQL's limit; SQLite's default is 2,000).
     public static let maxColumns = 1600
+    /// Largest file rewritten in memory into what a warehouse's own reader can read (Redshift COPY: a top-level
+    /// JSON array as one object per line, Latin-1 as UTF-8); a larger one is refused with what to do instead.
+    public static let maxRestageBytes = 512 << 20
 }

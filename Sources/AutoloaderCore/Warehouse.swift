@@ -150,8 +150,12 @@ public struct CopyGroup: Sendable {
     /// The files' columns, in file order (COPY maps CSV by position, JSON and Parquet by name/position).
     public var columns: [String]
     public var partitions: [(String, String)]
+    /// The columns as detected in these files (their date layouts and null spellings; types are the table's).
+    public var fileColumns: [Column]
+    /// The length of what COPY reads where it is not the file's (a file rewritten into what COPY can read).
+    public var contentLengths: [Int64: Int64]
     public init(files: [FileRecord], urls: [Int64: String], format: FileFormat, compression: Compression, dialect: Dialect?,
-                columns: [String], partitions: [(String, String)]) {
+                columns: [String], partitions: [(String, String)], fileColumns: [Column] = [], contentLengths: [Int64: Int64] = [:]) {
         self.files = files
         self.urls = urls
         self.format = format
@@ -159,6 +163,8 @@ public struct CopyGroup: Sendable {
         self.dialect = dialect
         self.columns = columns
         self.partitions = partitions
+        self.fileColumns = fileColumns
+        self.contentLengths = contentLengths
     }
 }
 
@@ -186,4 +192,7 @@ public struct CopyOutcome: Sendable {
 public protocol CopyingWarehouse: Warehouse {
     func copy(table: String, loadID: Int64, schema: TableSchema, previous: TableSchema?, groups: [CopyGroup],
               options: TableOptions) throws -> CopyOutcome
+    /// Puts a rewritten copy of a file where the warehouse's reader can read it (never under the landing root);
+    /// returns its URL. `name` is unique per file version, so a retry overwrites the same object.
+    func stage(table: String, name: String, body: [UInt8]) throws -> String
 }

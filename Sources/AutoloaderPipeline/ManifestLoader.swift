@@ -32,7 +32,7 @@ public struct ManifestLoader {
         var order: [String] = []
         var failed: [Int64: String] = [:]
         for file in files {
-            guard let url = store.url(for: file.key) else {
+            guard let landedURL = store.url(for: file.key) else {
                 throw AutoloaderError.usage("\(warehouse.capabilities.name) reads the files itself, from S3: use --source s3://bucket/prefix/")
             }
             let detection: Detection
@@ -61,19 +61,37 @@ public struct ManifestLoader {
                 failed[file.id] = AutoloaderError.badInput(SourceLocation(file: file.key), reason: reason).description
                 continue
             }
+            // What COPY cannot read is rewritten into what it can, next to the manifests.
+            var (url, compression, fileDialect, length) = (landedURL, detection.compression, detection.dialect, Int64?.none)
+            if let kind = Restaging(detection) {
+                do {
+                    let body = try kind.rewrite(Decompression.open(store.open(key: file.key), name: file.key).reader, name: file.key)
+                    url = try warehouse.stage(table: table, name: "\(file.id)-\(file.modifiedNanos).\(kind.fileExtension)", body: body)
+                    (compression, length) = (.none, Int64(body.count))
+                    if kind == .utf8 { fileDialect?.encoding = .utf8 }
+                } catch {
+                    if AutoloaderError.isTransient(error) { throw error }
+                    failed[file.id] = "\(error)"
+                    continue
+                }
+            }
             evolving = plan.table
             for p in file.partitions.keys.sorted() where !partitionColumns.contains(p) { partitionColumns.append(p) }
             if dialect == nil, detection.format == .csv { dialect = detection.dialect }
             let partitions = file.partitions.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }
             let names = fileSchema.columns.map(\.name)
-            let key = "\(detection.format)|\(detection.compression)|\(String(describing: detection.dialect))|\(names)|\(partitions.map { "\($0.0)=\($0.1)" })"
+            // One COPY per layout: the same columns, date layouts and null spellings, dialect, compression, partition values.
+            let layout = fileSchema.columns.map { "\($0.name):\($0.type.format ?? ""):\($0.nullTokens)" }
+            let key = "\(detection.format)|\(compression)|\(String(describing: fileDialect))|\(layout)|\(partitions.map { "\($0.0)=\($0.1)" })"
             if groups[key] == nil {
                 order.append(key)
-                groups[key] = CopyGroup(files: [], urls: [:], format: detection.format, compression: detection.compression,
-                                        dialect: detection.format == .csv ? detection.dialect : nil, columns: names, partitions: partitions)
+                groups[key] = CopyGroup(files: [], urls: [:], format: detection.format, compression: compression,
+                                        dialect: detection.format == .csv ? fileDialect : nil, columns: names, partitions: partitions,
+                                        fileColumns: fileSchema.columns)
             }
             groups[key]?.files.append(file)
             groups[key]?.urls[file.id] = url
+            if let length { groups[key]?.contentLengths[file.id] = length }
         }
 
         let schema = evolving ?? TableSchema(columns: [])
@@ -125,5 +143,68 @@ public struct ManifestLoader {
             throw error
         }
         return summary
+    }
+}
+
+/// A file a warehouse's reader cannot read as it is, rewritten into one it can (Redshift COPY: JSON 'auto' reads
+/// objects one after another, not a top-level array; COPY reads UTF-8 and UTF-16, not Latin-1).
+enum Restaging: Equatable {
+    /// A top-level JSON array → one object per line.
+    case ndjson
+    /// Latin-1 text → UTF-8.
+    case utf8
+
+    init?(_ detection: Detection) {
+        if detection.format == .json, detection.jsonLayout == JSONLayout.array.rawValue { self = .ndjson; return }
+        if detection.format == .csv, detection.dialect?.encoding == .latin1 { self = .utf8; return }
+        return nil
+    }
+
+    var fileExtension: String { self == .ndjson ? "json" : "csv" }
+
+    func rewrite(_ reader: any ByteReader, name: String) throws -> [UInt8] {
+        var out: [UInt8] = []
+        func check() throws {
+            if out.count > Limits.maxRestageBytes {
+                throw AutoloaderError.badInput(SourceLocation(file: name), reason: "the file must be rewritten for COPY (\(self == .ndjson ? "a top-level JSON array" : "Latin-1 text")) "
+                    + "and is larger than \(Limits.maxRestageBytes >> 20) MiB: land it as \(self == .ndjson ? "one object per line" : "UTF-8") instead")
+            }
+        }
+        switch self {
+        case .utf8:
+            var chunk = [UInt8](repeating: 0, count: 1 << 16)
+            while true {
+                let n = try chunk.withUnsafeMutableBytes { try reader.read(into: $0) }
+                if n == 0 { break }
+                for b in chunk[0..<n] {
+                    if b < 0x80 { out.append(b) } else { out.append(0xC0 | (b >> 6)); out.append(0x80 | (b & 0x3F)) }
+                }
+                try check()
+            }
+        case .ndjson:
+            let records = JSONRecordReader(source: reader)
+            do {
+                while let record = try records.next() {
+                    out.append(UInt8(ascii: "{"))
+                    for (i, (key, value)) in record.enumerated() {
+                        if i > 0 { out.append(UInt8(ascii: ",")) }
+                        out += Array(JSONText.string(key).utf8)
+                        out.append(UInt8(ascii: ":"))
+                        switch value {
+                        case .null: out += Array("null".utf8)
+                        case let .bool(b): out += Array((b ? "true" : "false").utf8)
+                        case let .number(text): out += text
+                        case let .string(s): out += Array(JSONText.string(s).utf8)
+                        case let .nested(text): out += Array(text.utf8)
+                        }
+                    }
+                    out += [UInt8(ascii: "}"), 0x0A]
+                    try check()
+                }
+            } catch let error as JSONSyntaxError {
+                throw AutoloaderError.badInput(SourceLocation(file: name, line: error.line), reason: error.reason)
+            }
+        }
+        return out
     }
 }

@@ -141,9 +141,18 @@ public enum RedshiftSQL {
                 options.append("FORMAT AS JSON 'auto ignorecase'")
             case .csv, .invalid:
                 let d = dialect ?? Dialect()
-                options.append("FORMAT AS CSV")
-                options.append("DELIMITER " + (d.delimiter == UInt8(ascii: "\t") ? "'\\t'" : literal(String(UnicodeScalar(d.delimiter)))))
-                if let q = d.quote { options.append("QUOTE AS \(literal(String(UnicodeScalar(q))))") }
+                let delimiter = "DELIMITER " + (d.delimiter == UInt8(ascii: "\t") ? "'\\t'" : literal(String(UnicodeScalar(d.delimiter))))
+                if d.escape != nil || d.quote == nil {
+                    // Text mode: CSV mode forbids ESCAPE, and would take a `"` opening a never-quoted field for a quote.
+                    // REMOVEQUOTES keeps delimiters inside double quotes; ESCAPE reads `\"`, `\\` and an escaped delimiter.
+                    options.append(delimiter)
+                    if d.escape != nil { options.append("ESCAPE") }
+                    if d.quote != nil { options.append("REMOVEQUOTES") }
+                } else {
+                    options.append("FORMAT AS CSV")
+                    options.append(delimiter)
+                    if let q = d.quote { options.append("QUOTE AS \(literal(String(UnicodeScalar(q))))") }
+                }
                 let skip = d.skipLines + (d.header ? 1 : 0)
                 if skip > 0 { options.append("IGNOREHEADER \(skip)") }
                 if d.encoding == .utf16LE || d.encoding == .utf16BE { options.append("ENCODING \(d.encoding == .utf16LE ? "UTF16LE" : "UTF16BE")") }
@@ -155,20 +164,88 @@ public enum RedshiftSQL {
             case .none: break
             }
         }
-        options.append("DATEFORMAT \(literal(dateFormat(schema, kinds: [.date])))")
-        options.append("TIMEFORMAT \(literal(dateFormat(schema, kinds: [.timestamp, .timestamptz])))")
+        let plan = stagingPlan(schema.columns, format: format)
+        options.append("DATEFORMAT \(literal(plan.dateFormat))")
+        options.append("TIMEFORMAT \(literal(plan.timeFormat))")
         options.append("EMPTYASNULL")
         if maxErrors > 0 { options.append("MAXERROR \(min(maxErrors, maxCopyErrors))") }
         options += ["STATUPDATE OFF", "COMPUPDATE OFF"]
         return options.map { $0.trimmingCharacters(in: .whitespaces) }
     }
 
-    /// One Redshift format for the columns of these kinds when they all agree and it is expressible;
-    /// otherwise `auto` (which reads ISO and most common layouts).
-    static func dateFormat(_ schema: TableSchema, kinds: Set<TypeKind>) -> String {
-        let formats = Set(schema.columns.filter { kinds.contains($0.type.kind) }.compactMap(\.type.format))
-        guard formats.count == 1, let f = formats.first, let mapped = redshiftFormat(f) else { return "auto" }
-        return mapped
+    /// Why COPY cannot read files of this dialect (nil: it can), said before anything is submitted.
+    public static func copyRefusal(format: FileFormat, dialect: Dialect?) -> String? {
+        guard format == .csv, let d = dialect else { return nil }
+        if let e = d.escape, e != UInt8(ascii: "\\") {
+            return "Redshift's COPY escapes only with a backslash, and this file escapes with '\(String(UnicodeScalar(e)))'"
+        }
+        if d.escape != nil, let q = d.quote, q != UInt8(ascii: "\"") {
+            return "a backslash-escaped file needs COPY's text mode, whose REMOVEQUOTES takes only double quotes, and this file quotes with '\(String(UnicodeScalar(q)))'"
+        }
+        if d.encoding == .latin1 { return "Redshift's COPY reads UTF-8 and UTF-16 only, and this file is Latin-1" }
+        return nil
+    }
+
+    /// The staging table's column that takes the empty field after a trailing delimiter (COPY counts it as a field).
+    public static let trailingColumn = "_autoloader_trailing"
+
+    /// How a group's file columns reach the table. One COPY takes one DATEFORMAT and one TIMEFORMAT: the first
+    /// date (time) column's layout is COPY's, and a column laid out differently is staged as text and converted in
+    /// the INSERT … SELECT with its own (TO_DATE / TO_TIMESTAMP): day-first and month-first columns in one file both
+    /// load right. A typed column in which detection saw null spellings besides the empty field (`NA`, `N/A`,
+    /// `NULL`, `\N`) is staged as text too, those spellings becoming NULL in the INSERT — not with COPY's NULL AS,
+    /// which would apply to every column and turn a text column's "NA" into NULL (the other warehouses keep it).
+    public struct StagingPlan: Sendable, Equatable {
+        public struct Staged: Sendable, Equatable {
+            public var name: String
+            /// Its type in the staging table.
+            public var type: String
+            /// What the INSERT … SELECT takes from it.
+            public var select: String
+        }
+        public var columns: [Staged]
+        /// What COPY fills, in file order.
+        public var copyColumns: [String]
+        public var dateFormat: String
+        public var timeFormat: String
+    }
+
+    /// `columns`: the file's columns with the table's types, each with the layout and null spellings detection saw
+    /// in the file.
+    public static func stagingPlan(_ columns: [Column], format: FileFormat, trailingDelimiter: Bool = false,
+                                   varcharFactor: Int = TypeSpelling.defaultVarcharFactor) -> StagingPlan {
+        func layout(_ c: Column) -> String { c.type.format.flatMap(redshiftFormat) ?? "auto" }
+        let dates = columns.filter { $0.type.kind == .date }, times = columns.filter { [.timestamp, .timestamptz].contains($0.type.kind) }
+        let dateFormat = dates.first.map(layout) ?? "auto", timeFormat = times.first.map(layout) ?? "auto"
+        var staged: [StagingPlan.Staged] = []
+        for c in columns {
+            let name = SQLIdentifier.quoted(c.name)
+            let spelled = TypeSpelling.redshift.sql(c.type, varcharFactor: varcharFactor)
+            var converted: String?
+            if format != .parquet {
+                switch c.type.kind {
+                case .date where layout(c) != dateFormat:
+                    converted = layout(c) == "auto" ? "CAST(\(name) AS DATE)" : "TO_DATE(\(name), \(literal(layout(c))))"
+                case .timestamp where layout(c) != timeFormat:
+                    converted = layout(c) == "auto" ? "CAST(\(name) AS TIMESTAMP)" : "CAST(TO_TIMESTAMP(\(name), \(literal(layout(c)))) AS TIMESTAMP)"
+                case .timestamptz where layout(c) != timeFormat:
+                    converted = layout(c) == "auto" ? "CAST(\(name) AS TIMESTAMPTZ)" : "TO_TIMESTAMP(\(name), \(literal(layout(c))))"
+                default: break
+                }
+                let spellings = c.nullTokens.filter { !$0.isEmpty }
+                if !spellings.isEmpty, c.type.kind != .varchar, c.type.kind != .json {
+                    let value = converted ?? "CAST(\(name) AS \(spelled))"
+                    converted = "CASE WHEN TRIM(\(name)) IN (\(spellings.map(literal).joined(separator: ", "))) THEN NULL ELSE \(value) END"
+                }
+            }
+            staged.append(converted.map { .init(name: c.name, type: "VARCHAR(256)", select: $0) } ?? .init(name: c.name, type: spelled, select: name))
+        }
+        var copyColumns = columns.map(\.name)
+        if trailingDelimiter, format == .csv {
+            staged.append(.init(name: trailingColumn, type: "VARCHAR(256)", select: ""))
+            copyColumns.append(trailingColumn)
+        }
+        return StagingPlan(columns: staged, copyColumns: copyColumns, dateFormat: dateFormat, timeFormat: timeFormat)
     }
 
     /// `%m/%d/%Y` → `MM/DD/YYYY`. nil for anything COPY's format strings cannot say exactly.
@@ -201,11 +278,11 @@ public enum RedshiftSQL {
         return sql + "\n" + options.joined(separator: "\n")
     }
 
-    /// The staging table: the file's columns with the table's types, spelled out (no read of the target, no
-    /// partition columns: COPY cannot fill them). Temporary: it ends with the transaction's session.
-    public static func createStaging(staging: String, columns: [Column], varcharFactor: Int = TypeSpelling.defaultVarcharFactor) -> String {
+    /// The staging table: the plan's columns with their types spelled out (no read of the target, no partition
+    /// columns: COPY cannot fill them). Temporary: it ends with the transaction's session.
+    public static func createStaging(staging: String, plan: StagingPlan) -> String {
         "CREATE TEMP TABLE \(SQLIdentifier.quoted(staging)) ("
-            + columns.map { "\(SQLIdentifier.quoted($0.name)) \(TypeSpelling.redshift.sql($0.type, varcharFactor: varcharFactor))" }.joined(separator: ", ")
+            + plan.columns.map { "\(SQLIdentifier.quoted($0.name)) \($0.type)" }.joined(separator: ", ")
             + ")"
     }
 
@@ -237,11 +314,12 @@ public enum RedshiftSQL {
         ]
     }
 
-    /// Staged rows into the table, with the partition values and the load id as constants.
-    public static func insertFromStaging(_ target: Target, table: String, staging: String, columns: [String],
+    /// Staged rows into the table (converted as the plan says), with the partition values and the load id as constants.
+    public static func insertFromStaging(_ target: Target, table: String, staging: String, plan: StagingPlan,
                                          partitions: [(String, String)], loadID: Int64) -> String {
-        let names = columns.map(SQLIdentifier.quoted) + partitions.map { SQLIdentifier.quoted($0.0) } + [SQLIdentifier.quoted(loadIDColumn)]
-        let values = columns.map(SQLIdentifier.quoted) + partitions.map { literal($0.1) } + [String(loadID)]
+        let loaded = plan.columns.filter { $0.name != trailingColumn }
+        let names = loaded.map { SQLIdentifier.quoted($0.name) } + partitions.map { SQLIdentifier.quoted($0.0) } + [SQLIdentifier.quoted(loadIDColumn)]
+        let values = loaded.map(\.select) + partitions.map { literal($0.1) } + [String(loadID)]
         return "INSERT INTO \(qualified(target.schema, table)) (\(names.joined(separator: ", ")))\n"
             + "SELECT \(values.joined(separator: ", ")) FROM \(SQLIdentifier.quoted(staging))"
     }

@@ -113,7 +113,7 @@ public final class RedshiftWarehouse: CopyingWarehouse {
                 return "\(key)|\(size)|\(mtime)"
             })
             outcome.alreadyLoaded = all.filter { done.contains("\($0.key)|\($0.size)|\($0.modifiedNanos)") }.map(\.id)
-            let remaining = groups.compactMap { g -> CopyGroup? in
+            var remaining = groups.compactMap { g -> CopyGroup? in
                 var g = g
                 g.files.removeAll { outcome.alreadyLoaded.contains($0.id) }
                 return g.files.isEmpty ? nil : g
@@ -141,19 +141,39 @@ public final class RedshiftWarehouse: CopyingWarehouse {
             // batches that fit, each ONE transaction with the ledger rows of its own files, so each is exactly
             // once by itself; a batch that fails fails only its files.
             var groupSQL: [[String]] = []
+            var failures: [String] = []
+            var failedIDs = Set<Int64>()
+            // What COPY cannot read is refused before anything is submitted, naming the files and the reason.
+            let refused = remaining.compactMap { g in RedshiftSQL.copyRefusal(format: g.format, dialect: g.dialect).map { (g, $0) } }
+            for (g, reason) in refused {
+                failures.append("\(g.files.map(\.key).joined(separator: ", ")): \(reason)")
+                failedIDs.formUnion(g.files.map(\.id))
+            }
+            remaining.removeAll { g in g.files.contains { failedIDs.contains($0.id) } }
             for (i, g) in remaining.enumerated() {
                 let key = RedshiftSQL.manifestKey(target, table: table, loadID: loadID, part: remaining.count > 1 ? i + 1 : nil)
-                let entries = g.files.map { RedshiftSQL.ManifestEntry(url: g.urls[$0.id] ?? "", contentLength: $0.size) }
+                let entries = g.files.map { RedshiftSQL.ManifestEntry(url: g.urls[$0.id] ?? "", contentLength: g.contentLengths[$0.id] ?? $0.size) }
                 try s3.put(bucket: target.manifestBucket, key: key, body: Array(RedshiftSQL.manifest(entries).utf8), contentType: "application/json")
                 let staging = "stage_\(loadID)_\(i + 1)"
-                let fileSchema = TableSchema(columns: g.columns.compactMap { name in schema.columns.first { $0.name == name } })
-                let copyOptions = RedshiftSQL.copyOptions(format: g.format, dialect: g.dialect, compression: g.compression, schema: fileSchema,
-                                                          tableOptions: options.copyOptions, maxErrors: maxErrors(options))
+                // The file's columns with the table's types, and the layouts and null spellings detection saw in these files.
+                let columns = g.columns.compactMap { name -> Column? in
+                    guard var c = schema.columns.first(where: { $0.name == name }) else { return nil }
+                    if let f = g.fileColumns.first(where: { $0.name == name }) {
+                        if f.type.kind == c.type.kind { c.type.format = f.type.format }
+                        c.nullTokens = f.nullTokens
+                    }
+                    return c
+                }
+                let plan = RedshiftSQL.stagingPlan(columns, format: g.format, trailingDelimiter: g.dialect?.trailingDelimiter ?? false,
+                                                   varcharFactor: varcharFactor)
+                let copyOptions = RedshiftSQL.copyOptions(format: g.format, dialect: g.dialect, compression: g.compression,
+                                                          schema: TableSchema(columns: columns), tableOptions: options.copyOptions,
+                                                          maxErrors: maxErrors(options))
                 groupSQL.append([
-                    RedshiftSQL.createStaging(staging: staging, columns: fileSchema.columns, varcharFactor: varcharFactor),
-                    RedshiftSQL.copy(target, staging: staging, columns: g.columns, manifestURL: "s3://\(target.manifestBucket)/\(key)",
+                    RedshiftSQL.createStaging(staging: staging, plan: plan),
+                    RedshiftSQL.copy(target, staging: staging, columns: plan.copyColumns, manifestURL: "s3://\(target.manifestBucket)/\(key)",
                                      options: copyOptions, format: g.format),
-                    RedshiftSQL.insertFromStaging(target, table: table, staging: staging, columns: g.columns, partitions: g.partitions, loadID: loadID),
+                    RedshiftSQL.insertFromStaging(target, table: table, staging: staging, plan: plan, partitions: g.partitions, loadID: loadID),
                 ])
             }
             let now = WallClock.iso(nanos: WallClock.nowNanos())
@@ -164,8 +184,6 @@ public final class RedshiftWarehouse: CopyingWarehouse {
                 [RedshiftSQL.ledgerInsert(self.target, table: table, files: indices.flatMap { remaining[$0].files }, loadID: loadID, at: at)]
             })
             var statements: [String] = []
-            var failures: [String] = []
-            var failedIDs = Set<Int64>()
             var rowsLoaded: Int64? = 0
             for (n, batch) in batches.enumerated() {
                 let sqls = batch.sqls
@@ -238,6 +256,17 @@ public final class RedshiftWarehouse: CopyingWarehouse {
         } catch let error as AWSError {
             throw AutoloaderError.warehouse(reason: error.description, transient: error.isRetryable)
         }
+    }
+
+    public func stage(table: String, name: String, body: [UInt8]) throws -> String {
+        let prefix = target.manifestPrefix.isEmpty || target.manifestPrefix.hasSuffix("/") ? target.manifestPrefix : target.manifestPrefix + "/"
+        let key = "\(prefix)restaged/\(table)/\(name)"
+        do {
+            try s3.put(bucket: target.manifestBucket, key: key, body: body)
+        } catch let error as AWSError {
+            throw AutoloaderError.warehouse(reason: error.description, transient: error.isRetryable)
+        }
+        return "s3://\(target.manifestBucket)/\(key)"
     }
 
     /// MAXERROR from the table's error policy: a file with bad rows loads nothing (0), loads the rest up to

@@ -76,7 +76,7 @@ struct GoldenSQLTests {
         (Dialect(delimiter: UInt8(ascii: "|"), quote: UInt8(ascii: "'"), header: true, skipLines: 2), Compression.zstd,
          ["FORMAT AS CSV", "DELIMITER '|'", "QUOTE AS ''''", "IGNOREHEADER 3", "ZSTD", "DATEFORMAT 'auto'", "TIMEFORMAT 'auto'", "EMPTYASNULL", "STATUPDATE OFF", "COMPUPDATE OFF"]),
         (Dialect(delimiter: UInt8(ascii: ";"), quote: nil, header: true), Compression.none,
-         ["FORMAT AS CSV", "DELIMITER ';'", "IGNOREHEADER 1", "DATEFORMAT 'auto'", "TIMEFORMAT 'auto'", "EMPTYASNULL", "STATUPDATE OFF", "COMPUPDATE OFF"]),
+         ["DELIMITER ';'", "IGNOREHEADER 1", "DATEFORMAT 'auto'", "TIMEFORMAT 'auto'", "EMPTYASNULL", "STATUPDATE OFF", "COMPUPDATE OFF"]),
     ])
     func delimitedDialectsAndCompressions(dialect: Dialect, compression: Compression, expected: [String]) {
         let schema = TableSchema(columns: [Self.column("a", .init(kind: .integer))])
@@ -158,9 +158,44 @@ struct GoldenSQLTests {
         #expect(RedshiftSQL.redshiftFormat("%Y/%m/%d %H:%M") == "YYYY/MM/DD HH24:MI")
         #expect(RedshiftSQL.redshiftFormat("%Y-%m-%dT%H:%M:%S") == nil)
         #expect(RedshiftSQL.redshiftFormat("%H:%M:%S.%f") == nil)
-        // Two date columns that disagree: auto.
-        let schema = TableSchema(columns: [Self.column("a", .init(kind: .date, format: "%m/%d/%Y")), Self.column("b", .init(kind: .date, format: "%d/%m/%Y"))])
-        #expect(RedshiftSQL.dateFormat(schema, kinds: [.date]) == "auto")
+    }
+
+    /// Issue 11, defect 8: one DATEFORMAT per COPY. Month-first and day-first columns in one file: the first is
+    /// COPY's, the second is staged as text and converted with its own layout; a typed column with null spellings
+    /// (`NA`, `N/A`) is staged as text and those spellings become NULL (text columns keep them, as elsewhere).
+    @Test func columnsWhoseLayoutsDifferAreConvertedInTheInsert() {
+        let columns = [Self.column("us", .init(kind: .date, format: "%m/%d/%Y")), Self.column("eu", .init(kind: .date, format: "%d/%m/%Y")),
+                       Self.column("seen", .init(kind: .timestamp, format: "%Y-%m-%d %H:%M:%S")),
+                       Column(name: "n", type: .init(kind: .integer), nullable: true, nullTokens: ["", "NA", "N/A"]),
+                       Column(name: "note", type: .varchar(3, bytes: 3), nullable: true, nullTokens: ["NA"])]
+        let plan = RedshiftSQL.stagingPlan(columns, format: .csv, trailingDelimiter: true)
+        #expect(plan.dateFormat == "MM/DD/YYYY" && plan.timeFormat == "YYYY-MM-DD HH24:MI:SS")
+        #expect(plan.copyColumns == ["us", "eu", "seen", "n", "note", "_autoloader_trailing"])
+        #expect(RedshiftSQL.createStaging(staging: "s", plan: plan)
+            == #"CREATE TEMP TABLE "s" ("us" DATE, "eu" VARCHAR(256), "seen" TIMESTAMP, "n" VARCHAR(256), "note" VARCHAR(9), "_autoloader_trailing" VARCHAR(256))"#)
+        #expect(RedshiftSQL.insertFromStaging(Self.target, table: "t", staging: "s", plan: plan, partitions: [], loadID: 3) == """
+            INSERT INTO "analytics"."t" ("us", "eu", "seen", "n", "note", "_autoloader_load_id")
+            SELECT "us", TO_DATE("eu", 'DD/MM/YYYY'), "seen", CASE WHEN TRIM("n") IN ('NA', 'N/A') THEN NULL ELSE CAST("n" AS INTEGER) END, "note", 3 FROM "s"
+            """)
+        #expect(RedshiftSQL.copyOptions(format: .csv, dialect: Dialect(), compression: .none, schema: TableSchema(columns: columns))
+            .contains("DATEFORMAT 'MM/DD/YYYY'"))
+        // Parquet carries its own types: nothing is converted.
+        #expect(RedshiftSQL.stagingPlan(columns, format: .parquet).columns.allSatisfy { $0.select.hasPrefix("\"") })
+    }
+
+    /// Issue 11, defect 7: backslash-escaped and never-quoted files are read in COPY's text mode (CSV mode forbids
+    /// ESCAPE, and would take a `"` opening a never-quoted field for a quote); what COPY cannot read is refused
+    /// before anything is submitted.
+    @Test func textModeForEscapedAndNeverQuotedFilesAndClearRefusals() {
+        let schema = TableSchema(columns: [Self.column("a", .init(kind: .integer))])
+        #expect(RedshiftSQL.copyOptions(format: .csv, dialect: Dialect(escape: UInt8(ascii: "\\")), compression: .none, schema: schema)
+            == ["DELIMITER ','", "ESCAPE", "REMOVEQUOTES", "IGNOREHEADER 1", "DATEFORMAT 'auto'", "TIMEFORMAT 'auto'", "EMPTYASNULL", "STATUPDATE OFF", "COMPUPDATE OFF"])
+        #expect(RedshiftSQL.copyOptions(format: .csv, dialect: Dialect(delimiter: UInt8(ascii: "|"), quote: nil, header: false), compression: .none, schema: schema)
+            == ["DELIMITER '|'", "DATEFORMAT 'auto'", "TIMEFORMAT 'auto'", "EMPTYASNULL", "STATUPDATE OFF", "COMPUPDATE OFF"])
+        #expect(RedshiftSQL.copyRefusal(format: .csv, dialect: Dialect()) == nil)
+        #expect(RedshiftSQL.copyRefusal(format: .csv, dialect: Dialect(escape: UInt8(ascii: "~")))?.contains("only with a backslash") == true)
+        #expect(RedshiftSQL.copyRefusal(format: .csv, dialect: Dialect(quote: UInt8(ascii: "'"), escape: UInt8(ascii: "\\")))?.contains("REMOVEQUOTES") == true)
+        #expect(RedshiftSQL.copyRefusal(format: .csv, dialect: Dialect(encoding: .latin1))?.contains("UTF-8 and UTF-16 only") == true)
     }
 
     @Test func manifestStagingInsertAndLedger() {
@@ -176,8 +211,8 @@ struct GoldenSQLTests {
             }
 
             """)
-        #expect(RedshiftSQL.createStaging(staging: "stage_42_1", columns: [Self.column("id", .init(kind: .integer)), Self.column("item", .varchar(4, bytes: 6))])
-            == #"CREATE TEMP TABLE "stage_42_1" ("id" INTEGER, "item" VARCHAR(18))"#)
+        let plan = RedshiftSQL.stagingPlan([Self.column("id", .init(kind: .integer)), Self.column("item", .varchar(4, bytes: 6))], format: .csv)
+        #expect(RedshiftSQL.createStaging(staging: "stage_42_1", plan: plan) == #"CREATE TEMP TABLE "stage_42_1" ("id" INTEGER, "item" VARCHAR(18))"#)
         #expect(RedshiftSQL.ledgerGuard(Self.target, table: "orders", files: [
             FileRecord(id: 1, table: "orders", key: "orders/a.csv", size: 10, modifiedNanos: 5, partitions: [:], state: .loading, discoveredAt: ""),
         ]) == [
@@ -185,7 +220,7 @@ struct GoldenSQLTests {
             #"CREATE TEMP TABLE "_autoloader_guard" ("file_already_in_ledger" VARCHAR(1) NOT NULL)"#,
             #"INSERT INTO "_autoloader_guard" SELECT NULL FROM "analytics"."_autoloader_ledger" WHERE "table_name" = 'orders' AND "file_key" || '|' || CAST("size" AS VARCHAR(20)) || '|' || CAST("mtime_ns" AS VARCHAR(20)) IN ('orders/a.csv|10|5')"#,
         ])
-        #expect(RedshiftSQL.insertFromStaging(Self.target, table: "orders", staging: "stage_42_1", columns: ["id", "item"],
+        #expect(RedshiftSQL.insertFromStaging(Self.target, table: "orders", staging: "stage_42_1", plan: plan,
                                               partitions: [("region", "o'neil")], loadID: 42) == """
             INSERT INTO "analytics"."orders" ("id", "item", "region", "_autoloader_load_id")
             SELECT "id", "item", 'o''neil', 42 FROM "stage_42_1"
