@@ -190,7 +190,7 @@ public struct CopyOutcome: Sendable {
 /// never pass through the loader. `copy` commits the rows and the warehouse-side ledger of files in one
 /// transaction; the catalog's marks follow, and the ledger makes a crash between the two harmless.
 public protocol CopyingWarehouse: Warehouse {
-    func copy(table: String, loadID: Int64, schema: TableSchema, previous: TableSchema?, groups: [CopyGroup],
+    func copy(table: String, loadID: Int64, schema: TableSchema, groups: [CopyGroup],
               options: TableOptions) throws -> CopyOutcome
     /// Puts a rewritten copy of a file where the warehouse's reader can read it (never under the landing root);
     /// returns its URL. `name` is unique per file version, so a retry overwrites the same object.

@@ -5,6 +5,8 @@ public struct TypeSpelling: Sendable {
     /// Longest VARCHAR, in the warehouse's unit (Redshift counts UTF-8 bytes, PostgreSQL characters).
     public var maxVarchar: Int?
     public var varcharCountsBytes: Bool
+    /// Most digits a DECIMAL holds (Redshift 38, PostgreSQL 1000); more precise values are kept exactly as text.
+    public var maxDecimalPrecision: Int
     /// Spelling for each kind; `nil` entries use the parameterised cases below.
     public var names: [TypeKind: String]
     public var jsonType: String
@@ -16,7 +18,9 @@ public struct TypeSpelling: Sendable {
     public func sql(_ type: ColumnType, varcharFactor: Int = TypeSpelling.defaultVarcharFactor) -> String {
         switch type.kind {
         case .decimal:
-            let p = min(max(type.precision ?? 18, 1), 38), s = min(type.scale ?? 0, p)
+            let p = max(type.precision ?? 18, 1), s = min(type.scale ?? 0, p)
+            // Clamping the precision would overflow the values that need it (or cut their decimals): text keeps them.
+            if p > maxDecimalPrecision { return sql(.varchar(p + 2, bytes: p + 2), varcharFactor: varcharFactor) }
             return "DECIMAL(\(p),\(s))"
         case .varchar:
             let longest = varcharCountsBytes ? (type.maxBytes ?? type.maxLength ?? 0) : (type.maxLength ?? 0)
@@ -29,13 +33,13 @@ public struct TypeSpelling: Sendable {
     }
 
     public static let postgres = TypeSpelling(
-        name: "PostgreSQL", maxVarchar: 10_485_760, varcharCountsBytes: false,
+        name: "PostgreSQL", maxVarchar: 10_485_760, varcharCountsBytes: false, maxDecimalPrecision: 1000,
         names: [.boolean: "BOOLEAN", .smallint: "SMALLINT", .integer: "INTEGER", .bigint: "BIGINT", .double: "DOUBLE PRECISION",
                 .date: "DATE", .time: "TIME", .timestamp: "TIMESTAMP", .timestamptz: "TIMESTAMPTZ"],
         jsonType: "JSONB", unboundedText: "TEXT")
 
     public static let redshift = TypeSpelling(
-        name: "Redshift", maxVarchar: 65_535, varcharCountsBytes: true,
+        name: "Redshift", maxVarchar: 65_535, varcharCountsBytes: true, maxDecimalPrecision: 38,
         names: [.boolean: "BOOLEAN", .smallint: "SMALLINT", .integer: "INTEGER", .bigint: "BIGINT", .double: "DOUBLE PRECISION",
                 .date: "DATE", .time: "TIME", .timestamp: "TIMESTAMP", .timestamptz: "TIMESTAMPTZ"],
         jsonType: "SUPER", unboundedText: "")

@@ -100,8 +100,7 @@ public struct ManifestLoader {
         do {
             var outcome = CopyOutcome()
             if !groups.isEmpty {
-                outcome = try warehouse.copy(table: table, loadID: tx.loadID, schema: schema, previous: record?.schema,
-                                             groups: order.compactMap { groups[$0] }, options: options)
+                outcome = try warehouse.copy(table: table, loadID: tx.loadID, schema: schema, groups: order.compactMap { groups[$0] }, options: options)
             }
             if !outcome.statement.isEmpty {
                 var note = outcome.statement

@@ -43,14 +43,7 @@ public enum RedshiftSQL {
     /// The table as detection describes it, partition columns (VARCHAR sized from their values) and the load id.
     public static func createTable(_ target: Target, table: String, schema: TableSchema, partitions: [String: Int] = [:],
                                    varcharFactor: Int = TypeSpelling.defaultVarcharFactor) -> String {
-        var defs = schema.columns.map {
-            "  \(SQLIdentifier.quoted($0.name)) \(TypeSpelling.redshift.sql($0.type, varcharFactor: varcharFactor))\($0.nullable ? "" : " NOT NULL")"
-        }
-        for (name, longest) in partitions.sorted(by: { $0.key < $1.key }) where schema.index(of: name) == nil {
-            defs.append("  \(SQLIdentifier.quoted(name)) VARCHAR(\(min(65_535, max(1, longest) * max(1, varcharFactor))))")
-        }
-        defs.append("  \(SQLIdentifier.quoted(loadIDColumn)) BIGINT")
-        return "CREATE TABLE IF NOT EXISTS \(qualified(target.schema, table)) (\n\(defs.joined(separator: ",\n"))\n)"
+        reconcile(target, table: table, actual: nil, schema: schema, partitions: partitions, varcharFactor: varcharFactor).create ?? ""
     }
 
     public static func createLedger(_ target: Target) -> String {
@@ -66,30 +59,146 @@ public enum RedshiftSQL {
         """
     }
 
-    /// ADD COLUMN for new columns; ALTER COLUMN … TYPE for a VARCHAR that must grow (the only widening
-    /// Redshift allows). Anything else is not expressible and is returned in `refused`.
-    public static func evolve(_ target: Target, table: String, from old: TableSchema, to new: TableSchema,
-                              varcharFactor: Int = TypeSpelling.defaultVarcharFactor) -> (statements: [String], refused: [String]) {
-        var statements: [String] = [], refused: [String] = []
-        let name = qualified(target.schema, table)
-        for column in new.columns {
-            guard let i = old.index(of: column.name) else {
-                statements.append("ALTER TABLE \(name) ADD COLUMN \(SQLIdentifier.quoted(column.name)) \(TypeSpelling.redshift.sql(column.type, varcharFactor: varcharFactor))")
-                continue
-            }
-            let before = old.columns[i].type, after = column.type
-            if before.kind == after.kind && before.kind != .varchar && before.kind != .decimal { continue }
-            let was = TypeSpelling.redshift.sql(before, varcharFactor: varcharFactor), now = TypeSpelling.redshift.sql(after, varcharFactor: varcharFactor)
-            if was == now { continue }
-            if before.kind == .varchar && after.kind == .varchar {
-                if varcharLength(now) > varcharLength(was) {
-                    statements.append("ALTER TABLE \(name) ALTER COLUMN \(SQLIdentifier.quoted(column.name)) TYPE \(now)")
-                }
-            } else {
-                refused.append("\(column.name): \(was) → \(now)")
+    /// The table's columns as Redshift has them (SVV_COLUMNS), in order: evolution is decided from these, not from
+    /// the catalog's copy, which drifts after a refused or half-applied change or when users create the table.
+    public static func describeColumns(_ target: Target, table: String) -> String {
+        "SELECT column_name, data_type, character_maximum_length, numeric_precision, numeric_scale FROM svv_columns "
+            + "WHERE table_schema = \(literal(target.schema)) AND table_name = \(literal(table)) ORDER BY ordinal_position"
+    }
+
+    /// A column as Redshift has it: its name and its type spelled as DDL spells it.
+    public struct TableColumn: Sendable, Equatable {
+        public var name: String
+        public var type: String
+        public init(name: String, type: String) {
+            self.name = name
+            self.type = type
+        }
+
+        /// A row of `describeColumns`.
+        public init?(row: [String?]) {
+            guard row.count >= 5, let name = row[0], let dataType = row[1]?.lowercased() else { return nil }
+            self.name = name
+            switch dataType {
+            case "character varying": type = "VARCHAR(\(row[2] ?? "256"))"
+            case "character": type = "CHAR(\(row[2] ?? "1"))"
+            case "numeric": type = "DECIMAL(\(row[3] ?? "18"),\(row[4] ?? "0"))"
+            case "timestamp without time zone": type = "TIMESTAMP"
+            case "timestamp with time zone": type = "TIMESTAMPTZ"
+            case "time without time zone": type = "TIME"
+            case "time with time zone": type = "TIMETZ"
+            case "super", "jsonb": type = "SUPER"
+            default: type = dataType.uppercased()
             }
         }
-        return (statements, refused)
+    }
+
+    /// What must change before (and in) a load so that these files fit the table Redshift has.
+    public struct Reconciliation: Sendable, Equatable {
+        /// CREATE TABLE when there is none.
+        public var create: String?
+        /// ADD COLUMN: in the load's transaction, so a failed load adds nothing.
+        public var addColumns: [String] = []
+        /// ALTER COLUMN … TYPE (a longer VARCHAR): before the transaction, which may not hold one.
+        public var widen: [String] = []
+        /// Columns whose values the table cannot take, with why: the files are refused, nothing is submitted.
+        public var refused: [String] = []
+        /// The table's own spelling of each file column (matched case-insensitively) and its type.
+        public var columns: [String: TableColumn] = [:]
+        /// Whether the table has the load id column (tables users create may not: then rows cannot be traced to
+        /// their load, and a replaced file's earlier rows cannot be found).
+        public var hasLoadID = true
+    }
+
+    /// Compares the files' columns (`schema`, with partition columns of these longest values) with `actual` (nil: no
+    /// table yet). New columns are added; a VARCHAR too short grows; a column of another type takes the values when it
+    /// can hold them (a user's BIGINT takes integers, a VARCHAR takes anything short enough); otherwise it is refused.
+    /// Never NOT NULL: a sample's absence of nulls says nothing about the next file.
+    public static func reconcile(_ target: Target, table: String, actual: [TableColumn]?, schema: TableSchema, partitions: [String: Int],
+                                 varcharFactor: Int = TypeSpelling.defaultVarcharFactor) -> Reconciliation {
+        var r = Reconciliation()
+        let name = qualified(target.schema, table)
+        var wanted = schema.columns.map { ($0.name, $0.type) }
+        for (p, longest) in partitions.sorted(by: { $0.key < $1.key }) where schema.index(of: p) == nil {
+            wanted.append((p, .varchar(longest, bytes: longest)))
+        }
+        guard let actual else {
+            var defs = wanted.map { "  \(SQLIdentifier.quoted($0.0)) \(TypeSpelling.redshift.sql($0.1, varcharFactor: varcharFactor))" }
+            defs.append("  \(SQLIdentifier.quoted(loadIDColumn)) BIGINT")
+            r.create = "CREATE TABLE IF NOT EXISTS \(name) (\n\(defs.joined(separator: ",\n"))\n)"
+            for (n, t) in wanted { r.columns[n] = TableColumn(name: n, type: TypeSpelling.redshift.sql(t, varcharFactor: varcharFactor)) }
+            return r
+        }
+        r.hasLoadID = actual.contains { $0.name.lowercased() == loadIDColumn }
+        for (n, type) in wanted {
+            let spelled = TypeSpelling.redshift.sql(type, varcharFactor: varcharFactor)
+            guard let have = actual.first(where: { $0.name.lowercased() == n.lowercased() }) else {
+                r.addColumns.append("ALTER TABLE \(name) ADD COLUMN \(SQLIdentifier.quoted(n)) \(spelled)")
+                r.columns[n] = TableColumn(name: n, type: spelled)
+                continue
+            }
+            r.columns[n] = have
+            switch holds(have.type, type) {
+            case .yes: break
+            case .longer:
+                // ALTER keeps the table's size when it is already at least this long; otherwise the detected size.
+                r.widen.append("ALTER TABLE \(name) ALTER COLUMN \(SQLIdentifier.quoted(have.name)) TYPE \(spelled)")
+                r.columns[n] = TableColumn(name: have.name, type: spelled)
+            case .no:
+                r.refused.append("\(have.name): the table's \(have.type) cannot hold this file's \(spelled)")
+            }
+        }
+        return r
+    }
+
+    enum Holds { case yes, longer, no }
+
+    /// Whether a column of Redshift type `have` takes the values detection typed as `want`.
+    static func holds(_ have: String, _ want: ColumnType) -> Holds {
+        let h = have.uppercased()
+        let integerDigits: [String: Int] = ["SMALLINT": 4, "INTEGER": 9, "INT": 9, "BIGINT": 18]
+        func decimal(_ t: String) -> (Int, Int)? {
+            guard t.hasPrefix("DECIMAL("), t.hasSuffix(")") else { return nil }
+            let parts = t.dropFirst(8).dropLast().split(separator: ",").compactMap { Int($0.trimmingCharacters(in: .whitespaces)) }
+            return parts.count == 2 ? (parts[0], parts[1]) : nil
+        }
+        func wantDigits() -> (Int, Int) {
+            switch want.kind {
+            case .smallint: return (5, 0)
+            case .integer: return (10, 0)
+            case .bigint: return (19, 0)
+            default: return ((want.precision ?? 18) - (want.scale ?? 0), want.scale ?? 0)
+            }
+        }
+        if h.hasPrefix("VARCHAR(") || h.hasPrefix("CHAR(") {
+            let length = Int(h.drop { $0 != "(" }.dropFirst().dropLast()) ?? 0
+            let needed: Int
+            switch want.kind {
+            case .varchar: needed = want.maxBytes ?? want.maxLength ?? 0
+            case .json: needed = 65_535
+            default: needed = 40  // numbers, dates and times as text
+            }
+            if needed <= length { return .yes }
+            return h.hasPrefix("VARCHAR(") ? .longer : .no
+        }
+        switch h {
+        case "SUPER": return .yes
+        case "DOUBLE PRECISION", "REAL", "FLOAT", "FLOAT8", "FLOAT4":
+            return [.smallint, .integer, .bigint, .decimal, .double].contains(want.kind) ? .yes : .no
+        case "BOOLEAN", "BOOL": return want.kind == .boolean ? .yes : .no
+        case "DATE": return want.kind == .date ? .yes : .no
+        case "TIMESTAMP": return [.date, .timestamp].contains(want.kind) ? .yes : .no
+        case "TIMESTAMPTZ": return [.date, .timestamp, .timestamptz].contains(want.kind) ? .yes : .no
+        case "TIME", "TIMETZ": return want.kind == .time ? .yes : .no
+        default: break
+        }
+        guard [.smallint, .integer, .bigint, .decimal].contains(want.kind) else { return .no }
+        let rank: [TypeKind: Int] = [.smallint: 4, .integer: 9, .bigint: 18]
+        if let digits = integerDigits[h], let wanted = rank[want.kind] { return wanted <= digits ? .yes : .no }
+        let (whole, scale) = wantDigits()
+        if let digits = integerDigits[h] { return scale == 0 && whole <= digits ? .yes : .no }
+        if let (p, s) = decimal(h) { return whole <= p - s && scale <= s ? .yes : .no }
+        return .no
     }
 
     static func varcharLength(_ spelled: String) -> Int {
@@ -212,15 +321,16 @@ public enum RedshiftSQL {
 
     /// `columns`: the file's columns with the table's types, each with the layout and null spellings detection saw
     /// in the file.
+    /// `types`: the table's type of a column where it is not detection's (a table users created, or one widened).
     public static func stagingPlan(_ columns: [Column], format: FileFormat, trailingDelimiter: Bool = false,
-                                   varcharFactor: Int = TypeSpelling.defaultVarcharFactor) -> StagingPlan {
+                                   varcharFactor: Int = TypeSpelling.defaultVarcharFactor, types: [String: String] = [:]) -> StagingPlan {
         func layout(_ c: Column) -> String { c.type.format.flatMap(redshiftFormat) ?? "auto" }
         let dates = columns.filter { $0.type.kind == .date }, times = columns.filter { [.timestamp, .timestamptz].contains($0.type.kind) }
         let dateFormat = dates.first.map(layout) ?? "auto", timeFormat = times.first.map(layout) ?? "auto"
         var staged: [StagingPlan.Staged] = []
         for c in columns {
             let name = SQLIdentifier.quoted(c.name)
-            let spelled = TypeSpelling.redshift.sql(c.type, varcharFactor: varcharFactor)
+            let spelled = types[c.name] ?? TypeSpelling.redshift.sql(c.type, varcharFactor: varcharFactor)
             var converted: String?
             if format != .parquet {
                 switch c.type.kind {
@@ -314,12 +424,14 @@ public enum RedshiftSQL {
         ]
     }
 
-    /// Staged rows into the table (converted as the plan says), with the partition values and the load id as constants.
+    /// Staged rows into the table (converted as the plan says), with the partition values and the load id as
+    /// constants. `names`: the table's spelling of a column where it differs; `loadID` nil: the table has no such column.
     public static func insertFromStaging(_ target: Target, table: String, staging: String, plan: StagingPlan,
-                                         partitions: [(String, String)], loadID: Int64) -> String {
+                                         partitions: [(String, String)], loadID: Int64?, names tableNames: [String: String] = [:]) -> String {
         let loaded = plan.columns.filter { $0.name != trailingColumn }
-        let names = loaded.map { SQLIdentifier.quoted($0.name) } + partitions.map { SQLIdentifier.quoted($0.0) } + [SQLIdentifier.quoted(loadIDColumn)]
-        let values = loaded.map(\.select) + partitions.map { literal($0.1) } + [String(loadID)]
+        func column(_ name: String) -> String { SQLIdentifier.quoted(tableNames[name] ?? name) }
+        let names = loaded.map { column($0.name) } + partitions.map { column($0.0) } + (loadID == nil ? [] : [SQLIdentifier.quoted(loadIDColumn)])
+        let values = loaded.map(\.select) + partitions.map { literal($0.1) } + (loadID.map { [String($0)] } ?? [])
         return "INSERT INTO \(qualified(target.schema, table)) (\(names.joined(separator: ", ")))\n"
             + "SELECT \(values.joined(separator: ", ")) FROM \(SQLIdentifier.quoted(staging))"
     }

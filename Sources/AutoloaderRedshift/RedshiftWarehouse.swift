@@ -91,7 +91,7 @@ public final class RedshiftWarehouse: CopyingWarehouse {
 
     func run(_ sql: String) throws { try runner.run(sql) }
 
-    public func copy(table: String, loadID: Int64, schema: TableSchema, previous: TableSchema?, groups: [CopyGroup],
+    public func copy(table: String, loadID: Int64, schema: TableSchema, groups: [CopyGroup],
                      options: TableOptions) throws -> CopyOutcome {
         var outcome = CopyOutcome()
         do {
@@ -121,19 +121,32 @@ public final class RedshiftWarehouse: CopyingWarehouse {
             if !outcome.alreadyLoaded.isEmpty { log("\(table): \(outcome.alreadyLoaded.count) file(s) already in the ledger; not copied again") }
             guard !remaining.isEmpty else { return outcome }
 
-            // DDL first: ALTER COLUMN … TYPE cannot run inside a transaction block, so evolution precedes the batch.
+            // The table as Redshift has it decides what changes (a table users created included). ALTER COLUMN … TYPE
+            // cannot run inside a transaction block, so widening precedes the load; ADD COLUMN is in its transaction.
             var partitionLengths: [String: Int] = [:]
             for g in remaining { for (name, value) in g.partitions { partitionLengths[name] = max(partitionLengths[name] ?? 0, value.utf8.count) } }
-            if let previous {
-                let (statements, refused) = RedshiftSQL.evolve(target, table: table, from: previous, to: schema, varcharFactor: varcharFactor)
-                if !refused.isEmpty {
-                    outcome.failure = "Redshift cannot change \(refused.joined(separator: ", ")) in place; give the column a type hint "
-                        + "(`autoloader options \(table) '{\"types\": {…}}'`) or load these files into another table"
+            let described = try runner.query(RedshiftSQL.describeColumns(target, table: table))
+            let actual = described.isEmpty ? nil : described.compactMap(RedshiftSQL.TableColumn.init(row:))
+            let table_ = RedshiftSQL.reconcile(target, table: table, actual: actual, schema: schema, partitions: partitionLengths,
+                                               varcharFactor: varcharFactor)
+            if !table_.refused.isEmpty {
+                outcome.failure = "the table \(target.schema).\(table) in Redshift cannot take these files: \(table_.refused.joined(separator: "; ")). "
+                    + "Give the column a type hint (`autoloader options \(table) '{\"types\": {…}}'`), change the table, or load the files into another table"
+                return outcome
+            }
+            if let create = table_.create { try run(create) }
+            for sql in table_.widen {
+                do {
+                    try run(sql)
+                } catch let error as AutoloaderError where !AutoloaderError.isTransient(error) {
+                    outcome.failure = "Redshift refused to widen a column (\(error)); a column encoded BYTEDICT, RUNLENGTH, TEXT255 or TEXT32K "
+                        + "cannot be widened: recreate it with another encoding, or give it a type hint that fits"
                     return outcome
                 }
-                for sql in statements { try run(sql) }
-            } else {
-                try run(RedshiftSQL.createTable(target, table: table, schema: schema, partitions: partitionLengths, varcharFactor: varcharFactor))
+            }
+            if !table_.hasLoadID {
+                log("\(table): the table has no \(RedshiftSQL.loadIDColumn) column (created outside autoloader): its rows cannot be traced to "
+                    + "their load, so a file overwritten in the bucket is refused rather than replaced")
             }
 
             // Each group: CREATE TEMP staging, COPY, INSERT (temporary tables end with the batch's session, so no
@@ -165,7 +178,7 @@ public final class RedshiftWarehouse: CopyingWarehouse {
                     return c
                 }
                 let plan = RedshiftSQL.stagingPlan(columns, format: g.format, trailingDelimiter: g.dialect?.trailingDelimiter ?? false,
-                                                   varcharFactor: varcharFactor)
+                                                   varcharFactor: varcharFactor, types: table_.columns.mapValues(\.type))
                 let copyOptions = RedshiftSQL.copyOptions(format: g.format, dialect: g.dialect, compression: g.compression,
                                                           schema: TableSchema(columns: columns), tableOptions: options.copyOptions,
                                                           maxErrors: maxErrors(options))
@@ -173,13 +186,17 @@ public final class RedshiftWarehouse: CopyingWarehouse {
                     RedshiftSQL.createStaging(staging: staging, plan: plan),
                     RedshiftSQL.copy(target, staging: staging, columns: plan.copyColumns, manifestURL: "s3://\(target.manifestBucket)/\(key)",
                                      options: copyOptions, format: g.format),
-                    RedshiftSQL.insertFromStaging(target, table: table, staging: staging, plan: plan, partitions: g.partitions, loadID: loadID),
+                    RedshiftSQL.insertFromStaging(target, table: table, staging: staging, plan: plan, partitions: g.partitions,
+                                                  loadID: table_.hasLoadID ? loadID : nil, names: table_.columns.mapValues(\.name)),
                 ])
             }
             let now = WallClock.iso(nanos: WallClock.nowNanos())
             let at = String(now.prefix(19)).replacingOccurrences(of: "T", with: " ")
             let batches = RedshiftSQL.batches(groupSQL, head: { indices in
+                // New columns in the first transaction only (there is no ADD COLUMN IF NOT EXISTS): a later transaction
+                // of the same load fails without them if the first did, and the load is retried whole.
                 RedshiftSQL.ledgerGuard(self.target, table: table, files: indices.flatMap { remaining[$0].files })
+                    + (indices.first == 0 ? table_.addColumns : [])
             }, tail: { indices in
                 [RedshiftSQL.ledgerInsert(self.target, table: table, files: indices.flatMap { remaining[$0].files }, loadID: loadID, at: at)]
             })

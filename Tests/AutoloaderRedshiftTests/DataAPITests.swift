@@ -102,8 +102,7 @@ struct DataAPITests {
         let setup = try Setup()
         let a = try setup.put("orders/region=eu/a.csv.gz", try Self.gzip("id,amount\n1,2.50\n2,3.75\n"), id: 1, partitions: ["region": "eu"])
         let b = try setup.put("orders/region=eu/b.csv.gz", try Self.gzip("id,amount\n3,1.00\n"), id: 2, partitions: ["region": "eu"])
-        let ok = try setup.warehouse().copy(table: "orders", loadID: 7, schema: Self.orders, previous: nil,
-                                            groups: [Self.csvGroup([a, b], compression: .gzip, partitions: [("region", "eu")])], options: TableOptions())
+        let ok = try setup.warehouse().copy(table: "orders", loadID: 7, schema: Self.orders, groups: [Self.csvGroup([a, b], compression: .gzip, partitions: [("region", "eu")])], options: TableOptions())
         #expect(ok.failure == nil, "\(ok.failure ?? "")")
         // Issue 11, defect 5: 3 rows, not the batch's ResultRows (staging COPY + INSERT + ledger rows = 8).
         #expect(ok.rows == 3)
@@ -113,8 +112,7 @@ struct DataAPITests {
         let manifest = String(decoding: try setup.s3.getObject(bucket: setup.bucket, key: "manifests/orders/7.manifest"), as: UTF8.self)
         #expect(manifest.contains(#""url": "\#(a.0)", "mandatory": true, "meta": {"content_length": \#(a.1.size)}"#))
         // Loading the same files again: found in the ledger, nothing submitted.
-        let again = try setup.warehouse().copy(table: "orders", loadID: 8, schema: Self.orders, previous: Self.orders,
-                                               groups: [Self.csvGroup([a, b], compression: .gzip, partitions: [("region", "eu")])], options: TableOptions())
+        let again = try setup.warehouse().copy(table: "orders", loadID: 8, schema: Self.orders, groups: [Self.csvGroup([a, b], compression: .gzip, partitions: [("region", "eu")])], options: TableOptions())
         #expect(again.alreadyLoaded == [1, 2] && again.statement.isEmpty)
         #expect(try setup.psql("SELECT count(*) FROM orders") == "3")
     }
@@ -126,8 +124,7 @@ struct DataAPITests {
         let setup = try Setup(serverless: serverless)
         let good = try setup.put("orders/a.csv", Array("id,amount\n1,2.50\n".utf8), id: 1)
         let bad = try setup.put("orders/bad.csv", Array("id,amount\n2,1.00\n3,abc\n".utf8), id: 2)
-        let outcome = try setup.warehouse().copy(table: "orders", loadID: 9, schema: Self.orders, previous: nil,
-                                                 groups: [Self.csvGroup([good, bad])], options: TableOptions())
+        let outcome = try setup.warehouse().copy(table: "orders", loadID: 9, schema: Self.orders, groups: [Self.csvGroup([good, bad])], options: TableOptions())
         #expect(outcome.failure?.contains(serverless ? "sys_load_error_detail" : "stl_load_errors") == true, "\(outcome.failure ?? "")")
         #expect(outcome.errors.map { "\($0.file):\($0.line ?? 0):\($0.column ?? "")" } == ["orders/bad.csv:3:amount"])
         #expect(outcome.errors.first?.reason.hasPrefix("Invalid digit, Value 'a'") == true)
@@ -144,8 +141,7 @@ struct DataAPITests {
         var options = TableOptions()
         options.onError = .skipRows
         options.maxErrors = 5
-        let outcome = try setup.warehouse().copy(table: "orders", loadID: 3, schema: Self.orders, previous: nil,
-                                                 groups: [Self.csvGroup([file])], options: options)
+        let outcome = try setup.warehouse().copy(table: "orders", loadID: 3, schema: Self.orders, groups: [Self.csvGroup([file])], options: options)
         #expect(outcome.failure == nil && outcome.rows == 2)
         #expect(outcome.statement.contains("MAXERROR 5"))
         #expect(outcome.errors.map { "\($0.line ?? 0):\($0.rawText)" } == ["3:2,x"])
@@ -164,7 +160,7 @@ extension DataAPITests {
             let file = try setup.put("t/day=\(i)/a.csv", Array("id,amount\n\(i),1.00\n".utf8), id: Int64(i), partitions: ["day": "\(i)"])
             groups.append(Self.csvGroup([file], partitions: [("day", "\(i)")]))
         }
-        let outcome = try setup.warehouse().copy(table: "t", loadID: 11, schema: Self.orders, previous: nil, groups: groups, options: TableOptions())
+        let outcome = try setup.warehouse().copy(table: "t", loadID: 11, schema: Self.orders, groups: groups, options: TableOptions())
         #expect(outcome.failure == nil, "\(outcome.failure ?? "")")
         #expect(outcome.statement.contains("-- transaction 5 of 5"))
         #expect(outcome.rows == 60)
@@ -199,7 +195,7 @@ extension DataAPITests {
         try RedshiftDouble.inject(.hold, database: setup.database, match: "INSERT INTO \"public\".\"_autoloader_ledger\"", seconds: 3)
         // The earlier load, on its own thread: it submits, and its transaction is held before COMMIT.
         let earlier = Thread {
-            _ = try? setup.warehouse().copy(table: "orders", loadID: 1, schema: Self.orders, previous: nil, groups: [Self.csvGroup([file])],
+            _ = try? setup.warehouse().copy(table: "orders", loadID: 1, schema: Self.orders, groups: [Self.csvGroup([file])],
                                             options: TableOptions())
         }
         earlier.start()
@@ -214,7 +210,7 @@ extension DataAPITests {
         let second = setup.warehouse()
         let lines = Locked<[String]>([])
         second.log = { line in lines.withLock { $0.append(line) } }
-        let outcome = try second.copy(table: "orders", loadID: 2, schema: Self.orders, previous: Self.orders, groups: [Self.csvGroup([file])],
+        let outcome = try second.copy(table: "orders", loadID: 2, schema: Self.orders, groups: [Self.csvGroup([file])],
                                       options: TableOptions())
         let logged = lines.withLock { $0 }
         #expect(outcome.alreadyLoaded == [1] && outcome.failure == nil, "\(outcome)")
@@ -235,8 +231,7 @@ extension DataAPITests {
         let results = Locked<[String]>([])
         DispatchQueue.concurrentPerform(iterations: 2) { i in
             do {
-                let o = try setup.warehouse().copy(table: "orders", loadID: Int64(10 + i), schema: Self.orders, previous: Self.orders,
-                                                   groups: [Self.csvGroup([file])], options: TableOptions())
+                let o = try setup.warehouse().copy(table: "orders", loadID: Int64(10 + i), schema: Self.orders, groups: [Self.csvGroup([file])], options: TableOptions())
                 results.withLock { $0.append(o.failure ?? "committed") }
             } catch let error as AutoloaderError {
                 if case .contention = error { results.withLock { $0.append("contention") } } else { results.withLock { $0.append("\(error)") } }
@@ -256,13 +251,12 @@ extension DataAPITests {
         let file = try setup.put("orders/a.csv", Array("id,amount\n1,2.50\n".utf8), id: 1)
         try RedshiftDouble.inject(.serializable, database: setup.database, match: "LOCK")
         do {
-            _ = try setup.warehouse().copy(table: "orders", loadID: 1, schema: Self.orders, previous: nil, groups: [Self.csvGroup([file])], options: TableOptions())
+            _ = try setup.warehouse().copy(table: "orders", loadID: 1, schema: Self.orders, groups: [Self.csvGroup([file])], options: TableOptions())
             Issue.record("the violation was not reported")
         } catch {
             #expect(AutoloaderError.isTransient(error), "\(error)")
         }
-        let retried = try setup.warehouse().copy(table: "orders", loadID: 2, schema: Self.orders, previous: Self.orders,
-                                                 groups: [Self.csvGroup([file])], options: TableOptions())
+        let retried = try setup.warehouse().copy(table: "orders", loadID: 2, schema: Self.orders, groups: [Self.csvGroup([file])], options: TableOptions())
         #expect(retried.failure == nil && retried.rows == 1)
     }
 }
@@ -311,17 +305,20 @@ struct PostgresWireTests {
         }
         // A load that committed in Redshift before the catalog heard of it: a.csv is in the ledger.
         try runner.run("CREATE SCHEMA IF NOT EXISTS \(schema)")
+        // Redshift's SVV_COLUMNS, which evolution reads, as a view of PostgreSQL's information schema.
+        try runner.run("CREATE VIEW \(schema).svv_columns AS SELECT * FROM information_schema.columns")
+        try runner.run("SET search_path TO \(schema), public")
         try runner.run(RedshiftSQL.createLedger(target))
         try runner.run(RedshiftSQL.createTable(target, table: "orders", schema: columns))
         try runner.run(RedshiftSQL.ledgerInsert(target, table: "orders", files: [a], loadID: 1, at: "2026-11-26 12:00:00"))
 
         // Only a.csv: found in the ledger, nothing submitted.
-        let only = try warehouse.copy(table: "orders", loadID: 2, schema: columns, previous: columns, groups: [group([a])], options: TableOptions())
+        let only = try warehouse.copy(table: "orders", loadID: 2, schema: columns, groups: [group([a])], options: TableOptions())
         #expect(only.alreadyLoaded == [1] && only.statement.isEmpty && only.failure == nil)
 
         // a.csv and b.csv: a.csv is skipped, b.csv is submitted; PostgreSQL refuses Redshift's COPY, so the
         // transaction fails as a whole and the ledger still holds a.csv alone.
-        let both = try warehouse.copy(table: "orders", loadID: 3, schema: columns, previous: columns, groups: [group([a, b])], options: TableOptions())
+        let both = try warehouse.copy(table: "orders", loadID: 3, schema: columns, groups: [group([a, b])], options: TableOptions())
         #expect(both.alreadyLoaded == [1])
         #expect(both.statement.contains("'orders/b.csv', 20") && !both.statement.contains("'orders/a.csv', 10"))
         #expect(both.failure != nil)

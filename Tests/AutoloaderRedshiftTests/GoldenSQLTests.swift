@@ -27,10 +27,10 @@ struct GoldenSQLTests {
             CREATE TABLE IF NOT EXISTS "analytics"."orders" (
               "flag" BOOLEAN,
               "small" SMALLINT,
-              "id" INTEGER NOT NULL,
+              "id" INTEGER,
               "big" BIGINT,
               "price" DECIMAL(12,2),
-              "huge" DECIMAL(38,4),
+              "huge" VARCHAR(186),
               "ratio" DOUBLE PRECISION,
               "day" DATE,
               "at" TIME,
@@ -234,20 +234,34 @@ struct GoldenSQLTests {
             == #"SELECT "file_key", "size", "mtime_ns", "load_id" FROM "analytics"."_autoloader_ledger" WHERE "table_name" = 'orders' AND "file_key" IN ('orders/a.csv', 'orders/b\\c.csv')"#)
     }
 
-    @Test func evolutionAddsColumnsWidensVarcharAndRefusesTheRest() {
-        let old = TableSchema(columns: [Self.column("id", .init(kind: .integer)), Self.column("name", .varchar(5, bytes: 5))])
-        var new = old
-        new.columns[1].type = .varchar(50, bytes: 60)
-        new.columns.append(Self.column("note", .varchar(10, bytes: 10)))
-        let (statements, refused) = RedshiftSQL.evolve(Self.target, table: "t", from: old, to: new)
-        #expect(statements == [
-            #"ALTER TABLE "analytics"."t" ALTER COLUMN "name" TYPE VARCHAR(180)"#,
-            #"ALTER TABLE "analytics"."t" ADD COLUMN "note" VARCHAR(30)"#,
-        ])
-        #expect(refused.isEmpty)
-        var changed = old
-        changed.columns[0].type = .init(kind: .bigint)
-        #expect(RedshiftSQL.evolve(Self.target, table: "t", from: old, to: changed).refused == ["id: INTEGER → BIGINT"])
+    /// Issue 11, defect 9: evolution is decided from the table Redshift has (SVV_COLUMNS): new columns and new
+    /// partition keys are added (in the load's transaction), a VARCHAR too short grows (outside it), a column of
+    /// another type takes values it can hold (a table users created), and the rest is refused with the reason.
+    @Test func reconcilingWithTheTableRedshiftHas() {
+        let actual = [RedshiftSQL.TableColumn(name: "ID", type: "BIGINT"), RedshiftSQL.TableColumn(name: "name", type: "VARCHAR(15)"),
+                      RedshiftSQL.TableColumn(name: "price", type: "DECIMAL(10,2)"), RedshiftSQL.TableColumn(name: "region", type: "VARCHAR(6)")]
+        let file = TableSchema(columns: [Self.column("id", .init(kind: .integer)), Self.column("name", .varchar(50, bytes: 60)),
+                                         Self.column("price", .init(kind: .decimal, precision: 6, scale: 2)), Self.column("note", .varchar(10, bytes: 10))])
+        let r = RedshiftSQL.reconcile(Self.target, table: "t", actual: actual, schema: file, partitions: ["region": 2, "day": 10])
+        #expect(r.create == nil && !r.hasLoadID && r.refused.isEmpty)
+        #expect(r.widen == [#"ALTER TABLE "analytics"."t" ALTER COLUMN "name" TYPE VARCHAR(180)"#])
+        #expect(r.addColumns == [#"ALTER TABLE "analytics"."t" ADD COLUMN "note" VARCHAR(30)"#, #"ALTER TABLE "analytics"."t" ADD COLUMN "day" VARCHAR(30)"#])
+        #expect(r.columns["id"] == RedshiftSQL.TableColumn(name: "ID", type: "BIGINT"))
+        // Values the table cannot hold: refused, naming the column.
+        let tooPrecise = TableSchema(columns: [Self.column("price", .init(kind: .decimal, precision: 12, scale: 3))])
+        #expect(RedshiftSQL.reconcile(Self.target, table: "t", actual: actual, schema: tooPrecise, partitions: [:]).refused
+            == ["price: the table's DECIMAL(10,2) cannot hold this file's DECIMAL(12,3)"])
+        let text = TableSchema(columns: [Self.column("ID", .varchar(3, bytes: 3))])
+        #expect(RedshiftSQL.reconcile(Self.target, table: "t", actual: actual, schema: text, partitions: [:]).refused.count == 1)
+        // DECIMAL edges: scale 38 and (19,0) are DECIMALs; more than 38 digits are kept as text.
+        #expect(TypeSpelling.redshift.sql(.init(kind: .decimal, precision: 38, scale: 38)) == "DECIMAL(38,38)")
+        #expect(TypeSpelling.redshift.sql(.init(kind: .decimal, precision: 19, scale: 0)) == "DECIMAL(19,0)")
+        #expect(TypeSpelling.redshift.sql(.init(kind: .decimal, precision: 40, scale: 2)) == "VARCHAR(126)")
+        #expect(TypeSpelling.postgres.sql(.init(kind: .decimal, precision: 40, scale: 2)) == "DECIMAL(40,2)")
+        // Rows of SVV_COLUMNS as Redshift answers them.
+        #expect(RedshiftSQL.TableColumn(row: ["amount", "numeric", nil, "12", "2"]) == RedshiftSQL.TableColumn(name: "amount", type: "DECIMAL(12,2)"))
+        #expect(RedshiftSQL.TableColumn(row: ["name", "character varying", "256", nil, nil])?.type == "VARCHAR(256)")
+        #expect(RedshiftSQL.TableColumn(row: ["at", "timestamp without time zone", nil, nil, nil])?.type == "TIMESTAMP")
     }
 
     @Test func provisionedAndServerlessTargets() throws {
