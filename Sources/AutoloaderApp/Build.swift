@@ -71,11 +71,13 @@ public enum Build {
             let prefix = String(rest.dropFirst(bucket.count).drop { $0 == "/" })
             let runner: any RedshiftStatementRunner = try url.wire.map { PostgresWireRunner(session: try PostgresSession(url: try PostgresURL($0))) }
                 ?? DataAPIRunner(api: RedshiftDataAPI(aws: aws, target: url.target))
-            let warehouse = RedshiftWarehouse(runner: runner, s3: S3Client(aws: aws),
-                                              target: RedshiftSQL.Target(schema: url.schema, iamRole: url.iamRole, manifestBucket: bucket,
-                                                                         manifestPrefix: prefix, region: url.region,
-                                                                         loadErrors: url.isServerless ? .sys : .stl),
-                                              bookkeeping: bookkeeping)
+            var target = RedshiftSQL.Target(schema: url.schema, iamRole: url.iamRole, manifestBucket: bucket, manifestPrefix: prefix,
+                                            region: url.region, loadErrors: url.isServerless ? .sys : .stl)
+            switch url.target.endpoint {
+            case let .cluster(identifier, _): target.database = "\(identifier)/\(url.target.database)"
+            case let .workgroup(name): target.database = "\(name)/\(url.target.database)"
+            }
+            let warehouse = RedshiftWarehouse(runner: runner, s3: S3Client(aws: aws), target: target, bookkeeping: bookkeeping)
             warehouse.log = configuration.log
             return (warehouse, bookkeeping.catalog)
         case let .sqlite(path):

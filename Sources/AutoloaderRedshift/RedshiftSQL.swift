@@ -18,6 +18,9 @@ public enum RedshiftSQL {
         /// Where rejected rows are read: STL_LOAD_ERRORS on a provisioned cluster (it has the raw line),
         /// SYS_LOAD_ERROR_DETAIL on Serverless (no raw line).
         public var loadErrors: LoadErrorsView
+        /// Where the schema lives (cluster or workgroup, and database): statement names carry it, because
+        /// ListStatements lists every statement of the caller's role, whatever the database.
+        public var database = ""
         public init(schema: String, iamRole: String, manifestBucket: String, manifestPrefix: String, region: String? = nil,
                     loadErrors: LoadErrorsView = .sys) {
             self.schema = schema
@@ -399,7 +402,7 @@ public enum RedshiftSQL {
     /// How a load's transactions are named (the Data API's StatementName): a later load of the table finds
     /// those still running by this prefix and waits for them before it reads the ledger.
     public static func statementNamePrefix(_ target: Target, table: String) -> String {
-        "autoloader:\(target.schema).\(table):"
+        "autoloader:\(target.database.isEmpty ? "" : target.database + ".")\(target.schema).\(table):"
     }
 
     public static func statementName(_ target: Target, table: String, loadID: Int64, part: Int, of parts: Int) -> String {

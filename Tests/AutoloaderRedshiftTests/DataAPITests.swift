@@ -45,10 +45,10 @@ struct DataAPITests {
         var api: RedshiftDataAPI { RedshiftDataAPI(aws: aws, target: DataAPITests.target(serverless: serverless, database: database)) }
 
         func warehouse(role: String = "arn:aws:iam::123456789012:role/loader") -> RedshiftWarehouse {
-            RedshiftWarehouse(runner: DataAPIRunner(api: api), s3: s3,
-                              target: RedshiftSQL.Target(schema: "public", iamRole: role, manifestBucket: bucket, manifestPrefix: "manifests/",
-                                                         loadErrors: serverless ? .sys : .stl),
-                              bookkeeping: NoBookkeeping())
+            var target = RedshiftSQL.Target(schema: "public", iamRole: role, manifestBucket: bucket, manifestPrefix: "manifests/",
+                                            loadErrors: serverless ? .sys : .stl)
+            target.database = database
+            return RedshiftWarehouse(runner: DataAPIRunner(api: api), s3: s3, target: target, bookkeeping: NoBookkeeping())
         }
 
         /// Puts an object under in/; returns its URL and a file record for it.
