@@ -204,10 +204,6 @@ public enum RedshiftSQL {
         return .no
     }
 
-    static func varcharLength(_ spelled: String) -> Int {
-        Int(spelled.dropFirst("VARCHAR(".count).dropLast()) ?? 0
-    }
-
     public struct ManifestEntry: Sendable, Equatable {
         public var url: String
         public var contentLength: Int64

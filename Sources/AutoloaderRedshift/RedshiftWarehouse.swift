@@ -127,15 +127,15 @@ public final class RedshiftWarehouse: CopyingWarehouse {
             for g in remaining { for (name, value) in g.partitions { partitionLengths[name] = max(partitionLengths[name] ?? 0, value.utf8.count) } }
             let described = try runner.query(RedshiftSQL.describeColumns(target, table: table))
             let actual = described.isEmpty ? nil : described.compactMap(RedshiftSQL.TableColumn.init(row:))
-            let table_ = RedshiftSQL.reconcile(target, table: table, actual: actual, schema: schema, partitions: partitionLengths,
+            let fit = RedshiftSQL.reconcile(target, table: table, actual: actual, schema: schema, partitions: partitionLengths,
                                                varcharFactor: varcharFactor)
-            if !table_.refused.isEmpty {
-                outcome.failure = "the table \(target.schema).\(table) in Redshift cannot take these files: \(table_.refused.joined(separator: "; ")). "
+            if !fit.refused.isEmpty {
+                outcome.failure = "the table \(target.schema).\(table) in Redshift cannot take these files: \(fit.refused.joined(separator: "; ")). "
                     + "Give the column a type hint (`autoloader options \(table) '{\"types\": {…}}'`), change the table, or load the files into another table"
                 return outcome
             }
-            if let create = table_.create { try run(create) }
-            for sql in table_.widen {
+            if let create = fit.create { try run(create) }
+            for sql in fit.widen {
                 do {
                     try run(sql)
                 } catch let error as AutoloaderError where !AutoloaderError.isTransient(error) {
@@ -144,7 +144,7 @@ public final class RedshiftWarehouse: CopyingWarehouse {
                     return outcome
                 }
             }
-            if !table_.hasLoadID {
+            if !fit.hasLoadID {
                 log("\(table): the table has no \(RedshiftSQL.loadIDColumn) column (created outside autoloader): its rows cannot be traced to "
                     + "their load, so a file overwritten in the bucket is refused rather than replaced")
             }
@@ -178,7 +178,7 @@ public final class RedshiftWarehouse: CopyingWarehouse {
                     return c
                 }
                 let plan = RedshiftSQL.stagingPlan(columns, format: g.format, trailingDelimiter: g.dialect?.trailingDelimiter ?? false,
-                                                   varcharFactor: varcharFactor, types: table_.columns.mapValues(\.type))
+                                                   varcharFactor: varcharFactor, types: fit.columns.mapValues(\.type))
                 let copyOptions = RedshiftSQL.copyOptions(format: g.format, dialect: g.dialect, compression: g.compression,
                                                           schema: TableSchema(columns: columns), tableOptions: options.copyOptions,
                                                           maxErrors: maxErrors(options))
@@ -187,7 +187,7 @@ public final class RedshiftWarehouse: CopyingWarehouse {
                     RedshiftSQL.copy(target, staging: staging, columns: plan.copyColumns, manifestURL: "s3://\(target.manifestBucket)/\(key)",
                                      options: copyOptions, format: g.format),
                     RedshiftSQL.insertFromStaging(target, table: table, staging: staging, plan: plan, partitions: g.partitions,
-                                                  loadID: table_.hasLoadID ? loadID : nil, names: table_.columns.mapValues(\.name)),
+                                                  loadID: fit.hasLoadID ? loadID : nil, names: fit.columns.mapValues(\.name)),
                 ])
             }
             let now = WallClock.iso(nanos: WallClock.nowNanos())
@@ -196,7 +196,7 @@ public final class RedshiftWarehouse: CopyingWarehouse {
                 // New columns in the first transaction only (there is no ADD COLUMN IF NOT EXISTS): a later transaction
                 // of the same load fails without them if the first did, and the load is retried whole.
                 RedshiftSQL.ledgerGuard(self.target, table: table, files: indices.flatMap { remaining[$0].files })
-                    + (indices.first == 0 ? table_.addColumns : [])
+                    + (indices.first == 0 ? fit.addColumns : [])
             }, tail: { indices in
                 [RedshiftSQL.ledgerInsert(self.target, table: table, files: indices.flatMap { remaining[$0].files }, loadID: loadID, at: at)]
             })
