@@ -39,6 +39,29 @@ public enum SQLIdentifier {
         return String(out.prefix(maxTableNameBytes))
     }
 
+    /// Folder `schema.table` → table `schema.table` where the warehouse has schemas (the seed's convention):
+    /// each part sanitised like a folder name, split at the first dot. Without schemas (SQLite) the dot is just
+    /// another separator: `sales.orders` → `sales_orders`.
+    public static func tableName(fromFolder raw: String, schemas: Bool) -> String {
+        guard schemas, let dot = raw.firstIndex(of: "."), dot != raw.startIndex, raw.index(after: dot) != raw.endIndex else {
+            return tableName(fromFolder: raw)
+        }
+        return tableName(fromFolder: String(raw[..<dot])) + "." + tableName(fromFolder: String(raw[raw.index(after: dot)...]))
+    }
+
+    /// A table name as the catalog holds it → its schema (nil: the warehouse's default) and its name in that schema.
+    /// Sanitised names contain a dot only as `schema.table`; a name given with `load --table` may too.
+    public static func split(_ table: String) -> (schema: String?, name: String) {
+        guard let dot = table.firstIndex(of: "."), dot != table.startIndex, table.index(after: dot) != table.endIndex else { return (nil, table) }
+        return (String(table[..<dot]), String(table[table.index(after: dot)...]))
+    }
+
+    /// `"schema"."table"` for a catalog table name, in `defaultSchema` unless it names its own.
+    public static func qualified(_ table: String, defaultSchema: String) -> String {
+        let (schema, name) = split(table)
+        return quoted(schema ?? defaultSchema) + "." + quoted(name)
+    }
+
     /// Column names from a header: kept as written, but empty names become `columnN` and duplicates get `_2`, `_3`….
     public static func uniqueColumnNames(_ names: [String]) -> [String] {
         var seen = Set<String>()

@@ -40,7 +40,8 @@ public protocol ObjectStore: Sendable {
     /// Returns nil when the store has none, and listing alone is used.
     func watch(onChange: @escaping @Sendable () -> Void) throws -> (any ChangeWatch)?
     /// Which table an object belongs to, or nil when it is not data. Defaults to the landing layout.
-    func classify(_ object: ObjectInfo) -> LandingKey?
+    /// `schemas`: the warehouse has schemas (a folder `schema.table` names both).
+    func classify(_ object: ObjectInfo, schemas: Bool) -> LandingKey?
     /// True when an object is complete as soon as it is listed (S3 PUTs are atomic); a local file
     /// may still be growing, so it must look the same on two listings first.
     var objectsAppearWhole: Bool { get }
@@ -51,7 +52,7 @@ public protocol ObjectStore: Sendable {
 }
 
 extension ObjectStore {
-    public func classify(_ object: ObjectInfo) -> LandingKey? { LandingKey.classify(object) }
+    public func classify(_ object: ObjectInfo, schemas: Bool) -> LandingKey? { LandingKey.classify(object, schemas: schemas) }
     public var objectsAppearWhole: Bool { false }
     public func recorded() {}
     public func url(for key: String) -> String? { nil }
@@ -80,7 +81,8 @@ public struct LandingKey: Sendable, Equatable {
     }
 
     /// nil when the object is not a data file of a table (file at the root, hidden, temp, marker).
-    public static func classify(_ object: ObjectInfo) -> LandingKey? {
+    /// `schemas`: the warehouse has schemas, so a folder `schema.table` is that table in that schema.
+    public static func classify(_ object: ObjectInfo, schemas: Bool = false) -> LandingKey? {
         if object.size == 0 && object.key.hasSuffix("/") { return nil }
         let parts = object.key.split(separator: "/", omittingEmptySubsequences: true).map(String.init)
         guard parts.count >= 2, let name = parts.last else { return nil }
@@ -96,7 +98,7 @@ public struct LandingKey: Sendable, Equatable {
                 partitions.append((column, value.percentDecoded()))
             }
         }
-        return LandingKey(table: SQLIdentifier.tableName(fromFolder: parts[0]), sourceFolder: parts[0], partitions: partitions)
+        return LandingKey(table: SQLIdentifier.tableName(fromFolder: parts[0], schemas: schemas), sourceFolder: parts[0], partitions: partitions)
     }
 
     public static func isTemporaryName(_ name: String) -> Bool {

@@ -10,11 +10,15 @@ public struct WarehouseCapabilities: Sendable {
     /// Longest identifier (table or column name) in bytes; a longer one is renamed to fit, never truncated by the
     /// warehouse behind our back. nil: no limit that matters (SQLite).
     public var maxIdentifierBytes: Int?
+    /// Tables live in schemas (PostgreSQL, Redshift): a folder `schema.table` is that table in that schema.
+    /// SQLite has none: the folder is table `schema_table`.
+    public var schemas: Bool
     /// SQL type for a column type in this warehouse's DDL.
     public var typeName: @Sendable (ColumnType) -> String
     public init(name: String, transactionalCatalog: Bool, storesAnyValue: Bool = false, maxVarcharBytes: Int?,
-                maxIdentifierBytes: Int? = nil, typeName: @escaping @Sendable (ColumnType) -> String) {
+                maxIdentifierBytes: Int? = nil, schemas: Bool = false, typeName: @escaping @Sendable (ColumnType) -> String) {
         self.maxIdentifierBytes = maxIdentifierBytes
+        self.schemas = schemas
         self.name = name
         self.transactionalCatalog = transactionalCatalog
         self.storesAnyValue = storesAnyValue

@@ -10,6 +10,8 @@ public final class Discoverer {
     /// A file must look unchanged this long (by its modification time, or across listings) before it is recorded;
     /// a table's `settle_seconds` option overrides it. 0: record at once (`autoloader load`).
     public var settleNanos: Int64 = 1_000_000_000
+    /// The warehouse has schemas: a folder `schema.table` is that table in that schema (else `schema_table`).
+    public var schemas = false
     private var recorded = Set<ObjectInfo>()
     private var seen: [String: (ObjectInfo, firstSeen: Int64)] = [:]
 
@@ -34,7 +36,7 @@ public final class Discoverer {
         // read once per pass, and only when something not yet recorded is listed.
         var options: [String: TableOptions]?
         for object in objects {
-            guard let landing = store.classify(object) else { continue }
+            guard let landing = store.classify(object, schemas: schemas) else { continue }
             if recorded.contains(object) { continue }
             if options == nil {
                 options = Dictionary(try catalog.tables().map { ($0.sourceFolder, $0.options) }, uniquingKeysWith: { a, _ in a })

@@ -83,6 +83,7 @@ public final class LoaderService: @unchecked Sendable {
                     } else {
                         discoverer = Discoverer(store: store, catalog: backend.catalog)
                         discoverer?.settleNanos = Int64(configuration.settleSeconds * 1e9)
+                        discoverer?.schemas = backend.warehouse.capabilities.schemas
                     }
                     if connectFailures > 0 { log("connected to the warehouse (after \(connectFailures) failed attempt(s))") }
                     connectFailures = 0
@@ -195,6 +196,7 @@ public final class LoaderService: @unchecked Sendable {
         try backend.catalog.prepare(readOnly: false)
         let discoverer = Discoverer(store: store, catalog: backend.catalog)
         discoverer.settleNanos = 0  // the user named these files: they are complete (markers still gate)
+        discoverer.schemas = backend.warehouse.capabilities.schemas
         _ = try discoverer.scan()
         var summaries: [LoadSummary] = []
         var scheduler = Scheduler(workers: 1, policy: policy)

@@ -18,7 +18,7 @@ public final class PostgresWarehouse: Warehouse, @unchecked Sendable {
     }
 
     public static let postgresCapabilities = WarehouseCapabilities(name: "postgresql", transactionalCatalog: true, storesAnyValue: false,
-                                                                   maxVarcharBytes: nil, maxIdentifierBytes: 63) { type in
+                                                                   maxVarcharBytes: nil, maxIdentifierBytes: 63, schemas: true) { type in
         switch type.kind {
         case .decimal: return "NUMERIC(\(min(max(type.precision ?? 18, 1), 1000)),\(type.scale ?? 0))"
         // TEXT: PostgreSQL stores it exactly like VARCHAR(n) and a longer value can never fail a load.
@@ -51,7 +51,12 @@ final class PostgresLoadTransaction: LoadTransaction, @unchecked Sendable {
         self.table = table
         self.files = files
     }
-    func target(_ table: String) -> String { SQLIdentifier.quoted(session.url.schema) + "." + SQLIdentifier.quoted(table) }
+    /// A catalog table name in SQL: `schema.table` names its own schema, others are in the URL's `schema=`.
+    func target(_ table: String) -> String { SQLIdentifier.qualified(table, defaultSchema: session.url.schema) }
+    func place(_ table: String) -> (schema: String, name: String) {
+        let (schema, name) = SQLIdentifier.split(table)
+        return (schema ?? session.url.schema, name)
+    }
 
     func prepareTable(_ table: String, schema: TableSchema, partitionColumns: [String]) throws -> TableSchema {
         let typeName = PostgresWarehouse.postgresCapabilities.typeName
@@ -59,12 +64,12 @@ final class PostgresLoadTransaction: LoadTransaction, @unchecked Sendable {
             SELECT column_name, format_type(a.atttypid, a.atttypmod) FROM information_schema.columns i
             JOIN pg_attribute a ON a.attrelid = (quote_ident(i.table_schema) || '.' || quote_ident(i.table_name))::regclass AND a.attname = i.column_name
             WHERE i.table_schema=$1 AND i.table_name=$2
-            """, [session.url.schema, table]).map { (($0[0] ?? "").lowercased(), ($0[1] ?? "")) }, uniquingKeysWith: { a, _ in a })
+            """, [place(table).schema, place(table).name]).map { (($0[0] ?? "").lowercased(), ($0[1] ?? "")) }, uniquingKeysWith: { a, _ in a })
         if existing.isEmpty {
             var defs = schema.columns.map { "\(SQLIdentifier.quoted($0.name)) \(typeName($0.type))" }
             defs += partitionColumns.map { "\(SQLIdentifier.quoted($0)) TEXT" }
             defs.append("\(SQLIdentifier.quoted(LineageColumn.sourceFile)) TEXT")
-            try session.execute("CREATE SCHEMA IF NOT EXISTS \(SQLIdentifier.quoted(session.url.schema))")
+            try session.execute("CREATE SCHEMA IF NOT EXISTS \(SQLIdentifier.quoted(place(table).schema))")
             try change("CREATE TABLE \(target(table)) (\(defs.joined(separator: ", ")))")
             return schema
         }
@@ -113,7 +118,7 @@ final class PostgresLoadTransaction: LoadTransaction, @unchecked Sendable {
     }
 
     func beginInsert(table: String, columns: [String]) throws {
-        copy = session.beginCopy(schema: session.url.schema, table: table, columns: columns)
+        copy = session.beginCopy(schema: place(table).schema, table: place(table).name, columns: columns)
     }
 
     func insert(_ batch: RowBatch) throws {

@@ -30,6 +30,15 @@ public enum RedshiftSQL {
             self.region = region
             self.loadErrors = loadErrors
         }
+
+        /// Where a catalog table lives: `schema.table` (a folder named so, as the seed does) in its own schema,
+        /// others in the target's. The ledger is always in the target's schema.
+        public func place(_ table: String) -> (schema: String, name: String) {
+            let (schema, name) = SQLIdentifier.split(table)
+            return (schema ?? self.schema, name)
+        }
+
+        public func qualified(_ table: String) -> String { SQLIdentifier.qualified(table, defaultSchema: schema) }
     }
 
     public enum LoadErrorsView: Sendable, Equatable { case stl, sys }
@@ -37,10 +46,6 @@ public enum RedshiftSQL {
     /// `IAM_ROLE default` is a bare keyword (the cluster's default role); an ARN is a quoted literal.
     static func iamRole(_ role: String) -> String {
         role.lowercased() == "default" ? "IAM_ROLE default" : "IAM_ROLE \(literal(role))"
-    }
-
-    public static func qualified(_ schema: String, _ table: String) -> String {
-        SQLIdentifier.quoted(schema) + "." + SQLIdentifier.quoted(table)
     }
 
     /// The table as detection describes it, partition columns (VARCHAR sized from their values) and the load id.
@@ -51,7 +56,7 @@ public enum RedshiftSQL {
 
     public static func createLedger(_ target: Target) -> String {
         """
-        CREATE TABLE IF NOT EXISTS \(qualified(target.schema, ledgerTable)) (
+        CREATE TABLE IF NOT EXISTS \(target.qualified(ledgerTable)) (
           "table_name" VARCHAR(127) NOT NULL,
           "file_key" VARCHAR(1024) NOT NULL,
           "size" BIGINT NOT NULL,
@@ -66,7 +71,7 @@ public enum RedshiftSQL {
     /// the catalog's copy, which drifts after a refused or half-applied change or when users create the table.
     public static func describeColumns(_ target: Target, table: String) -> String {
         "SELECT column_name, data_type, character_maximum_length, numeric_precision, numeric_scale FROM svv_columns "
-            + "WHERE table_schema = \(literal(target.schema)) AND table_name = \(literal(table)) ORDER BY ordinal_position"
+            + "WHERE table_schema = \(literal(target.place(table).schema)) AND table_name = \(literal(target.place(table).name)) ORDER BY ordinal_position"
     }
 
     /// A column as Redshift has it: its name and its type spelled as DDL spells it.
@@ -120,7 +125,7 @@ public enum RedshiftSQL {
     public static func reconcile(_ target: Target, table: String, actual: [TableColumn]?, schema: TableSchema, partitions: [String: Int],
                                  varcharFactor: Int = TypeSpelling.defaultVarcharFactor) -> Reconciliation {
         var r = Reconciliation()
-        let name = qualified(target.schema, table)
+        let name = target.qualified(table)
         var wanted = schema.columns.map { ($0.name, $0.type) }
         for (p, longest) in partitions.sorted(by: { $0.key < $1.key }) where schema.index(of: p) == nil {
             wanted.append((p, .varchar(longest, bytes: longest)))
@@ -416,9 +421,9 @@ public enum RedshiftSQL {
     public static func ledgerGuard(_ target: Target, table: String, files: [FileRecord]) -> [String] {
         let keys = files.map { literal("\($0.key)|\($0.size)|\($0.modifiedNanos)") }.joined(separator: ", ")
         return [
-            "LOCK \(qualified(target.schema, ledgerTable))",
+            "LOCK \(target.qualified(ledgerTable))",
             "CREATE TEMP TABLE \"_autoloader_guard\" (\"\(alreadyLoadedMarker)\" VARCHAR(1) NOT NULL)",
-            "INSERT INTO \"_autoloader_guard\" SELECT NULL FROM \(qualified(target.schema, ledgerTable)) WHERE \"table_name\" = \(literal(table)) "
+            "INSERT INTO \"_autoloader_guard\" SELECT NULL FROM \(target.qualified(ledgerTable)) WHERE \"table_name\" = \(literal(table)) "
                 + "AND \"file_key\" || '|' || CAST(\"size\" AS VARCHAR(20)) || '|' || CAST(\"mtime_ns\" AS VARCHAR(20)) IN (\(keys))",
         ]
     }
@@ -431,20 +436,20 @@ public enum RedshiftSQL {
         func column(_ name: String) -> String { SQLIdentifier.quoted(tableNames[name] ?? name) }
         let names = loaded.map { column($0.name) } + partitions.map { column($0.0) } + (loadID == nil ? [] : [SQLIdentifier.quoted(loadIDColumn)])
         let values = loaded.map(\.select) + partitions.map { literal($0.1) } + (loadID.map { [String($0)] } ?? [])
-        return "INSERT INTO \(qualified(target.schema, table)) (\(names.joined(separator: ", ")))\n"
+        return "INSERT INTO \(target.qualified(table)) (\(names.joined(separator: ", ")))\n"
             + "SELECT \(values.joined(separator: ", ")) FROM \(SQLIdentifier.quoted(staging))"
     }
 
     /// `at`: the load's time as `YYYY-MM-DD HH:MM:SS` (a literal: the same text works on Redshift and PostgreSQL).
     public static func ledgerInsert(_ target: Target, table: String, files: [FileRecord], loadID: Int64, at: String) -> String {
         let rows = files.map { "(\(literal(table)), \(literal($0.key)), \($0.size), \($0.modifiedNanos), \(loadID), \(literal(at)))" }
-        return "INSERT INTO \(qualified(target.schema, ledgerTable)) (\"table_name\", \"file_key\", \"size\", \"mtime_ns\", \"load_id\", \"loaded_at\") VALUES\n"
+        return "INSERT INTO \(target.qualified(ledgerTable)) (\"table_name\", \"file_key\", \"size\", \"mtime_ns\", \"load_id\", \"loaded_at\") VALUES\n"
             + rows.joined(separator: ",\n")
     }
 
     /// Which of these files a committed load already has (consulted before every load: exactly once).
     public static func ledgerLookup(_ target: Target, table: String, keys: [String]) -> String {
-        "SELECT \"file_key\", \"size\", \"mtime_ns\", \"load_id\" FROM \(qualified(target.schema, ledgerTable)) WHERE \"table_name\" = \(literal(table)) AND \"file_key\" IN ("
+        "SELECT \"file_key\", \"size\", \"mtime_ns\", \"load_id\" FROM \(target.qualified(ledgerTable)) WHERE \"table_name\" = \(literal(table)) AND \"file_key\" IN ("
             + keys.map(literal).joined(separator: ", ") + ")"
     }
 

@@ -70,7 +70,8 @@ public final class RedshiftWarehouse: CopyingWarehouse {
     public let bookkeeping: any Warehouse
     public var log: @Sendable (String) -> Void = { _ in }
     public var varcharFactor = TypeSpelling.defaultVarcharFactor
-    private var prepared = false
+    /// Schemas known to exist (the target's with the ledger, and those of `schema.table` tables).
+    private var preparedSchemas = Set<String>()
 
     public init(runner: any RedshiftStatementRunner, s3: S3Client, target: RedshiftSQL.Target, bookkeeping: any Warehouse) {
         self.runner = runner
@@ -80,7 +81,7 @@ public final class RedshiftWarehouse: CopyingWarehouse {
     }
 
     public var capabilities: WarehouseCapabilities {
-        WarehouseCapabilities(name: "Redshift", transactionalCatalog: false, storesAnyValue: false, maxVarcharBytes: 65_535, maxIdentifierBytes: 127) {
+        WarehouseCapabilities(name: "Redshift", transactionalCatalog: false, storesAnyValue: false, maxVarcharBytes: 65_535, maxIdentifierBytes: 127, schemas: true) {
             TypeSpelling.redshift.sql($0)
         }
     }
@@ -95,10 +96,10 @@ public final class RedshiftWarehouse: CopyingWarehouse {
                      options: TableOptions) throws -> CopyOutcome {
         var outcome = CopyOutcome()
         do {
-            if !prepared {
-                try run("CREATE SCHEMA IF NOT EXISTS \(SQLIdentifier.quoted(target.schema))")
-                try run(RedshiftSQL.createLedger(target))
-                prepared = true
+            for schema in [target.schema, target.place(table).schema] where !preparedSchemas.contains(schema) {
+                try run("CREATE SCHEMA IF NOT EXISTS \(SQLIdentifier.quoted(schema))")
+                if schema == target.schema { try run(RedshiftSQL.createLedger(target)) }
+                preparedSchemas.insert(schema)
             }
             // Exactly once: a transaction of an earlier load that is still running (the loader crashed or stopped
             // polling after submitting it) ends before the ledger is read; then what a committed load already has is
@@ -130,7 +131,7 @@ public final class RedshiftWarehouse: CopyingWarehouse {
             let fit = RedshiftSQL.reconcile(target, table: table, actual: actual, schema: schema, partitions: partitionLengths,
                                                varcharFactor: varcharFactor)
             if !fit.refused.isEmpty {
-                outcome.failure = "the table \(target.schema).\(table) in Redshift cannot take these files: \(fit.refused.joined(separator: "; ")). "
+                outcome.failure = "the table \(target.place(table).schema).\(target.place(table).name) in Redshift cannot take these files: \(fit.refused.joined(separator: "; ")). "
                     + "Give the column a type hint (`autoloader options \(table) '{\"types\": {…}}'`), change the table, or load the files into another table"
                 return outcome
             }

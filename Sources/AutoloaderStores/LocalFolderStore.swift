@@ -200,7 +200,7 @@ public final class FileListStore: ObjectStore {
     let files: [String: String]
     public init(files: [String: String]) { self.files = files }
 
-    public func classify(_ object: ObjectInfo) -> LandingKey? {
+    public func classify(_ object: ObjectInfo, schemas: Bool) -> LandingKey? {
         guard let table = object.key.split(separator: "/").first.map(String.init) else { return nil }
         return LandingKey(table: table, sourceFolder: table)
     }

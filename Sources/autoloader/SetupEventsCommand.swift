@@ -25,6 +25,8 @@ struct SetupEventsCommand: ParsableCommand {
     func run() throws {
         let aws = AWSClient(configuration: AWSConfiguration(endpoint: endpoint))
         let store = try S3Store(url: source, aws: aws)
+        store.log = Log.line
+        try store.resolveRoot()
         let id = "autoloader-\(queue)"
         let current = try store.s3.notificationConfiguration(bucket: store.bucket)
         let others = current.children.filter { !($0.name == "QueueConfiguration" && $0.value("Id") == id) }

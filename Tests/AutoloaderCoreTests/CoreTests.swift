@@ -58,6 +58,21 @@ import Testing
         #expect(classify("a.csv") == nil)
     }
 
+    /// The seed's `schema.table` folders: that table in that schema where the warehouse has schemas.
+    @Test func schemaDotTableFolders() {
+        func table(_ key: String, schemas: Bool) -> String? { LandingKey.classify(ObjectInfo(key: key, size: 1, modifiedNanos: 0), schemas: schemas)?.table }
+        #expect(table("Sales.Orders/a.csv", schemas: true) == "sales.orders")
+        #expect(table("Sales.Orders/a.csv", schemas: false) == "sales_orders")
+        #expect(table("a.b.c/x.csv", schemas: true) == "a.b_c")
+        #expect(table(".hidden/x.csv", schemas: true) == nil)
+        #expect(table("trailing./x.csv", schemas: true) == "trailing")
+        #expect(table("2024.x/x.csv", schemas: true) == "t_2024.x")
+        #expect(SQLIdentifier.split("sales.orders") == ("sales", "orders"))
+        #expect(SQLIdentifier.split("orders") == (nil, "orders"))
+        #expect(SQLIdentifier.qualified("sales.orders", defaultSchema: "public") == "\"sales\".\"orders\"")
+        #expect(SQLIdentifier.qualified("orders", defaultSchema: "public") == "\"public\".\"orders\"")
+    }
+
     @Test func partitionFolders() {
         let key = classify("orders/order_date=20240101/region=eu%2Fwest/a.csv")
         #expect(key?.partitions.map(\.name) == ["order_date", "region"])

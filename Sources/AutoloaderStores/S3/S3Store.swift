@@ -10,10 +10,17 @@ import Glibc
 /// order), and a full reconciliation listing on a slower clock, so a lost event costs latency, not data.
 public final class S3Store: ObjectStore, @unchecked Sendable {
     public static let defaultRoot = "s3-to-redshift-loader-utility/"
+    /// The root the seed's code used (its README says `defaultRoot`): a bucket given without a prefix whose
+    /// objects are only under this one is read from here, so users of either layout migrate as they are.
+    public static let seedCodeRoot = "s3-redshift-loader-source/"
 
     public let bucket: String
-    /// Key prefix of the landing root, "" or ending in "/".
-    public let root: String
+    /// Key prefix of the landing root, "" or ending in "/". Without a prefix in the URL it is decided by the
+    /// first `resolveRoot()` (the seed's two roots), and is `defaultRoot` until then.
+    public var root: String { rootLock.withLock { resolvedRoot } }
+    private let rootLock = NSLock()
+    private var resolvedRoot: String
+    private var rootDecided: Bool
     public let s3: S3Client
     public let sqs: SQSClient
     public let queueName: String?
@@ -38,10 +45,11 @@ public final class S3Store: ObjectStore, @unchecked Sendable {
         let bucket = String(rest.prefix { $0 != "/" })
         guard !bucket.isEmpty else { throw AutoloaderError.usage("no bucket in \(url); use s3://bucket/prefix/") }
         var prefix = String(rest.dropFirst(bucket.count)).drop { $0 == "/" }.description
+        rootDecided = !prefix.isEmpty
         if prefix.isEmpty { prefix = Self.defaultRoot }
         if !prefix.hasSuffix("/") { prefix += "/" }
         self.bucket = bucket
-        root = prefix
+        resolvedRoot = prefix
         s3 = S3Client(aws: aws)
         sqs = SQSClient(aws: aws)
         self.queueName = queueName
@@ -55,7 +63,24 @@ public final class S3Store: ObjectStore, @unchecked Sendable {
         ObjectInfo(key: String(o.key.dropFirst(root.count)), size: o.size, modifiedNanos: o.modifiedNanos, version: o.etag)
     }
 
+    /// Without a prefix in the URL: the seed's documented root, unless only the root its code used holds objects.
+    /// Decided once, before the first listing (and by `setup-events`), so keys never change meaning later.
+    public func resolveRoot() throws {
+        guard !rootLock.withLock({ rootDecided }) else { return }
+        var chosen = Self.defaultRoot
+        if try s3.listPage(bucket: bucket, prefix: Self.defaultRoot, startAfter: nil, delimiter: nil, token: nil, maxKeys: 1).objects.isEmpty,
+           try !s3.listPage(bucket: bucket, prefix: Self.seedCodeRoot, startAfter: nil, delimiter: nil, token: nil, maxKeys: 1).objects.isEmpty {
+            chosen = Self.seedCodeRoot
+            log("s3://\(bucket)/: nothing under \(Self.defaultRoot) and files under \(Self.seedCodeRoot) (the seed's code's root): loading from there")
+        }
+        rootLock.withLock {
+            resolvedRoot = chosen
+            rootDecided = true
+        }
+    }
+
     public func list() throws -> [ObjectInfo] {
+        try resolveRoot()
         let now = Date().timeIntervalSince1970
         let (drained, empties, full) = lock.withLock { () -> ([(S3Event, handle: String)], [String], Bool) in
             let d = events, e = emptyHandles
