@@ -46,6 +46,15 @@ public enum Build {
         throw AutoloaderError.usage("unknown warehouse '\(url)'; use sqlite:PATH, postgres://user@host:port/db or redshift://CLUSTER/DB")
     }
 
+    /// What the warehouse at `url` can do, without connecting to it.
+    public static func capabilities(_ url: String) throws -> WarehouseCapabilities {
+        switch try target(url) {
+        case .sqlite: return SQLiteWarehouse.sqliteCapabilities
+        case .postgres: return PostgresWarehouse.postgresCapabilities
+        case .redshift: return RedshiftWarehouse.redshiftCapabilities
+        }
+    }
+
     /// How long the service's SQLite connections wait for the one writer before giving the turn back to the scheduler.
     static let serviceBusyTimeout: Int32 = 2_000
 
@@ -53,12 +62,22 @@ public enum Build {
     public static func backend(_ configuration: Configuration) throws -> LoaderService.Backend {
         switch try target(configuration.warehouse) {
         case let .redshift(url):
-            // The catalog stays here (SQLite); the rows and the ledger of loaded files live in Redshift.
-            guard case let .sqlite(path) = try target(url.catalog) else {
-                throw AutoloaderError.usage("catalog= must be sqlite:PATH for a Redshift warehouse")
+            // The rows and the ledger of loaded files live in Redshift; the catalog in SQLite beside the loader, or in
+            // PostgreSQL (RDS) where it must outlive the machine or serve several loaders. Neither holds a write lock
+            // while a COPY runs: SQLite's load is staged (claimed and marked in one short transaction after the COPY),
+            // PostgreSQL's locks only the load's own rows. Two loaders submitting the same files is harmless: the
+            // ledger, locked and checked in the COPY's transaction, lets one commit.
+            let bookkeeping: any Warehouse, catalog: any Catalog
+            switch try target(url.catalog) {
+            case let .sqlite(path):
+                let sqlite = SQLiteWarehouse(connection: try SQLiteConnection(path: path, busyTimeoutMillis: serviceBusyTimeout), staging: true)
+                (bookkeeping, catalog) = (sqlite, sqlite.catalog)
+            case let .postgres(pg):
+                let postgres = PostgresWarehouse(session: try PostgresSession(url: pg))
+                (bookkeeping, catalog) = (postgres, postgres.catalog)
+            case .redshift:
+                throw AutoloaderError.usage("catalog= must be sqlite:PATH or postgres://… for a Redshift warehouse")
             }
-            // Direct, not staged: the claim must be held while Redshift runs the COPY.
-            let bookkeeping = SQLiteWarehouse(connection: try SQLiteConnection(path: path, busyTimeoutMillis: serviceBusyTimeout), staging: false)
             let aws = AWSClient(configuration: AWSConfiguration(endpoint: configuration.endpoint))
             aws.onRetry = configuration.log
             let source = configuration.source
@@ -79,7 +98,7 @@ public enum Build {
             }
             let warehouse = RedshiftWarehouse(runner: runner, s3: S3Client(aws: aws), target: target, bookkeeping: bookkeeping)
             warehouse.log = configuration.log
-            return (warehouse, bookkeeping.catalog)
+            return (warehouse, catalog)
         case let .sqlite(path):
             let warehouse = SQLiteWarehouse(connection: try SQLiteConnection(path: path, busyTimeoutMillis: serviceBusyTimeout),
                                             staging: configuration.stagedSQLiteLoads)
@@ -99,8 +118,11 @@ public enum Build {
         case let .sqlite(path): catalog = SQLCatalog(connection: try SQLiteConnection(path: path))
         case let .postgres(url): catalog = SQLCatalog(connection: try PostgresSession(url: url))
         case let .redshift(url):
-            guard case let .sqlite(path) = try target(url.catalog) else { throw AutoloaderError.usage("catalog= must be sqlite:PATH") }
-            catalog = SQLCatalog(connection: try SQLiteConnection(path: path))
+            switch try target(url.catalog) {
+            case let .sqlite(path): catalog = SQLCatalog(connection: try SQLiteConnection(path: path))
+            case let .postgres(pg): catalog = SQLCatalog(connection: try PostgresSession(url: pg))
+            case .redshift: throw AutoloaderError.usage("catalog= must be sqlite:PATH or postgres://… for a Redshift warehouse")
+            }
         }
         try catalog.prepare(readOnly: readOnly)
         return catalog

@@ -435,7 +435,8 @@ public final class SQLCatalog: Catalog, LoadLog {
     /// a loaded file's earlier versions are superseded (a reload never brings them back).
     public func endFile(loadID: Int64, file: FileRecord, state: FileState, sha256: String?, rows: Int64, duplicateOf: Int64?, error: String?) throws {
         let moved = try moveFiles(FileState.endEvent(for: state), set: "sha256=$1, rows=$2, duplicate_of=$3, error=$4, load_id=$5", where: "id=$6",
-                                  [sha256.db, .int(rows), duplicateOf.db, error.db, .int(loadID), .int(file.id)])
+                                  // rows only for a loaded file: a requeued file with rows is a reload of loaded rows.
+                                  [sha256.db, state == .loaded ? .int(rows) : .null, duplicateOf.db, error.db, .int(loadID), .int(file.id)])
         guard moved == 1 else {
             throw AutoloaderError.warehouse(reason: "\(file.key) is no longer claimed by load \(loadID)", transient: true)
         }

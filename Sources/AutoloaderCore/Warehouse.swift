@@ -13,6 +13,9 @@ public struct WarehouseCapabilities: Sendable {
     /// Tables live in schemas (PostgreSQL, Redshift): a folder `schema.table` is that table in that schema.
     /// SQLite has none: the folder is table `schema_table`.
     public var schemas: Bool
+    /// A loaded file's rows can be found again and replaced (a new version, `reload`): each row names its file.
+    /// Not where COPY reads many files at once (Redshift).
+    public var replacesRows: Bool = true
     /// SQL type for a column type in this warehouse's DDL.
     public var typeName: @Sendable (ColumnType) -> String
     public init(name: String, transactionalCatalog: Bool, storesAnyValue: Bool = false, maxVarcharBytes: Int?,
@@ -70,6 +73,20 @@ public struct RowBatch: Sendable {
     }
 }
 
+/// The table a load writes into, as the warehouse has it.
+public struct PreparedTable: Sendable {
+    /// The file's columns as the table has them: the table's spelling (a table created by hand may say `ID` where
+    /// the file says `id`) and, for a table created by hand, its types (values are checked against those).
+    public var schema: TableSchema
+    /// Whether the table has `_source_file`. Tables users create may not; their rows cannot be traced to their
+    /// file, so the earlier rows of a replaced or reloaded file cannot be found, and such a replacement is refused.
+    public var lineage: Bool
+    public init(schema: TableSchema, lineage: Bool) {
+        self.schema = schema
+        self.lineage = lineage
+    }
+}
+
 /// One load in progress: a warehouse transaction that holds the rows AND the catalog marks.
 /// Invariant: rows and their file's `loaded` mark commit together or not at all.
 /// A warehouse implements only the warehouse work (DDL, savepoints, rows); the catalog's part is `log`, the
@@ -79,9 +96,12 @@ public protocol LoadTransaction: AnyObject {
     var table: String { get }
     var files: [FileRecord] { get }
     var log: any LoadLog { get }
-    /// Creates the table or adds missing columns; returns the table's schema after the change (each change
+    /// The table's columns when the warehouse has it (created by hand, or before the catalog knew it), lineage
+    /// columns left out: the first load maps the files' columns onto these (by name, or by position). nil: no table.
+    func existingTable(_ table: String) throws -> TableSchema?
+    /// Creates the table or adds missing columns; returns the table as it is after the change (each change
     /// recorded in the schema history through `log`).
-    func prepareTable(_ table: String, schema: TableSchema, partitionColumns: [String]) throws -> TableSchema
+    func prepareTable(_ table: String, schema: TableSchema, partitionColumns: [String]) throws -> PreparedTable
     /// Starts one file inside the load (a savepoint): its rows and outcome are undone together on abort.
     func beginFile(_ file: FileRecord) throws
     /// Ends the file's savepoint: keeps its rows, or undoes them.

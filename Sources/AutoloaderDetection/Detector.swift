@@ -208,7 +208,11 @@ public enum Detector {
             var misfits = 0
             for k in 0..<columns where body[k].values > 0 && body[k].resolve().kind != .varchar {
                 typedColumns += 1
-                if !firstRow[k].withUnsafeBufferPointer({ body[k].accepts($0) }) { misfits += 1 }
+                // A name is text: a first-row value that is itself a number or a date (1.25 over integers) is a
+                // data row's wider value, not a header's name.
+                if !firstRow[k].withUnsafeBufferPointer({ body[k].accepts($0) }), headerStats[k].values == 0 || headerStats[k].resolve().kind == .varchar {
+                    misfits += 1
+                }
             }
             header = typedColumns == 0 ? true : misfits > 0
         }

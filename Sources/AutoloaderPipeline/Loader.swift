@@ -145,6 +145,13 @@ public struct Loader {
         for rename in ColumnNames.fit(columns: &fileSchema.columns, partitions: &partitions, maxBytes: warehouse.capabilities.maxIdentifierBytes) {
             try tx.recordError(LoadErrorRecord(loadID: tx.loadID, file: file.key, line: nil, column: rename.from, rawText: "", reason: rename.reason))
         }
+        // A table the catalog does not know yet may exist (users create the seed's tables themselves): the files'
+        // columns map onto it.
+        var adopted = false
+        if schema == nil, let existing = try tx.existingTable(table) {
+            schema = existing
+            adopted = true
+        }
         let fileDialect = detection.dialect ?? Dialect()
         // Columns match by name when the file names them (a header, JSON keys), else by position.
         let named = detection.format != .csv || fileDialect.header
@@ -173,15 +180,24 @@ public struct Loader {
         let fileParts = partitions.keys.sorted()
         var parts = partitionColumns
         for p in fileParts where !parts.contains(p) && tableSchema.index(of: p) == nil { parts.append(p) }
-        tableSchema = try tx.prepareTable(table, schema: tableSchema, partitionColumns: parts)
+        let prepared = try tx.prepareTable(table, schema: tableSchema, partitionColumns: parts)
+        tableSchema = prepared.schema
         schema = tableSchema
         partitionColumns = parts
         if dialect == nil, detection.format == .csv { dialect = fileDialect }
+        if adopted, !prepared.lineage {
+            try tx.recordError(LoadErrorRecord(loadID: tx.loadID, file: file.key, line: nil, column: nil, rawText: "", reason: Self.noLineage(table)))
+        }
 
         // Replace: an overwritten (or reloaded) file's earlier rows go in the same savepoint as its new rows.
         // Checked first so that new files never pay for a scan of the table.
         var replaces = false
         if file.rows != nil || (previous != nil && (options.overwrite == .replace || grew)) {
+            guard prepared.lineage else {
+                let sha = try hashing.finish()
+                return FileOutcome(state: .failed, sha256: sha, error: "\(file.key): " + Self.noLineage(table)
+                    + "; this file replaces a loaded version (a new version, or reload), and its earlier rows cannot be told apart: nothing was loaded")
+            }
             _ = try tx.deleteRows(table: table, key: file.key)
             replaces = true
             if grew, options.overwrite != .replace {
@@ -201,14 +217,14 @@ public struct Loader {
         if rescuing { insertColumns.append(RescuedData.column) }
         let partValues = parts.map { partitions[$0] }
         insertColumns += parts
-        insertColumns.append(LineageColumn.sourceFile)
+        if prepared.lineage { insertColumns.append(LineageColumn.sourceFile) }
         try tx.beginInsert(table: table, columns: insertColumns)
 
         // Two threads: this one writes to the warehouse; a parser thread reads, hashes, parses and converts.
         // On two cores the SQLite inserts and the parsing overlap. Bad rows travel with the batches.
         let channel = BoundedChannel<Parsed>(capacity: 4)
         let spec = RowSinkSpec(file: file, loadID: tx.loadID, options: options, partValues: partValues, columnCount: insertColumns.count,
-                               rowsPerBatch: rowsPerInsert)
+                               rowsPerBatch: rowsPerInsert, lineage: prepared.lineage)
         let parser: any RecordParser
         if let parquet {
             parser = ParquetRowParser(spec: spec, parquet: parquet, types: fileSchema.columns.map(\.type), converters: converters, rescue: rescuing,
@@ -263,6 +279,13 @@ public struct Loader {
 }
 
 extension Loader {
+    /// What a table created without `_source_file` cannot do (recorded with its first load, and why a replacement fails).
+    static func noLineage(_ table: String) -> String {
+        "table \(table) has no \(LineageColumn.sourceFile) column (it was created outside autoloader): its rows are loaded without "
+            + "the file they came from, so a file's rows cannot be replaced; add the column (\(LineageColumn.sourceFile) TEXT) "
+            + "or set overwrite=append"
+    }
+
     /// Whether `file`'s content begins with `earlier`'s bytes (same hash over the first `earlier.size` bytes).
     func startsWith(_ file: FileRecord, _ earlier: FileRecord) throws -> Bool {
         guard let expected = earlier.sha256, earlier.size < file.size else { return false }

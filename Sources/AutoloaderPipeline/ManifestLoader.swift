@@ -31,9 +31,31 @@ public struct ManifestLoader {
         var groups: [String: CopyGroup] = [:]
         var order: [String] = []
         var failed: [Int64: String] = [:]
+        var skipped: [Int64: String] = [:]
         for file in files {
             guard let landedURL = store.url(for: file.key) else {
                 throw AutoloaderError.usage("\(warehouse.capabilities.name) reads the files itself, from S3: use --source s3://bucket/prefix/")
+            }
+            // COPY reads a load's files together and cannot say which row came from which file, so a loaded file's rows
+            // cannot be found again to be replaced: a reload or a new version under overwrite=replace is refused with
+            // what to do instead; overwrite=append adds the new version's rows, ignore leaves the table as it is.
+            if file.rows != nil {
+                failed[file.id] = "\(file.key): \(warehouse.capabilities.name) cannot reload a loaded file: its rows (load \(file.loadID.map(String.init) ?? "?")) "
+                    + "cannot be told apart from the other files of that COPY. Nothing was changed; to load it again, delete those rows and load the file under a new name"
+                continue
+            }
+            if let previous = try catalog.loadedVersion(key: file.key, excludingID: file.id) {
+                switch options.overwrite {
+                case .ignore:
+                    skipped[file.id] = "overwritten, and the table's overwrite policy is 'ignore'"
+                    continue
+                case .replace:
+                    failed[file.id] = "\(file.key): a new version of a loaded file, and \(warehouse.capabilities.name) cannot replace the earlier version's rows "
+                        + "(load \(previous.loadID.map(String.init) ?? "?")): COPY cannot say which row came from which file. Nothing was loaded; "
+                        + "set overwrite=append to add this version's rows, or overwrite=ignore to keep the table as it is"
+                    continue
+                case .append: break
+                }
             }
             let detection: Detection
             do {
@@ -116,6 +138,8 @@ public struct ManifestLoader {
                 let state: FileState, error: String?
                 if let reason = failed[file.id] {
                     (state, error) = (.failed, reason)
+                } else if let reason = skipped[file.id] {
+                    (state, error) = (.skipped, reason)
                 } else if outcome.alreadyLoaded.contains(file.id) || outcome.failure == nil
                             || outcome.failedFiles.map({ !$0.contains(file.id) }) == true {
                     (state, error) = (.loaded, nil)

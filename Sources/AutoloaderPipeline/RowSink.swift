@@ -8,6 +8,8 @@ struct RowSinkSpec: @unchecked Sendable {
     var partValues: [String?]
     var columnCount: Int
     var rowsPerBatch: Int
+    /// Each row ends with its file's key (`_source_file`); false for a table created without that column.
+    var lineage = true
 
     func sink(into channel: BoundedChannel<Parsed>) -> RowSink { RowSink(spec: self, channel: channel) }
 }
@@ -45,7 +47,7 @@ struct RowSink {
     /// Ends a row: partition values and lineage appended; a full batch goes to the warehouse.
     mutating func endRow() throws {
         for v in spec.partValues { if let v { batch.appendText(v) } else { batch.cells.append(.null) } }
-        key.withUTF8 { batch.appendText($0) }
+        if spec.lineage { key.withUTF8 { batch.appendText($0) } }
         rows += 1
         if batch.rowCount >= spec.rowsPerBatch { try send() }
     }

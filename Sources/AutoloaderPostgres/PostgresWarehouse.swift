@@ -58,37 +58,85 @@ final class PostgresLoadTransaction: LoadTransaction, @unchecked Sendable {
         return (schema ?? session.url.schema, name)
     }
 
-    func prepareTable(_ table: String, schema: TableSchema, partitionColumns: [String]) throws -> TableSchema {
+    func prepareTable(_ table: String, schema: TableSchema, partitionColumns: [String]) throws -> PreparedTable {
         let typeName = PostgresWarehouse.postgresCapabilities.typeName
-        let existing = Dictionary(try session.query("""
-            SELECT column_name, format_type(a.atttypid, a.atttypmod) FROM information_schema.columns i
-            JOIN pg_attribute a ON a.attrelid = (quote_ident(i.table_schema) || '.' || quote_ident(i.table_name))::regclass AND a.attname = i.column_name
-            WHERE i.table_schema=$1 AND i.table_name=$2
-            """, [place(table).schema, place(table).name]).map { (($0[0] ?? "").lowercased(), ($0[1] ?? "")) }, uniquingKeysWith: { a, _ in a })
+        // By lowercased name: the table's own spelling and type.
+        let existing = Dictionary(try columns(of: table).map { ($0.name.lowercased(), $0) }, uniquingKeysWith: { a, _ in a })
         if existing.isEmpty {
             var defs = schema.columns.map { "\(SQLIdentifier.quoted($0.name)) \(typeName($0.type))" }
             defs += partitionColumns.map { "\(SQLIdentifier.quoted($0)) TEXT" }
             defs.append("\(SQLIdentifier.quoted(LineageColumn.sourceFile)) TEXT")
             try session.execute("CREATE SCHEMA IF NOT EXISTS \(SQLIdentifier.quoted(place(table).schema))")
             try change("CREATE TABLE \(target(table)) (\(defs.joined(separator: ", ")))")
-            return schema
+            return PreparedTable(schema: schema, lineage: true)
         }
-        // Evolution (add_columns): new columns are added; an integer or numeric column whose values no longer fit
-        // is widened (SMALLINT → INTEGER → BIGINT → NUMERIC). Text columns are TEXT and never need it.
-        for column in schema.columns {
+        // A table without `_source_file` was created by hand: its columns are the user's, matched by name whatever
+        // their case, and never retyped; values are checked against their types. Ours evolve (add_columns): new
+        // columns are added; an integer or numeric column whose values no longer fit is widened (SMALLINT →
+        // INTEGER → BIGINT → NUMERIC). Text columns are TEXT and never need it.
+        let lineage = existing[LineageColumn.sourceFile] != nil
+        var prepared = schema
+        for (k, column) in schema.columns.enumerated() {
             let wanted = typeName(column.type)
             guard let current = existing[column.name.lowercased()] else {
                 try change("ALTER TABLE \(target(table)) ADD COLUMN \(SQLIdentifier.quoted(column.name)) \(wanted)")
                 continue
             }
-            if Self.isWidening(from: current, to: wanted) {
-                try change("ALTER TABLE \(target(table)) ALTER COLUMN \(SQLIdentifier.quoted(column.name)) TYPE \(wanted)")
+            prepared.columns[k].name = current.name
+            if !lineage {
+                if let type = Self.columnType(current.type) {
+                    // The file's date layout still reads the file; the table's type decides what the value must be.
+                    prepared.columns[k].type = type.kind == column.type.kind ? column.type : type
+                }
+            } else if Self.isWidening(from: current.type, to: wanted) {
+                try change("ALTER TABLE \(target(table)) ALTER COLUMN \(SQLIdentifier.quoted(current.name)) TYPE \(wanted)")
             }
         }
         for p in partitionColumns where existing[p.lowercased()] == nil {
             try change("ALTER TABLE \(target(table)) ADD COLUMN \(SQLIdentifier.quoted(p)) TEXT")
         }
-        return schema
+        return PreparedTable(schema: prepared, lineage: lineage)
+    }
+
+    /// The table's columns in order, with their types as `format_type` spells them; empty when there is no table.
+    private func columns(of table: String) throws -> [(name: String, type: String)] {
+        try session.query("""
+            SELECT column_name, format_type(a.atttypid, a.atttypmod) FROM information_schema.columns i
+            JOIN pg_attribute a ON a.attrelid = (quote_ident(i.table_schema) || '.' || quote_ident(i.table_name))::regclass AND a.attname = i.column_name
+            WHERE i.table_schema=$1 AND i.table_name=$2 ORDER BY i.ordinal_position
+            """, [place(table).schema, place(table).name]).map { (name: $0[0] ?? "", type: $0[1] ?? "") }
+    }
+
+    func existingTable(_ table: String) throws -> TableSchema? {
+        let columns = try columns(of: table).filter { !LineageColumn.reserved.contains($0.name.lowercased()) }
+        if columns.isEmpty { return nil }
+        return TableSchema(columns: columns.map { Column(name: $0.name, type: Self.columnType($0.type) ?? .varchar(), nullable: true) })
+    }
+
+    /// A PostgreSQL type (as `format_type` spells it) as a column type; nil for types we do not convert to (the
+    /// server checks those values itself).
+    static func columnType(_ spelled: String) -> ColumnType? {
+        let t = spelled.lowercased()
+        switch t {
+        case "smallint": return .smallint
+        case "integer": return .integer
+        case "bigint": return .bigint
+        case "double precision", "real": return .double
+        case "boolean": return .boolean
+        case "date": return ColumnType(kind: .date)
+        case "time without time zone": return ColumnType(kind: .time)
+        case "timestamp without time zone": return ColumnType(kind: .timestamp)
+        case "timestamp with time zone": return ColumnType(kind: .timestamptz)
+        case "text": return .varchar()
+        case "json", "jsonb": return .json
+        default: break
+        }
+        if t.hasPrefix("character varying") || t.hasPrefix("character(") { return .varchar() }
+        if t.hasPrefix("numeric(") {
+            let parts = t.dropFirst(8).dropLast().split(separator: ",").compactMap { Int($0) }
+            if parts.count == 2 { return .decimal(parts[0], parts[1]) }
+        }
+        return nil
     }
 
     /// DDL in the load's transaction, recorded in the schema history with it.

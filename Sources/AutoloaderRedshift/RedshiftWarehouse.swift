@@ -80,11 +80,14 @@ public final class RedshiftWarehouse: CopyingWarehouse {
         self.bookkeeping = bookkeeping
     }
 
-    public var capabilities: WarehouseCapabilities {
-        WarehouseCapabilities(name: "Redshift", transactionalCatalog: false, storesAnyValue: false, maxVarcharBytes: 65_535, maxIdentifierBytes: 127, schemas: true) {
-            TypeSpelling.redshift.sql($0)
-        }
-    }
+    public static let redshiftCapabilities: WarehouseCapabilities = {
+        var c = WarehouseCapabilities(name: "Redshift", transactionalCatalog: false, storesAnyValue: false, maxVarcharBytes: 65_535,
+                                      maxIdentifierBytes: 127, schemas: true) { TypeSpelling.redshift.sql($0) }
+        c.replacesRows = false
+        return c
+    }()
+
+    public var capabilities: WarehouseCapabilities { Self.redshiftCapabilities }
 
     public func beginLoad(table: String, files: [FileRecord], statement: String) throws -> any LoadTransaction {
         try bookkeeping.beginLoad(table: table, files: files, statement: statement)

@@ -82,13 +82,14 @@ final class SQLiteStagedLoadTransaction: LoadTransaction {
 
     private static let cleaned = Locked(Set<String>())
 
-    func prepareTable(_ table: String, schema: TableSchema, partitionColumns: [String]) throws -> TableSchema {
+    func prepareTable(_ table: String, schema: TableSchema, partitionColumns: [String]) throws -> PreparedTable {
         // What the table will have once the recorded steps run: decides the DDL now, so that the batch's later
         // files see the columns earlier ones add. At commit the table is read again under the lock.
         let existing = try SQLiteWarehouse.columns(of: table, in: connection).union(added[table] ?? [])
         let planned = SQLiteWarehouse.ddl(table: table, schema: schema, partitionColumns: partitionColumns, existing: existing)
         if !planned.isEmpty {
-            added[table, default: []].formUnion(schema.columns.map { $0.name.lowercased() } + partitionColumns.map { $0.lowercased() } + [LineageColumn.sourceFile])
+            added[table, default: []].formUnion(schema.columns.map { $0.name.lowercased() } + partitionColumns.map { $0.lowercased() }
+                                                + (existing.isEmpty ? [LineageColumn.sourceFile] : []))
             let load = loadID, owner = self.table
             steps.append { connection, catalog in
                 let now = try SQLiteWarehouse.columns(of: table, in: connection)
@@ -98,8 +99,10 @@ final class SQLiteStagedLoadTransaction: LoadTransaction {
                 }
             }
         }
-        return schema
+        return PreparedTable(schema: schema, lineage: existing.isEmpty || existing.contains(LineageColumn.sourceFile))
     }
+
+    func existingTable(_ table: String) throws -> TableSchema? { try SQLiteWarehouse.existingTable(table, in: connection) }
 
     func beginFile(_ file: FileRecord) throws {
         fileStart = steps.count

@@ -69,6 +69,20 @@ public final class SQLiteWarehouse: Warehouse {
             .map { "ALTER TABLE \(quoted) ADD COLUMN \(SQLIdentifier.quoted($0)) TEXT" }
     }
 
+    /// A table's columns and declared types (lineage columns left out); nil when there is no such table. Declared
+    /// types we spell ourselves read back as theirs; any other is text (SQLite keeps values as written).
+    static func existingTable(_ table: String, in connection: SQLiteConnection) throws -> TableSchema? {
+        let columns = try connection.query("SELECT name, type FROM pragma_table_info(?) ORDER BY cid", [.text(table)]).compactMap { row -> Column? in
+            guard let name = row[0].text, !LineageColumn.reserved.contains(name.lowercased()) else { return nil }
+            let declared = (row[1].text ?? "").uppercased()
+            let digits = declared.hasPrefix("DECIMAL(") ? declared.dropFirst(8).dropLast().split(separator: ",").compactMap { Int($0) } : []
+            let type = digits.count == 2 ? .decimal(digits[0], digits[1])
+                : TypeKind.allCases.map { ColumnType(kind: $0) }.first { sqliteCapabilities.typeName($0) == declared } ?? .varchar()
+            return Column(name: name, type: type, nullable: true)
+        }
+        return columns.isEmpty ? nil : TableSchema(columns: columns)
+    }
+
     static func columns(of table: String, in connection: SQLiteConnection, schema: String = "main") throws -> Set<String> {
         Set(try connection.query("SELECT name FROM pragma_table_info(?, ?)", [.text(table), .text(schema)]).compactMap { $0[0].text?.lowercased() })
     }
@@ -155,14 +169,17 @@ final class SQLiteLoadTransaction: LoadTransaction {
         self.files = files
     }
 
-    func prepareTable(_ table: String, schema: TableSchema, partitionColumns: [String]) throws -> TableSchema {
+    func prepareTable(_ table: String, schema: TableSchema, partitionColumns: [String]) throws -> PreparedTable {
         let existing = try SQLiteWarehouse.columns(of: table, in: connection)
         for ddl in SQLiteWarehouse.ddl(table: table, schema: schema, partitionColumns: partitionColumns, existing: existing) {
             try connection.execute(ddl)
             try log.recordSchemaChange(table: self.table, loadID: loadID, change: ddl)
         }
-        return schema
+        // SQLite matches column names whatever their case and stores any value in any column: only lineage differs.
+        return PreparedTable(schema: schema, lineage: existing.isEmpty || existing.contains(LineageColumn.sourceFile))
     }
+
+    func existingTable(_ table: String) throws -> TableSchema? { try SQLiteWarehouse.existingTable(table, in: connection) }
 
     func beginFile(_ file: FileRecord) throws {
         try connection.execute("SAVEPOINT file")

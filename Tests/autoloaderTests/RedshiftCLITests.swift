@@ -34,4 +34,80 @@ struct RedshiftCLITests {
         #expect(try rows("SELECT id, name FROM latin ORDER BY id") == "1|café\n2|naïve")
         #expect(try rows("SELECT id, kind, tags::text FROM events ORDER BY id") == "1|open|[\"a\", \"b\"]\n2|close|[]")
     }
+
+    /// The catalog no longer holds SQLite's one write lock while Redshift runs a COPY: a table whose COPY stalls
+    /// does not hold up another table's load (before, the whole COPY ran inside the catalog's write transaction).
+    @Test(.needsS3, .needsPostgres) func aStalledCopyDoesNotHoldUpOtherTables() throws {
+        let s3 = try TestS3.make()
+        let w = try Workdir()
+        let database = RedshiftDouble.freshDatabase()
+        // Every statement about the table `slow` waits 12 s before it starts, once.
+        try RedshiftDouble.inject(.stall, database: database, match: #""slow""#, seconds: 12)
+        try s3.put(w, "slow/a.csv", "id\n1\n")
+        let log = w.url.appendingPathComponent("run.log")
+        let run = try CLI.start(["run", "--source", s3.root, "--endpoint", s3.endpoint, "--warehouse", warehouse(w, database),
+                                 "--reconcile", "0.5"], in: w.url, log: log)
+        defer { run.interrupt(); run.waitUntilExit() }
+        func count(_ table: String) -> String { (try? RedshiftDouble.psql(database, "SELECT count(*) FROM \(table)")) ?? "" }
+        // `slow` is being loaded (its statement stalls); then `fast` lands and loads meanwhile.
+        #expect(CLI.waitFor(seconds: 15) { ((try? String(contentsOf: log, encoding: .utf8)) ?? "").contains("slow") } != nil)
+        usleep(500_000)
+        try s3.put(w, "fast/a.csv", "id\n2\n")
+        let fast = CLI.waitFor(seconds: 8) { count("fast") == "1" }
+        #expect(fast != nil, "fast waited for slow's COPY: \((try? String(contentsOf: log, encoding: .utf8)) ?? "")")
+        #expect(count("slow") != "1", "slow's COPY was still stalled when fast loaded")
+        #expect(CLI.waitFor(seconds: 30) { count("slow") == "1" } != nil)
+        #expect(CLI.waitFor(seconds: 5) { CLI.sqlite(w.database, "SELECT count(*) FROM _autoloader_files WHERE state = 'loaded'") == "2" } != nil)
+    }
+
+    /// catalog=postgres://: the catalog of a Redshift deployment in PostgreSQL (RDS), which outlives the loader's
+    /// machine and serves several loaders; the rows and the ledger stay in Redshift.
+    @Test(.needsS3, .needsPostgres) func theCatalogOfARedshiftDeploymentCanBePostgreSQL() throws {
+        let s3 = try TestS3.make()
+        let w = try Workdir()
+        let db = try TestDatabase.make()
+        let database = RedshiftDouble.freshDatabase()
+        try s3.put(w, "orders/a.csv", "id,amount\n1,1.00\n2,2.00\n")
+        let url = "redshift-serverless://etl/\(database)?iam_role=arn:aws:iam::123456789012:role/loader&catalog=\(db.url)"
+        let load = try CLI.run(["load", s3.root, "--endpoint", s3.endpoint, "--warehouse", url], in: w.url)
+        #expect(load.status == 0, "\(load.stdout)\(load.stderr)")
+        #expect(try RedshiftDouble.psql(database, "SELECT count(*), sum(id) FROM orders") == "2|3")
+        #expect(db.sql("SELECT key, state FROM autoloader.files") == "orders/a.csv|loaded")
+        #expect(!FileManager.default.fileExists(atPath: w.database.path), "no SQLite catalog was made")
+        let files = try CLI.run(["files", "--warehouse", url], in: w.url)
+        #expect(files.status == 0 && files.stdout.contains("orders/a.csv"), "\(files.stdout)\(files.stderr)")
+    }
+
+    /// Issue 11, defect 10: COPY cannot say which row came from which file, so a loaded file's rows cannot be
+    /// replaced. A new version under overwrite=replace and `reload` are refused with the reason (the ledger used to
+    /// make reload a silent no-op, and a new version appended); append adds the new version, ignore skips it.
+    @Test(.needsS3, .needsPostgres) func replacingALoadedFileIsRefusedWithItsReason() throws {
+        let s3 = try TestS3.make()
+        let w = try Workdir()
+        let database = RedshiftDouble.freshDatabase()
+        let url = warehouse(w, database)
+        func load() throws -> CLI.Result { try CLI.run(["load", s3.root, "--endpoint", s3.endpoint, "--warehouse", url], in: w.url) }
+        func rows() -> String { (try? RedshiftDouble.psql(database, "SELECT count(*), sum(id) FROM orders")) ?? "" }
+        try s3.put(w, "orders/a.csv", "id\n1\n2\n")
+        #expect(try load().status == 0)
+        try s3.put(w, "orders/a.csv", "id\n1\n2\n30\n")
+        let replaced = try load()
+        #expect(replaced.status != 0)
+        #expect(replaced.stdout.contains("cannot replace the earlier version's rows"), "\(replaced.stdout)")
+        #expect(rows() == "2|3")
+        let reload = try CLI.run(["reload", "orders", "--since", "2000-01-01", "--warehouse", url], in: w.url)
+        #expect(reload.status != 0 && reload.stderr.contains("cannot reload"), "\(reload.stdout)\(reload.stderr)")
+        #expect(CLI.sqlite(w.database, "SELECT count(*) FROM _autoloader_files WHERE state = 'pending'") == "0", "nothing was queued")
+
+        #expect(try CLI.run(["options", "orders", #"{"overwrite": "append"}"#, "--warehouse", url], in: w.url).status == 0)
+        let failedLoad = CLI.sqlite(w.database, "SELECT max(id) FROM _autoloader_loads WHERE status = 'failed'")
+        #expect(try CLI.run(["retry", failedLoad, "--warehouse", url], in: w.url).status == 0)
+        #expect(try load().status == 0)
+        #expect(rows() == "5|36")
+        #expect(try CLI.run(["options", "orders", #"{"overwrite": "ignore"}"#, "--warehouse", url], in: w.url).status == 0)
+        try s3.put(w, "orders/a.csv", "id\n100\n")
+        #expect(try load().status == 0)
+        #expect(rows() == "5|36")
+        #expect(CLI.sqlite(w.database, "SELECT state FROM _autoloader_files WHERE key = 'orders/a.csv' ORDER BY id DESC LIMIT 1") == "skipped")
+    }
 }
