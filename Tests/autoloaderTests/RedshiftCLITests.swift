@@ -110,4 +110,60 @@ struct RedshiftCLITests {
         #expect(rows() == "5|36")
         #expect(CLI.sqlite(w.database, "SELECT state FROM _autoloader_files WHERE key = 'orders/a.csv' ORDER BY id DESC LIMIT 1") == "skipped")
     }
+
+    /// Issue 11, "done when": the statement shapes the golden tests compare are also executed by the double, with
+    /// real row counts — CSV gzip/bzip2/zstd, JSON, Parquet, and a table created by hand (other spelling, no load id).
+    @Test(.needsS3, .needsPostgres) func everyStatementShapeRunsOnTheDouble() throws {
+        let s3 = try TestS3.make()
+        let w = try Workdir()
+        let database = RedshiftDouble.freshDatabase()
+        let csv = "id,amount\n1,1.50\n2,2.25\n3,3.00\n"
+        for (table, tool, suffix) in [("gz", "gzip", "gz"), ("bz", "bzip2", "bz2"), ("zst", "zstd", "zst")] {
+            let local = try w.file("upload/\(table).csv", csv)
+            #expect(try Subprocess.run(tool, ["-f", "-q", local.path]).status == 0)
+            #expect(s3.aws("s3 cp \(local.path).\(suffix) '\(s3.root)\(table)/a.csv.\(suffix)'") == 0)
+        }
+        try s3.put(w, "events/a.json", #"{"id": 1, "kind": "open"}"# + "\n" + #"{"id": 2, "kind": "close", "extra": 1.5}"# + "\n")
+        let parquet = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("AutoloaderPipelineTests/Fixtures/parquet_flat.parquet")
+        #expect(s3.aws("s3 cp \(parquet.path) '\(s3.root)flat/a.parquet'") == 0)
+        _ = try RedshiftDouble.psql("postgres", "CREATE DATABASE \(database)")  // the double creates it on first use; here it comes first
+        _ = try RedshiftDouble.psql(database, #"CREATE TABLE public.people ("ID" BIGINT, "Name" VARCHAR(20), joined DATE)"#)
+        try s3.put(w, "people/a.csv", "id,name\n1,Ann\n2,Bob\n")
+
+        let load = try CLI.run(["load", s3.root, "--endpoint", s3.endpoint, "--warehouse", warehouse(w, database)], in: w.url)
+        #expect(load.status == 0, "\(load.stdout)\(load.stderr)")
+        func rows(_ sql: String) -> String { (try? RedshiftDouble.psql(database, sql)) ?? "" }
+        for table in ["gz", "bz", "zst"] { #expect(rows("SELECT count(*), sum(amount) FROM \(table)") == "3|6.75", "\(table)") }
+        #expect(rows("SELECT id, kind, extra FROM events ORDER BY id") == "1|open|\n2|close|1.5")
+        #expect(rows("SELECT count(*), sum(c_int32), count(c_decimal) FROM flat") == "8|33|6")
+        #expect(rows(#"SELECT "ID", "Name", joined IS NULL FROM people ORDER BY 1"#) == "1|Ann|t\n2|Bob|t")
+        // The statements that ran, as the load log keeps them: the shapes the golden tests compare.
+        let statements = CLI.sqlite(w.database, "SELECT group_concat(statement, ' ') FROM _autoloader_loads WHERE status = 'finished'")
+        for shape in ["GZIP", "BZIP2", "ZSTD", "FORMAT AS JSON 'auto ignorecase'", "FORMAT AS PARQUET", "STATUPDATE OFF", #"INSERT INTO "public"."people" ("ID", "Name")"#] {
+            #expect(statements.contains(shape), "\(shape)")
+        }
+        #expect(!statements.contains(#"INSERT INTO "public"."people" ("ID", "Name", "_autoloader_load_id")"#))
+    }
+
+    /// Issue 11, defect 9: partition columns grow with the folders — a new key adds a column (in the load's
+    /// transaction), a longer value widens the VARCHAR (before it) — and earlier rows keep their values.
+    @Test(.needsS3, .needsPostgres) func partitionColumnsGrowWithTheFolders() throws {
+        let s3 = try TestS3.make()
+        let w = try Workdir()
+        let database = RedshiftDouble.freshDatabase()
+        func load() throws -> CLI.Result { try CLI.run(["load", s3.root, "--endpoint", s3.endpoint, "--warehouse", warehouse(w, database)], in: w.url) }
+        func rows(_ sql: String) -> String { (try? RedshiftDouble.psql(database, sql)) ?? "" }
+        try s3.put(w, "sales/region=eu/a.csv", "id\n1\n")
+        #expect(try load().status == 0)
+        let before = rows("SELECT character_maximum_length FROM information_schema.columns WHERE table_name = 'sales' AND column_name = 'region'")
+        try s3.put(w, "sales/region=europe-west-and-then-some-more/b.csv", "id\n2\n")
+        try s3.put(w, "sales/region=eu/zone=z1/c.csv", "id\n3\n")
+        let grown = try load()
+        #expect(grown.status == 0, "\(grown.stdout)\(grown.stderr)")
+        let after = rows("SELECT character_maximum_length FROM information_schema.columns WHERE table_name = 'sales' AND column_name = 'region'")
+        #expect((Int(after) ?? 0) >= 31 && (Int(after) ?? 0) > (Int(before) ?? 0), "region: \(before) → \(after)")
+        #expect(rows("SELECT id, region, coalesce(zone, '-') FROM sales ORDER BY id")
+            == "1|eu|-\n2|europe-west-and-then-some-more|-\n3|eu|z1")
+    }
 }
