@@ -46,20 +46,32 @@ public enum Build {
         throw AutoloaderError.usage("unknown warehouse '\(url)'; use sqlite:PATH, postgres://user@host:port/db or redshift://CLUSTER/DB")
     }
 
-    /// What the warehouse at `url` can do, without connecting to it.
-    public static func capabilities(_ url: String) throws -> WarehouseCapabilities {
-        switch try target(url) {
-        case .sqlite: return SQLiteWarehouse.sqliteCapabilities
-        case .postgres: return PostgresWarehouse.postgresCapabilities
-        case .redshift: return RedshiftWarehouse.redshiftCapabilities
-        }
-    }
-
     /// How long the service's SQLite connections wait for the one writer before giving the turn back to the scheduler.
     static let serviceBusyTimeout: Int32 = 2_000
 
     /// A load's warehouse and the catalog beside it; a new connection each time.
     public static func backend(_ configuration: Configuration) throws -> LoaderService.Backend {
+        try backend(configuration, enclosure: nil)
+    }
+
+    /// `enclosure`: a dry run's — every connection made joins it (one transaction, never committed).
+    static func backend(_ configuration: Configuration, enclosure: Enclosure?) throws -> LoaderService.Backend {
+        func sqlite(_ path: String, staging: Bool) throws -> SQLiteWarehouse {
+            let existed = FileManager.default.fileExists(atPath: path)
+            let connection = try SQLiteConnection(path: path, busyTimeoutMillis: serviceBusyTimeout)
+            try enclosure?.add(connection.enclose) {
+                try connection.discardEnclosure()
+                // A database made for the dry run goes too: nothing is left behind.
+                if !existed { for suffix in ["", "-wal", "-shm"] { unlink(path + suffix) } }
+            }
+            // A staged load merges by ATTACH, which SQLite refuses inside a transaction: a dry run loads directly.
+            return SQLiteWarehouse(connection: connection, staging: staging && enclosure == nil)
+        }
+        func postgres(_ url: PostgresURL) throws -> PostgresWarehouse {
+            let session = try PostgresSession(url: url)
+            try enclosure?.add(session.enclose, session.discardEnclosure)
+            return PostgresWarehouse(session: session)
+        }
         switch try target(configuration.warehouse) {
         case let .redshift(url):
             // The rows and the ledger of loaded files live in Redshift; the catalog in SQLite beside the loader, or in
@@ -70,10 +82,10 @@ public enum Build {
             let bookkeeping: any Warehouse, catalog: any Catalog
             switch try target(url.catalog) {
             case let .sqlite(path):
-                let sqlite = SQLiteWarehouse(connection: try SQLiteConnection(path: path, busyTimeoutMillis: serviceBusyTimeout), staging: true)
+                let sqlite = try sqlite(path, staging: true)
                 (bookkeeping, catalog) = (sqlite, sqlite.catalog)
             case let .postgres(pg):
-                let postgres = PostgresWarehouse(session: try PostgresSession(url: pg))
+                let postgres = try postgres(pg)
                 (bookkeeping, catalog) = (postgres, postgres.catalog)
             case .redshift:
                 throw AutoloaderError.usage("catalog= must be sqlite:PATH or postgres://… for a Redshift warehouse")
@@ -88,8 +100,9 @@ public enum Build {
             let rest = manifests.dropFirst(5)
             let bucket = String(rest.prefix { $0 != "/" })
             let prefix = String(rest.dropFirst(bucket.count).drop { $0 == "/" })
-            let runner: any RedshiftStatementRunner = try url.wire.map { PostgresWireRunner(session: try PostgresSession(url: try PostgresURL($0))) }
+            var runner: any RedshiftStatementRunner = try url.wire.map { PostgresWireRunner(session: try PostgresSession(url: try PostgresURL($0))) }
                 ?? DataAPIRunner(api: RedshiftDataAPI(aws: aws, target: url.target))
+            if let enclosure { runner = DryRunRunner(reads: runner, show: enclosure.show) }
             var target = RedshiftSQL.Target(schema: url.schema, iamRole: url.iamRole, manifestBucket: bucket, manifestPrefix: prefix,
                                             region: url.region, loadErrors: url.isServerless ? .sys : .stl)
             switch url.target.endpoint {
@@ -98,16 +111,90 @@ public enum Build {
             }
             let warehouse = RedshiftWarehouse(runner: runner, s3: S3Client(aws: aws), target: target, bookkeeping: bookkeeping)
             warehouse.log = configuration.log
+            warehouse.dryRun = enclosure?.show
             return (warehouse, catalog)
         case let .sqlite(path):
-            let warehouse = SQLiteWarehouse(connection: try SQLiteConnection(path: path, busyTimeoutMillis: serviceBusyTimeout),
-                                            staging: configuration.stagedSQLiteLoads)
+            let warehouse = try sqlite(path, staging: configuration.stagedSQLiteLoads)
             return (warehouse, warehouse.catalog)
         case let .postgres(url):
             // One connection: the load's transaction and its catalog writes share it.
-            let warehouse = PostgresWarehouse(session: try PostgresSession(url: url))
+            let warehouse = try postgres(url)
             return (warehouse, warehouse.catalog)
         }
+    }
+
+    /// A dry run's connections: each opens one transaction that is never committed (the code above runs as it
+    /// always does, its transactions savepoints inside), and what would be sent to Redshift or S3 is shown.
+    final class Enclosure: @unchecked Sendable {
+        let show: @Sendable (String) -> Void
+        private var discards: [() throws -> Void] = []
+        init(show: @escaping @Sendable (String) -> Void) { self.show = show }
+
+        func add(_ enclose: () throws -> Void, _ discard: @escaping () throws -> Void) throws {
+            try enclose()
+            discards.append(discard)
+        }
+
+        /// Undoes everything: every connection's transaction rolls back.
+        func discard() throws {
+            for discard in discards { try discard() }
+            discards.removeAll()
+        }
+    }
+
+    /// `load --dry-run`: the load runs as it would — detection, DDL, every row parsed and converted, the catalog's
+    /// records — inside transactions that roll back at `finish`; Redshift and S3 are only read. What would have
+    /// run is in the report (`show` has heard the Redshift batches and manifests as they came).
+    public final class DryRun {
+        public let service: LoaderService
+        let enclosure: Enclosure
+        let backend: LoaderService.Backend
+
+        init(service: LoaderService, enclosure: Enclosure, backend: LoaderService.Backend) {
+            self.service = service
+            self.enclosure = enclosure
+            self.backend = backend
+        }
+
+        /// What the loads did (still inside the enclosure): per load its DDL, statements, files and rejected rows.
+        public func report(_ summaries: [LoadSummary]) throws -> String {
+            var out = ""
+            for s in summaries {
+                out += "== \(s.table): \(s.files.count) file(s), \(s.rowsLoaded) row(s)\(s.rowsRejected > 0 ? ", \(s.rowsRejected) rejected" : "")"
+                    + " — \(s.status.rawValue)\n"
+                if let schema = try backend.catalog.table(named: s.table)?.schema {
+                    out += "schema: " + schema.columns.map { "\($0.name) \(backend.warehouse.capabilities.typeName($0.type))" }.joined(separator: ", ") + "\n"
+                }
+                for f in s.files { out += "  \(f.key): \(f.state.rawValue), \(f.rows) row(s)\(f.error.map { " — \($0)" } ?? "")\n" }
+                guard let id = s.loadID else { continue }
+                for change in try backend.catalog.schemaChanges(loadID: id) { out += "\(change);\n" }
+                if let statement = try backend.catalog.load(id: id)?.statement, !statement.isEmpty { out += statement + "\n" }
+                for e in try backend.catalog.errors(loadID: id) {
+                    out += "  rejected: \(SourceLocation(file: e.file, line: e.line, column: e.column)): \(e.reason)\(e.rawText.isEmpty ? "" : " — \(e.rawText)")\n"
+                }
+            }
+            return out
+        }
+
+        /// Undoes everything the dry run did.
+        public func finish() throws { try enclosure.discard() }
+    }
+
+    public static func dryRun(_ configuration: Configuration, store: (any ObjectStore)? = nil, show: @escaping @Sendable (String) -> Void) throws -> DryRun {
+        _ = try target(configuration.warehouse)
+        let store = try store ?? Self.store(configuration)
+        let enclosure = Enclosure(show: show)
+        var direct = configuration
+        direct.stagedSQLiteLoads = false
+        let backend = try backend(direct, enclosure: enclosure)
+        // One backend for the whole run: its connections hold the enclosure. `runOnce` uses it from one thread.
+        final class Shared: @unchecked Sendable {
+            let backend: LoaderService.Backend
+            init(_ backend: LoaderService.Backend) { self.backend = backend }
+        }
+        let shared = Shared(backend)
+        let service = LoaderService(store: store, configuration: configuration.service, log: configuration.log) { shared.backend }
+        return DryRun(service: service, enclosure: enclosure, backend: backend)
     }
 
     /// The catalog for the operations commands (created if missing, so they work before the first run).

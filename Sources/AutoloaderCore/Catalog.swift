@@ -116,6 +116,8 @@ public protocol Catalog: AnyObject {
     func loads(table: String?, status: LoadStatus?) throws -> [LoadRecord]
     func load(id: Int64) throws -> LoadRecord?
     func errors(loadID: Int64) throws -> [LoadErrorRecord]
+    /// The DDL a load ran (its schema history), in order.
+    func schemaChanges(loadID: Int64) throws -> [String]
 
     /// Active tables with pending files, the ones with the oldest pending file first.
     func tablesWithPendingFiles() throws -> [String]

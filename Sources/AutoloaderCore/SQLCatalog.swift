@@ -305,6 +305,10 @@ public final class SQLCatalog: Catalog, LoadLog {
         try q("SELECT \(Self.loadColumns) FROM \(t("loads")) WHERE id=$1", [.int(id)]).first.map(Self.decodeLoad)
     }
 
+    public func schemaChanges(loadID: Int64) throws -> [String] {
+        try q("SELECT change FROM \(t("schema_history")) WHERE load_id=$1 ORDER BY id", [.int(loadID)]).compactMap { $0.first?.text }
+    }
+
     public func errors(loadID: Int64) throws -> [LoadErrorRecord] {
         try q("SELECT load_id, file, line, column_name, raw_text, reason FROM \(t("load_errors")) WHERE load_id=$1 ORDER BY id", [.int(loadID)]).map { r in
             LoadErrorRecord(loadID: r[0].int ?? 0, file: r[1].text ?? "", line: r[2].int.map { Int($0) }, column: r[3].text, rawText: r[4].text ?? "", reason: r[5].text ?? "")

@@ -13,9 +13,6 @@ public struct WarehouseCapabilities: Sendable {
     /// Tables live in schemas (PostgreSQL, Redshift): a folder `schema.table` is that table in that schema.
     /// SQLite has none: the folder is table `schema_table`.
     public var schemas: Bool
-    /// A loaded file's rows can be found again and replaced (a new version, `reload`): each row names its file.
-    /// Not where COPY reads many files at once (Redshift).
-    public var replacesRows: Bool = true
     /// SQL type for a column type in this warehouse's DDL.
     public var typeName: @Sendable (ColumnType) -> String
     public init(name: String, transactionalCatalog: Bool, storesAnyValue: Bool = false, maxVarcharBytes: Int?,
@@ -110,6 +107,8 @@ public protocol LoadTransaction: AnyObject {
     func deleteRows(table: String, key: String) throws -> Int64
     /// Appends converted rows; column order is `columns` given to `beginInsert`.
     func beginInsert(table: String, columns: [String]) throws
+    /// The statement `beginInsert` runs, as the load log (and a dry run) shows it.
+    func insertStatement(table: String, columns: [String]) -> String
     func insert(_ batch: RowBatch) throws
     /// The file's rows are all sent (a streamed COPY completes here); queries may follow. Default: nothing to do.
     func endInsert() throws
@@ -213,9 +212,24 @@ public struct CopyOutcome: Sendable {
 /// A warehouse that reads the files itself from the store (Redshift: COPY from an S3 manifest), so rows
 /// never pass through the loader. `copy` commits the rows and the warehouse-side ledger of files in one
 /// transaction; the catalog's marks follow, and the ledger makes a crash between the two harmless.
+/// A file version as a warehouse's ledger of loaded files holds it.
+public struct LedgerFile: Sendable, Hashable {
+    public var key: String
+    public var size: Int64
+    public var modifiedNanos: Int64
+    public init(key: String, size: Int64, modifiedNanos: Int64) {
+        self.key = key
+        self.size = size
+        self.modifiedNanos = modifiedNanos
+    }
+}
+
 public protocol CopyingWarehouse: Warehouse {
-    func copy(table: String, loadID: Int64, schema: TableSchema, groups: [CopyGroup],
-              options: TableOptions) throws -> CopyOutcome
+    /// `reloads`: files whose loaded rows this load replaces (`reload`); a new version of a loaded file replaces
+    /// its earlier rows under overwrite=replace. COPY cannot tell which row came from which file, so the rows of
+    /// the earlier loads go whole and their other files are copied again: `recopy` groups those.
+    func copy(table: String, loadID: Int64, schema: TableSchema, groups: [CopyGroup], options: TableOptions,
+              reloads: Set<Int64>, recopy: ([LedgerFile]) throws -> [CopyGroup]) throws -> CopyOutcome
     /// Puts a rewritten copy of a file where the warehouse's reader can read it (never under the landing root);
     /// returns its URL. `name` is unique per file version, so a retry overwrites the same object.
     func stage(table: String, name: String, body: [UInt8]) throws -> String

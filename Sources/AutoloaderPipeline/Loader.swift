@@ -53,13 +53,14 @@ public struct Loader {
         var dialect = record.dialect
         var partitionColumns = record.partitionColumns
         var checkpoint: Int64?
+        var statements: [String] = []  // what ran, for the load log: one line per distinct insert
         do {
             for file in files {
                 try tx.beginFile(file)
                 var outcome: FileOutcome
                 do {
                     outcome = try loadFile(file, table: table, options: record.options, tx: tx, schema: &schema,
-                                           dialect: &dialect, partitionColumns: &partitionColumns)
+                                           dialect: &dialect, partitionColumns: &partitionColumns, statements: &statements)
                 } catch let error as AutoloaderError {
                     // A fault of the moment (source throttled, connection lost, disk full) is not the file's: the
                     // whole load rolls back and is retried with backoff. Only the file's own defect fails it.
@@ -86,6 +87,7 @@ public struct Loader {
             let failed = summary.files.filter { $0.state == .failed }
             summary.status = failed.isEmpty ? .finished : .failed
             summary.error = failed.isEmpty ? nil : failed.map { $0.error ?? $0.key }.joined(separator: "; ")
+            if !statements.isEmpty { try tx.recordStatement(statements.joined(separator: "\n")) }
             try tx.commit(status: summary.status, rowsLoaded: summary.rowsLoaded, rowsRejected: summary.rowsRejected,
                           error: summary.error, schema: schema, dialect: dialect, partitionColumns: partitionColumns, checkpointNanos: checkpoint)
         } catch {
@@ -96,7 +98,8 @@ public struct Loader {
     }
 
     func loadFile(_ file: FileRecord, table: String, options: TableOptions, tx: any LoadTransaction,
-                  schema: inout TableSchema?, dialect: inout Dialect?, partitionColumns: inout [String]) throws -> FileOutcome {
+                  schema: inout TableSchema?, dialect: inout Dialect?, partitionColumns: inout [String],
+                  statements: inout [String]) throws -> FileOutcome {
         // The key's loaded earlier version (an overwrite), unless this is a reload of the same version.
         let previous = file.rows == nil ? try catalog.loadedVersion(key: file.key, excludingID: file.id) : nil
         // A longer version that begins with the earlier version's bytes is the same file, still being written when
@@ -219,6 +222,8 @@ public struct Loader {
         insertColumns += parts
         if prepared.lineage { insertColumns.append(LineageColumn.sourceFile) }
         try tx.beginInsert(table: table, columns: insertColumns)
+        let statement = tx.insertStatement(table: table, columns: insertColumns)
+        if !statements.contains(statement) { statements.append(statement) }
 
         // Two threads: this one writes to the warehouse; a parser thread reads, hashes, parses and converts.
         // On two cores the SQLite inserts and the parsing overlap. Bad rows travel with the batches.

@@ -32,43 +32,22 @@ public struct ManifestLoader {
         var order: [String] = []
         var failed: [Int64: String] = [:]
         var skipped: [Int64: String] = [:]
-        for file in files {
+        // A file into its COPY group (detected, checked against the table's evolution policy, rewritten where COPY
+        // cannot read it); the reason when it cannot be loaded.
+        func add(_ file: FileRecord, to groups: inout [String: CopyGroup], order: inout [String]) throws -> String? {
             guard let landedURL = store.url(for: file.key) else {
                 throw AutoloaderError.usage("\(warehouse.capabilities.name) reads the files itself, from S3: use --source s3://bucket/prefix/")
-            }
-            // COPY reads a load's files together and cannot say which row came from which file, so a loaded file's rows
-            // cannot be found again to be replaced: a reload or a new version under overwrite=replace is refused with
-            // what to do instead; overwrite=append adds the new version's rows, ignore leaves the table as it is.
-            if file.rows != nil {
-                failed[file.id] = "\(file.key): \(warehouse.capabilities.name) cannot reload a loaded file: its rows (load \(file.loadID.map(String.init) ?? "?")) "
-                    + "cannot be told apart from the other files of that COPY. Nothing was changed; to load it again, delete those rows and load the file under a new name"
-                continue
-            }
-            if let previous = try catalog.loadedVersion(key: file.key, excludingID: file.id) {
-                switch options.overwrite {
-                case .ignore:
-                    skipped[file.id] = "overwritten, and the table's overwrite policy is 'ignore'"
-                    continue
-                case .replace:
-                    failed[file.id] = "\(file.key): a new version of a loaded file, and \(warehouse.capabilities.name) cannot replace the earlier version's rows "
-                        + "(load \(previous.loadID.map(String.init) ?? "?")): COPY cannot say which row came from which file. Nothing was loaded; "
-                        + "set overwrite=append to add this version's rows, or overwrite=ignore to keep the table as it is"
-                    continue
-                case .append: break
-                }
             }
             let detection: Detection
             do {
                 detection = try Detector.detect(reader: store.open(key: file.key), name: file.key, options: detectOptions)
             } catch {
                 if AutoloaderError.isTransient(error) { throw error }  // the source's fault, not the file's: retried
-                failed[file.id] = "\(error)"
-                continue
+                return "\(error)"
             }
             guard let detected = detection.schema, detection.error == nil else {
-                failed[file.id] = AutoloaderError.badInput(SourceLocation(file: file.key, line: detection.errorLine),
-                                                           reason: detection.error ?? "not loadable").description
-                continue
+                return AutoloaderError.badInput(SourceLocation(file: file.key, line: detection.errorLine),
+                                                reason: detection.error ?? "not loadable").description
             }
             let fileSchema = options.applyingHints(to: detected)
             // The same evolution plan as the row loader's. COPY cannot drop or rescue columns on the way in, so
@@ -80,8 +59,7 @@ public struct ManifestLoader {
                 let reason = plan.refused ? SchemaEvolution.refusal(plan)
                     : plan.differences.joined(separator: "; ") + " (evolution=\(options.evolution.rawValue) keeps the table as it is, and "
                         + "\(warehouse.capabilities.name)'s COPY cannot drop or rescue columns: set evolution to add_columns, or fix the file)"
-                failed[file.id] = AutoloaderError.badInput(SourceLocation(file: file.key), reason: reason).description
-                continue
+                return AutoloaderError.badInput(SourceLocation(file: file.key), reason: reason).description
             }
             // What COPY cannot read is rewritten into what it can, next to the manifests.
             var (url, compression, fileDialect, length) = (landedURL, detection.compression, detection.dialect, Int64?.none)
@@ -93,8 +71,7 @@ public struct ManifestLoader {
                     if kind == .utf8 { fileDialect?.encoding = .utf8 }
                 } catch {
                     if AutoloaderError.isTransient(error) { throw error }
-                    failed[file.id] = "\(error)"
-                    continue
+                    return "\(error)"
                 }
             }
             evolving = plan.table
@@ -114,6 +91,32 @@ public struct ManifestLoader {
             groups[key]?.files.append(file)
             groups[key]?.urls[file.id] = url
             if let length { groups[key]?.contentLengths[file.id] = length }
+            return nil
+        }
+
+        for file in files {
+            // A new version of a loaded file: overwrite=ignore leaves the table as it is; replace and append are the
+            // warehouse's (it deletes the earlier rows by their load, from its ledger).
+            if options.overwrite == .ignore, file.rows == nil, try catalog.loadedVersion(key: file.key, excludingID: file.id) != nil {
+                skipped[file.id] = "overwritten, and the table's overwrite policy is 'ignore'"
+                continue
+            }
+            if let reason = try add(file, to: &groups, order: &order) { failed[file.id] = reason }
+        }
+        // Files a replacement must copy again (loaded in one COPY with a replaced file): the catalog's records of
+        // those versions, grouped like the rest.
+        func recopy(_ ledgerFiles: [LedgerFile]) throws -> [CopyGroup] {
+            let loaded = try catalog.files(table: table, state: .loaded)
+            var groups: [String: CopyGroup] = [:], order: [String] = []
+            for l in ledgerFiles {
+                guard let file = loaded.first(where: { $0.key == l.key && $0.size == l.size && $0.modifiedNanos == l.modifiedNanos }) else {
+                    throw AutoloaderError.badInput(SourceLocation(file: l.key), reason: "loaded in the same COPY as a replaced file, but no longer a loaded file of the catalog, so it cannot be copied again")
+                }
+                if let reason = try add(file, to: &groups, order: &order) {
+                    throw AutoloaderError.badInput(SourceLocation(file: l.key), reason: "loaded in the same COPY as a replaced file, and cannot be copied again: \(reason)")
+                }
+            }
+            return order.compactMap { groups[$0] }
         }
 
         let schema = evolving ?? TableSchema(columns: [])
@@ -122,7 +125,8 @@ public struct ManifestLoader {
         do {
             var outcome = CopyOutcome()
             if !groups.isEmpty {
-                outcome = try warehouse.copy(table: table, loadID: tx.loadID, schema: schema, groups: order.compactMap { groups[$0] }, options: options)
+                outcome = try warehouse.copy(table: table, loadID: tx.loadID, schema: schema, groups: order.compactMap { groups[$0] }, options: options,
+                                             reloads: Set(files.filter { $0.rows != nil }.map(\.id)), recopy: recopy)
             }
             if !outcome.statement.isEmpty {
                 var note = outcome.statement

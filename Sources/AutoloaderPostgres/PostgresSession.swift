@@ -169,6 +169,31 @@ public final class PostgresSession: @unchecked Sendable {
             || ["40001", "40P01", "55P03", "57014"].contains(sqlState)
     }
 
+    /// A dry run: everything this session does from now on stays in one transaction that is never committed
+    /// (`discardEnclosure` undoes it all); the transactions of the code above become savepoints inside it.
+    public private(set) var enclosed = false
+
+    public func enclose() throws {
+        try execute("BEGIN")
+        enclosed = true
+    }
+
+    public func discardEnclosure() throws {
+        enclosed = false
+        try execute("ROLLBACK")
+    }
+
+    /// A transaction statement as it runs inside an enclosure; any other statement as it is.
+    func enclosing(_ sql: String) -> String {
+        guard enclosed else { return sql }
+        switch sql {
+        case "BEGIN": return "SAVEPOINT autoloader_tx"
+        case "COMMIT": return "RELEASE SAVEPOINT autoloader_tx"
+        case "ROLLBACK": return "ROLLBACK TO SAVEPOINT autoloader_tx"
+        default: return sql
+        }
+    }
+
     /// Runs one statement (no parameters needed, or with `binds`); returns the rows as text.
     @discardableResult
     public func query(_ sql: String, _ binds: [String?] = []) throws -> [[String?]] {
@@ -176,7 +201,7 @@ public final class PostgresSession: @unchecked Sendable {
         for b in binds {
             if let b { bindings.append(b) } else { bindings.appendNull() }
         }
-        return try rows(PostgresQuery(unsafeSQL: sql, binds: bindings)) { Self.text(of: $0) }
+        return try rows(PostgresQuery(unsafeSQL: enclosing(sql), binds: bindings)) { Self.text(of: $0) }
     }
 
     /// Runs a query and maps every cell; the one place a query waits on the server.
@@ -349,7 +374,7 @@ extension PostgresSession: CatalogConnection {
             case let .text(s): bindings.append(s.contains("\0") ? s.replacingOccurrences(of: "\0", with: "\\u0000") : s)
             }
         }
-        return try rows(PostgresQuery(unsafeSQL: sql, binds: bindings)) { cell in
+        return try rows(PostgresQuery(unsafeSQL: enclosing(sql), binds: bindings)) { cell in
             guard cell.bytes != nil else { return .null }
             switch cell.dataType {
             case .int2, .int4, .int8: return (try? cell.decode(Int64.self)).map { .int($0) } ?? .null

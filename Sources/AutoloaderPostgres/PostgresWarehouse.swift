@@ -165,6 +165,10 @@ final class PostgresLoadTransaction: LoadTransaction, @unchecked Sendable {
         Int64(try session.query("DELETE FROM \(target(table)) WHERE \(SQLIdentifier.quoted(LineageColumn.sourceFile)) = $1 RETURNING 1", [key]).count)
     }
 
+    func insertStatement(table: String, columns: [String]) -> String {
+        "COPY \(target(table)) (\(columns.map(SQLIdentifier.quoted).joined(separator: ", "))) FROM STDIN"
+    }
+
     func beginInsert(table: String, columns: [String]) throws {
         copy = session.beginCopy(schema: place(table).schema, table: place(table).name, columns: columns)
     }

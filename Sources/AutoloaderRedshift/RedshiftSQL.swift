@@ -428,6 +428,27 @@ public enum RedshiftSQL {
         ]
     }
 
+    /// The ledger's files of the given loads: what a replacement must delete and copy again.
+    public static func ledgerOfLoads(_ target: Target, table: String, loadIDs: [Int64]) -> String {
+        "SELECT \"file_key\", \"size\", \"mtime_ns\" FROM \(target.qualified(ledgerTable)) WHERE \"table_name\" = \(literal(table)) "
+            + "AND \"load_id\" IN (\(loadIDs.map(String.init).joined(separator: ", ")))"
+    }
+
+    /// Replacing files: the rows of the earlier loads that hold them go, with those loads' ledger rows (their
+    /// other files are copied again in the same transaction). Runs after `ledgerGuard`'s LOCK and guard table:
+    /// if the ledger no longer has exactly `expected` rows of those loads (another loader replaced them
+    /// meanwhile), the guard's NOT NULL refuses the transaction and the load reads the ledger again.
+    public static func replace(_ target: Target, table: String, loadIDs: [Int64], expected: Int) -> [String] {
+        let ids = loadIDs.map(String.init).joined(separator: ", ")
+        let ledger = target.qualified(ledgerTable)
+        return [
+            "INSERT INTO \"_autoloader_guard\" SELECT NULL WHERE (SELECT COUNT(*) FROM \(ledger) WHERE \"table_name\" = \(literal(table)) "
+                + "AND \"load_id\" IN (\(ids))) <> \(expected)",
+            "DELETE FROM \(target.qualified(table)) WHERE \(SQLIdentifier.quoted(loadIDColumn)) IN (\(ids))",
+            "DELETE FROM \(ledger) WHERE \"table_name\" = \(literal(table)) AND \"load_id\" IN (\(ids))",
+        ]
+    }
+
     /// Staged rows into the table (converted as the plan says), with the partition values and the load id as
     /// constants. `names`: the table's spelling of a column where it differs; `loadID` nil: the table has no such column.
     public static func insertFromStaging(_ target: Target, table: String, staging: String, plan: StagingPlan,

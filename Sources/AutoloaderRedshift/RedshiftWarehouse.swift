@@ -69,6 +69,9 @@ public final class RedshiftWarehouse: CopyingWarehouse {
     /// Where loads are claimed and recorded (the catalog's own warehouse: SQLite).
     public let bookkeeping: any Warehouse
     public var log: @Sendable (String) -> Void = { _ in }
+    /// A dry run: objects that would be written to S3 (manifests, rewritten files) are shown here instead, and the
+    /// runner is a `DryRunRunner`.
+    public var dryRun: (@Sendable (String) -> Void)?
     public var varcharFactor = TypeSpelling.defaultVarcharFactor
     /// Schemas known to exist (the target's with the ledger, and those of `schema.table` tables).
     private var preparedSchemas = Set<String>()
@@ -80,12 +83,10 @@ public final class RedshiftWarehouse: CopyingWarehouse {
         self.bookkeeping = bookkeeping
     }
 
-    public static let redshiftCapabilities: WarehouseCapabilities = {
-        var c = WarehouseCapabilities(name: "Redshift", transactionalCatalog: false, storesAnyValue: false, maxVarcharBytes: 65_535,
-                                      maxIdentifierBytes: 127, schemas: true) { TypeSpelling.redshift.sql($0) }
-        c.replacesRows = false
-        return c
-    }()
+    public static let redshiftCapabilities = WarehouseCapabilities(name: "Redshift", transactionalCatalog: false, storesAnyValue: false,
+                                                                   maxVarcharBytes: 65_535, maxIdentifierBytes: 127, schemas: true) {
+        TypeSpelling.redshift.sql($0)
+    }
 
     public var capabilities: WarehouseCapabilities { Self.redshiftCapabilities }
 
@@ -95,8 +96,8 @@ public final class RedshiftWarehouse: CopyingWarehouse {
 
     func run(_ sql: String) throws { try runner.run(sql) }
 
-    public func copy(table: String, loadID: Int64, schema: TableSchema, groups: [CopyGroup],
-                     options: TableOptions) throws -> CopyOutcome {
+    public func copy(table: String, loadID: Int64, schema: TableSchema, groups: [CopyGroup], options: TableOptions,
+                     reloads: Set<Int64> = [], recopy: ([LedgerFile]) throws -> [CopyGroup] = { _ in [] }) throws -> CopyOutcome {
         var outcome = CopyOutcome()
         do {
             for schema in [target.schema, target.place(table).schema] where !preparedSchemas.contains(schema) {
@@ -111,12 +112,34 @@ public final class RedshiftWarehouse: CopyingWarehouse {
                 log("\(table): waited for statement \(id) of an earlier load to end before reading the ledger")
             }
             let all = groups.flatMap(\.files)
-            let rows = try runner.query(RedshiftSQL.ledgerLookup(target, table: table, keys: all.map(\.key)))
-            let done = Set(rows.compactMap { r -> String? in
-                guard r.count >= 3, let key = r[0], let size = r[1], let mtime = r[2] else { return nil }
-                return "\(key)|\(size)|\(mtime)"
-            })
-            outcome.alreadyLoaded = all.filter { done.contains("\($0.key)|\($0.size)|\($0.modifiedNanos)") }.map(\.id)
+            // A dry run did not create the ledger: none yet means nothing loaded yet.
+            let ledgerExists = try dryRun == nil || !runner.query(RedshiftSQL.describeColumns(target, table: RedshiftSQL.ledgerTable)).isEmpty
+            let rows = ledgerExists ? try runner.query(RedshiftSQL.ledgerLookup(target, table: table, keys: all.map(\.key))) : []
+            let ledger = rows.compactMap { r -> (file: LedgerFile, load: Int64)? in
+                guard r.count >= 4, let key = r[0], let size = r[1].flatMap({ Int64($0) }), let mtime = r[2].flatMap({ Int64($0) }),
+                      let load = r[3].flatMap({ Int64($0) }) else { return nil }
+                return (LedgerFile(key: key, size: size, modifiedNanos: mtime), load)
+            }
+            // Each file: in the ledger already (not copied again), or replacing the rows of earlier loads — a reload
+            // of its version, or a new version under overwrite=replace — or new.
+            var replacedLoads = Set<Int64>(), replacing: [FileRecord] = []
+            for file in all {
+                let version = LedgerFile(key: file.key, size: file.size, modifiedNanos: file.modifiedNanos)
+                if let same = ledger.first(where: { $0.file == version }) {
+                    if reloads.contains(file.id) {
+                        replacedLoads.insert(same.load)
+                        replacing.append(file)
+                    } else {
+                        outcome.alreadyLoaded.append(file.id)
+                    }
+                } else if options.overwrite == .replace {
+                    let earlier = ledger.filter { $0.file.key == file.key }.map(\.load)
+                    if !earlier.isEmpty {
+                        replacedLoads.formUnion(earlier)
+                        replacing.append(file)
+                    }
+                }
+            }
             var remaining = groups.compactMap { g -> CopyGroup? in
                 var g = g
                 g.files.removeAll { outcome.alreadyLoaded.contains($0.id) }
@@ -148,9 +171,47 @@ public final class RedshiftWarehouse: CopyingWarehouse {
                     return outcome
                 }
             }
+            // Replacing: the earlier loads' rows go whole (COPY cannot say which row came from which file), so their
+            // other files are copied again in the same transaction; the ledger then says which load holds each file.
+            var replacement: (loads: [Int64], expected: Int)?
+            var failures: [String] = []
+            var failedIDs = Set<Int64>()
+            if !replacedLoads.isEmpty {
+                let ids = Set(replacing.map(\.id))
+                func refuse(_ reason: String) {
+                    failures.append("\(replacing.map(\.key).joined(separator: ", ")): \(reason)")
+                    failedIDs.formUnion(ids)
+                    remaining = remaining.compactMap { g in
+                        var g = g
+                        g.files.removeAll { ids.contains($0.id) }
+                        return g.files.isEmpty ? nil : g
+                    }
+                }
+                if !fit.hasLoadID {
+                    refuse("the table has no \(RedshiftSQL.loadIDColumn) column (it was created outside autoloader), so the rows of the loaded "
+                        + "version cannot be found to be replaced; nothing was loaded: add the column (BIGINT) or set overwrite=append")
+                } else {
+                    let loads = replacedLoads.sorted()
+                    let held = try runner.query(RedshiftSQL.ledgerOfLoads(target, table: table, loadIDs: loads)).compactMap { r -> LedgerFile? in
+                        guard r.count >= 3, let key = r[0], let size = r[1].flatMap({ Int64($0) }), let mtime = r[2].flatMap({ Int64($0) }) else { return nil }
+                        return LedgerFile(key: key, size: size, modifiedNanos: mtime)
+                    }
+                    let replacedKeys = Set(replacing.map(\.key))
+                    let others = held.filter { !replacedKeys.contains($0.key) }
+                    do {
+                        let again = try recopy(others)
+                        remaining += again
+                        replacement = (loads, held.count)
+                        log("load \(loadID) \(table): replaces the rows of load(s) \(loads.map(String.init).joined(separator: ", ")) "
+                            + "(\(replacing.map(\.key).joined(separator: ", "))); \(others.count) other file(s) of those loads are copied again with them")
+                    } catch let error as AutoloaderError where !AutoloaderError.isTransient(error) {
+                        refuse("its earlier rows cannot be replaced: \(error); nothing was loaded")
+                    }
+                }
+            }
             if !fit.hasLoadID {
                 log("\(table): the table has no \(RedshiftSQL.loadIDColumn) column (created outside autoloader): its rows cannot be traced to "
-                    + "their load, so a file overwritten in the bucket is refused rather than replaced")
+                    + "their load, so a file overwritten in the bucket (or reloaded) is refused rather than replaced")
             }
 
             // Each group: CREATE TEMP staging, COPY, INSERT (temporary tables end with the batch's session, so no
@@ -158,8 +219,6 @@ public final class RedshiftWarehouse: CopyingWarehouse {
             // batches that fit, each ONE transaction with the ledger rows of its own files, so each is exactly
             // once by itself; a batch that fails fails only its files.
             var groupSQL: [[String]] = []
-            var failures: [String] = []
-            var failedIDs = Set<Int64>()
             // What COPY cannot read is refused before anything is submitted, naming the files and the reason.
             let refused = remaining.compactMap { g in RedshiftSQL.copyRefusal(format: g.format, dialect: g.dialect).map { (g, $0) } }
             for (g, reason) in refused {
@@ -170,7 +229,7 @@ public final class RedshiftWarehouse: CopyingWarehouse {
             for (i, g) in remaining.enumerated() {
                 let key = RedshiftSQL.manifestKey(target, table: table, loadID: loadID, part: remaining.count > 1 ? i + 1 : nil)
                 let entries = g.files.map { RedshiftSQL.ManifestEntry(url: g.urls[$0.id] ?? "", contentLength: g.contentLengths[$0.id] ?? $0.size) }
-                try s3.put(bucket: target.manifestBucket, key: key, body: Array(RedshiftSQL.manifest(entries).utf8), contentType: "application/json")
+                try write(key: key, body: Array(RedshiftSQL.manifest(entries).utf8), contentType: "application/json")
                 let staging = "stage_\(loadID)_\(i + 1)"
                 // The file's columns with the table's types, and the layouts and null spellings detection saw in these files.
                 let columns = g.columns.compactMap { name -> Column? in
@@ -198,12 +257,21 @@ public final class RedshiftWarehouse: CopyingWarehouse {
             let at = String(now.prefix(19)).replacingOccurrences(of: "T", with: " ")
             let batches = RedshiftSQL.batches(groupSQL, head: { indices in
                 // New columns in the first transaction only (there is no ADD COLUMN IF NOT EXISTS): a later transaction
-                // of the same load fails without them if the first did, and the load is retried whole.
-                RedshiftSQL.ledgerGuard(self.target, table: table, files: indices.flatMap { remaining[$0].files })
-                    + (indices.first == 0 ? fit.addColumns : [])
+                // of the same load fails without them if the first did, and the load is retried whole. A replacement's
+                // deletes come after the LOCK and before the guard (the files copied again are in the ledger until then).
+                var guardSQL = RedshiftSQL.ledgerGuard(self.target, table: table, files: indices.flatMap { remaining[$0].files })
+                if let replacement, indices.first == 0 { guardSQL.insert(contentsOf: RedshiftSQL.replace(self.target, table: table, loadIDs: replacement.loads,
+                                                                                     expected: replacement.expected), at: guardSQL.count - 1) }
+                return guardSQL + (indices.first == 0 ? fit.addColumns : [])
             }, tail: { indices in
                 [RedshiftSQL.ledgerInsert(self.target, table: table, files: indices.flatMap { remaining[$0].files }, loadID: loadID, at: at)]
             })
+            if replacement != nil, batches.count > 1 {
+                // The deletes and every file copied again must commit together.
+                outcome.failure = "replacing the rows of earlier loads needs one transaction, and these files need \(batches.count) "
+                    + "(BatchExecuteStatement takes 40 statements, 100 KB); nothing was loaded: set max_files lower, or overwrite=append"
+                return outcome
+            }
             var statements: [String] = []
             var rowsLoaded: Int64? = 0
             for (n, batch) in batches.enumerated() {
@@ -283,11 +351,21 @@ public final class RedshiftWarehouse: CopyingWarehouse {
         let prefix = target.manifestPrefix.isEmpty || target.manifestPrefix.hasSuffix("/") ? target.manifestPrefix : target.manifestPrefix + "/"
         let key = "\(prefix)restaged/\(table)/\(name)"
         do {
-            try s3.put(bucket: target.manifestBucket, key: key, body: body)
+            try write(key: key, body: body, contentType: "application/octet-stream")
         } catch let error as AWSError {
             throw AutoloaderError.warehouse(reason: error.description, transient: error.isRetryable)
         }
         return "s3://\(target.manifestBucket)/\(key)"
+    }
+
+    /// An object next to the manifests (a manifest, a rewritten file), or in a dry run what it would be.
+    private func write(key: String, body: [UInt8], contentType: String) throws {
+        if let dryRun {
+            let text = contentType == "application/json" ? String(decoding: body, as: UTF8.self) : "(\(body.count) bytes, rewritten for COPY)\n"
+            dryRun("-- would write s3://\(target.manifestBucket)/\(key):\n\(text)")
+            return
+        }
+        try s3.put(bucket: target.manifestBucket, key: key, body: body, contentType: contentType)
     }
 
     /// MAXERROR from the table's error policy: a file with bad rows loads nothing (0), loads the rest up to

@@ -105,3 +105,28 @@ public final class PostgresWireRunner: RedshiftStatementRunner {
         }
     }
 }
+
+/// A dry run: reads (the table's columns, the ledger, statements still running) go to Redshift; everything that
+/// would change it is shown instead of run, and the transaction is taken as finished with unknown row counts.
+public final class DryRunRunner: RedshiftStatementRunner {
+    let reads: any RedshiftStatementRunner
+    let show: @Sendable (String) -> Void
+    public init(reads: any RedshiftStatementRunner, show: @escaping @Sendable (String) -> Void) {
+        self.reads = reads
+        self.show = show
+    }
+
+    public var describesItself: String { "dry run (nothing submitted)" }
+
+    public func run(_ sql: String) throws { show("-- would run:\n\(sql);") }
+
+    public func query(_ sql: String) throws -> [[String?]] { try reads.query(sql) }
+
+    public func runTransaction(_ sqls: [String], name: String, submitted: (String) -> Void) throws -> TransactionResult {
+        show("-- would submit as one transaction (\(sqls.count) statements, BatchExecuteStatement \(name)):\n"
+             + sqls.joined(separator: ";\n") + ";")
+        return TransactionResult(state: "FINISHED", statementRows: [])
+    }
+
+    public func awaitUnfinished(namePrefix: String) throws -> [String] { try reads.awaitUnfinished(namePrefix: namePrefix) }
+}

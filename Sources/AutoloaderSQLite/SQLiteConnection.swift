@@ -42,6 +42,31 @@ public final class SQLiteConnection {
 
     deinit { sqlite3_close_v2(db) }
 
+    /// A dry run: everything this connection does from now on stays in one transaction that is never committed
+    /// (`discardEnclosure` undoes it all); the transactions of the code above become savepoints inside it.
+    public private(set) var enclosed = false
+
+    public func enclose() throws {
+        try execute("BEGIN")
+        enclosed = true
+    }
+
+    public func discardEnclosure() throws {
+        enclosed = false
+        try execute("ROLLBACK")
+    }
+
+    /// A transaction statement as it runs inside an enclosure; any other statement as it is.
+    @inline(__always) func enclosing(_ sql: String) -> String {
+        guard enclosed else { return sql }
+        switch sql {
+        case "BEGIN", "BEGIN IMMEDIATE": return "SAVEPOINT autoloader_tx"
+        case "COMMIT": return "RELEASE SAVEPOINT autoloader_tx"
+        case "ROLLBACK": return "ROLLBACK TO SAVEPOINT autoloader_tx"
+        default: return sql
+        }
+    }
+
     /// How long a write waits for another connection's transaction (milliseconds).
     public func setBusyTimeout(_ millis: Int32) { sqlite3_busy_timeout(db, millis) }
 
@@ -64,7 +89,7 @@ public final class SQLiteConnection {
 
     public func execute(_ sql: String) throws {
         var message: UnsafeMutablePointer<CChar>?
-        let rc = sqlite3_exec(db, sql, nil, nil, &message)
+        let rc = sqlite3_exec(db, enclosing(sql), nil, nil, &message)
         if rc != SQLITE_OK {
             let text = message.map { String(cString: $0) } ?? "code \(rc)"
             sqlite3_free(message)
@@ -75,7 +100,7 @@ public final class SQLiteConnection {
 
     public func prepare(_ sql: String) throws -> Statement {
         var stmt: OpaquePointer?
-        let rc = sqlite3_prepare_v3(db, sql, -1, UInt32(SQLITE_PREPARE_PERSISTENT), &stmt, nil)
+        let rc = sqlite3_prepare_v3(db, enclosing(sql), -1, UInt32(SQLITE_PREPARE_PERSISTENT), &stmt, nil)
         guard rc == SQLITE_OK, let stmt else { throw error(rc, sql) }
         return Statement(stmt: stmt, connection: self)
     }

@@ -116,6 +116,8 @@ final class SQLiteStagedLoadTransaction: LoadTransaction {
         return 0  // known at commit only; nothing reads it
     }
 
+    func insertStatement(table: String, columns: [String]) -> String { SQLiteWarehouse.insertStatement(table: table, columns: columns) }
+
     func beginInsert(table: String, columns: [String]) throws {
         guard let stage else { throw AutoloaderError.warehouse(reason: "the load's staging file is closed", transient: true) }
         staged += 1

@@ -83,6 +83,11 @@ public final class SQLiteWarehouse: Warehouse {
         return columns.isEmpty ? nil : TableSchema(columns: columns)
     }
 
+    static func insertStatement(table: String, columns: [String]) -> String {
+        "INSERT INTO \(SQLIdentifier.quoted(table)) (\(columns.map(SQLIdentifier.quoted).joined(separator: ", "))) VALUES ("
+            + Array(repeating: "?", count: columns.count).joined(separator: ", ") + "), …"
+    }
+
     static func columns(of table: String, in connection: SQLiteConnection, schema: String = "main") throws -> Set<String> {
         Set(try connection.query("SELECT name FROM pragma_table_info(?, ?)", [.text(table), .text(schema)]).compactMap { $0[0].text?.lowercased() })
     }
@@ -189,6 +194,8 @@ final class SQLiteLoadTransaction: LoadTransaction {
         try connection.query("DELETE FROM \(SQLIdentifier.quoted(table)) WHERE \(SQLIdentifier.quoted(LineageColumn.sourceFile)) = ?", [.text(key)])
         return connection.changes
     }
+
+    func insertStatement(table: String, columns: [String]) -> String { SQLiteWarehouse.insertStatement(table: table, columns: columns) }
 
     func beginInsert(table: String, columns: [String]) throws {
         inserter = try RowInserter(connection: connection, table: SQLIdentifier.quoted(table), columns: columns)

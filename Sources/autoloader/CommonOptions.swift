@@ -54,6 +54,10 @@ enum Wiring {
         try Build.catalog(configuration(options), readOnly: readOnly)
     }
 
+    static func dryRun(source: String, options: WarehouseOptions, sourceOptions: SourceOptions? = nil, store: (any ObjectStore)? = nil) throws -> Build.DryRun {
+        try Build.dryRun(configuration(options, source: source, sourceOptions: sourceOptions), store: store) { print($0) }
+    }
+
     static func service(source: String, options: WarehouseOptions, configuration service: LoaderService.Configuration = .init(),
                         sourceOptions: SourceOptions? = nil, store: (any ObjectStore)? = nil, staged: Bool = true) throws -> LoaderService {
         var configuration = configuration(options, source: source, sourceOptions: sourceOptions)

@@ -25,6 +25,8 @@ struct LoadCommand: ParsableCommand {
     var table: String?
     @OptionGroup var warehouse: WarehouseOptions
     @OptionGroup var output: OutputOptions
+    @Flag(help: ArgumentHelp("Show the plan and change nothing: per table the files, the detected schema, the DDL and the statements (for Redshift the manifests and each whole batch); every row is parsed and checked."))
+    var dryRun = false
 
     func run() throws {
         let started = Date()
@@ -44,9 +46,26 @@ struct LoadCommand: ParsableCommand {
     private func load(started: Date, stopper: Stopper) throws {
         var summaries: [LoadSummary] = []
         var files: [String: String] = [:]
+        // One pass over a source: for real, or as a dry run whose changes are undone once its report is printed.
+        func once(source: String, sourceOptions: SourceOptions? = nil, store: (any ObjectStore)? = nil) throws -> [LoadSummary] {
+            guard dryRun else {
+                return try stopper.attach(Wiring.service(source: source, options: warehouse, sourceOptions: sourceOptions, store: store, staged: false))
+                    .runOnce(progress: ProgressBar.callback())
+            }
+            let plan = try Wiring.dryRun(source: source, options: warehouse, sourceOptions: sourceOptions, store: store)
+            do {
+                let summaries = try stopper.attach(plan.service).runOnce()
+                print(try plan.report(summaries), terminator: "")
+                try plan.finish()
+                return summaries
+            } catch {
+                try plan.finish()
+                throw error
+            }
+        }
         for path in paths {
             if path.hasPrefix("s3://") {
-                summaries += try stopper.attach(Wiring.service(source: path, options: warehouse, sourceOptions: sourceOptions, staged: false)).runOnce(progress: ProgressBar.callback())
+                summaries += try once(source: path, sourceOptions: sourceOptions)
                 continue
             }
             var isDir: ObjCBool = false
@@ -54,7 +73,7 @@ struct LoadCommand: ParsableCommand {
                 throw ValidationError("\(path): no such file or folder")
             }
             if isDir.boolValue {
-                summaries += try stopper.attach(Wiring.service(source: path, options: warehouse, staged: false)).runOnce(progress: ProgressBar.callback())
+                summaries += try once(source: path)
             } else {
                 let absolute = URL(fileURLWithPath: path).standardizedFileURL.path
                 let name = table ?? SQLIdentifier.tableName(fromFolder: URL(fileURLWithPath: path).deletingPathExtension().lastPathComponent)
@@ -62,14 +81,18 @@ struct LoadCommand: ParsableCommand {
             }
         }
         if !files.isEmpty {
-            let store = FileListStore(files: files)
-            summaries += try stopper.attach(Wiring.service(source: "", options: warehouse, store: store, staged: false)).runOnce(progress: ProgressBar.callback())
+            summaries += try once(source: "", store: FileListStore(files: files))
         }
         ProgressBar.clear()
         let all = summaries.flatMap(\.files)
         let failed = all.filter { $0.state == .failed }
         let rows = summaries.reduce(0) { $0 + $1.rowsLoaded }
         let seconds = Date().timeIntervalSince(started)
+        if dryRun {
+            FileHandle.standardError.write(Data("dry run: nothing was changed; \(all.count) file(s) would be loaded into \(Set(summaries.map(\.table)).count) table(s), \(failed.count) would fail\n".utf8))
+            if !failed.isEmpty { throw ExitCode(1) }
+            return
+        }
         if output.json {
             try Output.json(all.map { ["file": $0.key, "state": $0.state.rawValue, "rows": String($0.rows), "error": $0.error ?? ""] })
         } else {

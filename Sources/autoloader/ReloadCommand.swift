@@ -1,5 +1,4 @@
 import ArgumentParser
-import AutoloaderApp
 import AutoloaderCore
 
 struct ReloadCommand: ParsableCommand {
@@ -14,12 +13,6 @@ struct ReloadCommand: ParsableCommand {
 
     func run() throws {
         guard let nanos = WallClock.parseNanos(since) else { throw ValidationError("cannot read '\(since)' as a time; use e.g. 2024-01-01T19:00:00Z") }
-        let capabilities = try Build.capabilities(warehouse.warehouse)
-        guard capabilities.replacesRows else {
-            throw AutoloaderError.usage("\(capabilities.name) cannot reload: COPY reads a load's files together and cannot say which row came from "
-                + "which file, so a file's earlier rows cannot be replaced. Nothing was changed; to load files again, delete their rows "
-                + "(by the load id column) and load them under new names")
-        }
         let n = try Wiring.catalog(warehouse, readOnly: false).reload(table: table, sinceNanos: nanos)
         print("\(table): \(n) file(s) queued to load again")
     }
