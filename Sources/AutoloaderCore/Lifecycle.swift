@@ -4,28 +4,35 @@
 /// `UPDATE … SET state = <target> WHERE state IN (<legal sources>)` and checks the row count.
 ///
 ///     pending ──claim──▶ loading ──committed──▶ loaded
+///        │                  │ ├──committedWithErrors──▶ loaded_with_errors  (good rows kept, bad ones recorded)
 ///        │                  │ ├──duplicate──▶ duplicate   (same bytes already loaded under another key)
 ///        │                  │ ├──unchanged──▶ skipped     (same key, same bytes as the loaded version)
 ///        │                  │ └──failed─────▶ failed      (the file's own defect)
 ///        └──abandon─────────────────────────▶ failed      (its load was refused for good before the file's turn)
-///     pending ◀──requeue── loaded, failed, skipped, duplicate   (retry, reload, a twin's content changed)
+///     pending ◀──requeue── loaded, loaded_with_errors, failed, skipped, duplicate   (retry, reload, a twin's content changed)
 ///
 /// `loading` is only ever seen inside the load's transaction: the claim commits with the rows, so a crash
 /// leaves the file `pending` and nothing needs repair.
 public enum FileState: String, Codable, Sendable, CaseIterable {
     case pending, loading, loaded, failed, duplicate, skipped
+    case loadedWithErrors = "loaded_with_errors"
 
-    public enum Event: String, Sendable, CaseIterable { case claim, committed, duplicate, unchanged, failed, abandon, requeue }
+    public enum Event: String, Sendable, CaseIterable { case claim, committed, committedWithErrors, duplicate, unchanged, failed, abandon, requeue }
+
+    /// The states whose rows are in the table.
+    public static let rowsKept: [FileState] = [.loaded, .loadedWithErrors]
+    public var keepsRows: Bool { Self.rowsKept.contains(self) }
 
     public func apply(_ event: Event) -> FileState? {
         switch (self, event) {
         case (.pending, .claim): return .loading
         case (.loading, .committed): return .loaded
+        case (.loading, .committedWithErrors): return .loadedWithErrors
         case (.loading, .duplicate): return .duplicate
         case (.loading, .unchanged): return .skipped
         case (.loading, .failed): return .failed
         case (.pending, .abandon): return .failed
-        case (.failed, .requeue), (.loaded, .requeue), (.skipped, .requeue), (.duplicate, .requeue):
+        case (.failed, .requeue), (.loaded, .requeue), (.loadedWithErrors, .requeue), (.skipped, .requeue), (.duplicate, .requeue):
             return .pending
         default: return nil
         }
@@ -41,6 +48,7 @@ public enum FileState: String, Codable, Sendable, CaseIterable {
     public static func endEvent(for state: FileState) -> Event {
         switch state {
         case .loaded: return .committed
+        case .loadedWithErrors: return .committedWithErrors
         case .duplicate: return .duplicate
         case .skipped: return .unchanged
         default: return .failed

@@ -329,7 +329,7 @@ public final class SQLCatalog: Catalog, LoadLog {
     }
 
     public func loadedVersion(key: String, excludingID: Int64) throws -> FileRecord? {
-        try files(where: "key=$1 AND id<>$2 AND state='\(FileState.loaded.rawValue)'", [.text(key), .int(excludingID)]).last
+        try files(where: "key=$1 AND id<>$2 AND state IN (\(Self.list(FileState.rowsKept)))", [.text(key), .int(excludingID)]).last
     }
 
     // MARK: state changes (the only UPDATEs of `state` and `status`)
@@ -440,11 +440,11 @@ public final class SQLCatalog: Catalog, LoadLog {
     public func endFile(loadID: Int64, file: FileRecord, state: FileState, sha256: String?, rows: Int64, duplicateOf: Int64?, error: String?) throws {
         let moved = try moveFiles(FileState.endEvent(for: state), set: "sha256=$1, rows=$2, duplicate_of=$3, error=$4, load_id=$5", where: "id=$6",
                                   // rows only for a loaded file: a requeued file with rows is a reload of loaded rows.
-                                  [sha256.db, state == .loaded ? .int(rows) : .null, duplicateOf.db, error.db, .int(loadID), .int(file.id)])
+                                  [sha256.db, state.keepsRows ? .int(rows) : .null, duplicateOf.db, error.db, .int(loadID), .int(file.id)])
         guard moved == 1 else {
             throw AutoloaderError.warehouse(reason: "\(file.key) is no longer claimed by load \(loadID)", transient: true)
         }
-        if state == .loaded {
+        if state.keepsRows {
             try q("UPDATE \(t("files")) SET superseded=TRUE WHERE key=$1 AND id<>$2", [.text(file.key), .int(file.id)])
         }
         for e in pendingErrors {
@@ -471,7 +471,7 @@ public final class SQLCatalog: Catalog, LoadLog {
 
     /// A loaded file of `table` with the same content (for duplicates), read inside the load's transaction.
     public func loadedTwin(table: String, sha256: String, size: Int64, excludingID: Int64) throws -> FileRecord? {
-        try files(where: "table_name=$1 AND sha256=$2 AND size=$3 AND id<>$4 AND state='\(FileState.loaded.rawValue)' AND NOT superseded",
+        try files(where: "table_name=$1 AND sha256=$2 AND size=$3 AND id<>$4 AND state IN (\(Self.list(FileState.rowsKept))) AND NOT superseded",
                   [.text(table), .text(sha256), .int(size), .int(excludingID)]).first
     }
 

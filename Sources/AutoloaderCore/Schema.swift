@@ -96,8 +96,23 @@ public struct ColumnType: Codable, Sendable, Equatable {
             return .varchar(max(maxLength ?? 0, other.maxLength ?? 0), bytes: max(maxBytes ?? 0, other.maxBytes ?? 0))
         }
         if kind == other.kind, kind == .json { return self }
+        // The same kind of date or time in another layout: the kind holds both (each file is read with its own).
+        if kind == other.kind, [.boolean, .date, .time, .timestamp, .timestamptz].contains(kind) { return self }
         return .varchar(max(maxLength ?? 0, other.maxLength ?? 0, 64), bytes: max(maxBytes ?? 0, other.maxBytes ?? 0, 64))
     }
+
+    /// The type a new column gets: a sample's small numbers say little about the next file's, so integers are
+    /// at least INTEGER and decimals keep their scale with at least 18 digits (DECIMAL(5,2) from a sample takes
+    /// 1000.00 later). Other types as they are.
+    public var withHeadroom: ColumnType {
+        switch kind {
+        case .smallint: return .integer
+        case .decimal: return .decimal(max(precision ?? 18, 18), scale ?? 0)
+        default: return self
+        }
+    }
+
+    public var isTyped: Bool { kind != .varchar && kind != .json }
 
     private var integerDigits: Int {
         switch kind {

@@ -14,16 +14,20 @@ public enum SchemaEvolution {
 
     /// `table`: the table's schema, nil before its first file (which always creates it). `named`: the file
     /// names its columns (a header, JSON keys, Parquet), so they match by name; otherwise by position.
-    /// `spell`: the warehouse's type name, so that only changes the warehouse would see count.
+    /// `spell`: the warehouse's type name, so that only changes the warehouse would see count. `hinted`: columns
+    /// whose type a hint sets (a hint may turn a typed column into text; a file's stray text never does).
     public static func plan(table: TableSchema?, file: TableSchema, named: Bool, policy: TableOptions.Evolution,
-                            spell: (ColumnType) -> String) -> Plan {
+                            spell: (ColumnType) -> String, hinted: (String) -> Bool = { _ in false }) -> Plan {
         let policy = table == nil ? .addColumns : policy
         var schema = table ?? TableSchema(columns: [])
         var columnIndex: [Int?] = []
         var differences: [String] = []
         for (k, column) in file.columns.enumerated() {
             if named, let i = schema.index(of: column.name) {
-                let joined = schema.columns[i].type.joined(with: column.type)
+                var joined = schema.columns[i].type.joined(with: column.type)
+                // A stray word in a number (or date) column does not make it text: the table keeps its type and
+                // such values are bad rows under on_error. Numbers widen within numbers.
+                if schema.columns[i].type.isTyped, !joined.isTyped, !hinted(column.name) { joined = schema.columns[i].type }
                 if policy == .addColumns {
                     schema.columns[i].type = joined
                 } else if spell(joined) != spell(schema.columns[i].type) {
@@ -33,6 +37,8 @@ public enum SchemaEvolution {
             } else if !named, table != nil, k < schema.columns.count {
                 columnIndex.append(k)
             } else if policy == .addColumns {
+                var column = column
+                if !hinted(column.name) { column.type = column.type.withHeadroom }  // a hint is exact
                 schema.columns.append(column)
                 columnIndex.append(schema.columns.count - 1)
             } else {

@@ -4,9 +4,12 @@ import Foundation
 /// Unknown keys are rejected so a typo does not silently do nothing.
 public struct TableOptions: Codable, Sendable, Equatable {
     public enum OnError: String, Codable, Sendable, CaseIterable {
-        /// Default: a file with any bad row loads nothing; the load records where and why.
+        /// A file with any bad row loads nothing; the load records where and why.
         case abortFile = "abort_file"
-        /// Bad rows are skipped and stored in load_errors, up to `max_errors` per file.
+        /// Default: the good rows load, bad rows are skipped and stored in load_errors (the file is
+        /// `loaded_with_errors`), up to `max_errors` per file — or, without `max_errors`, until more than half of
+        /// the rows read are bad (once more than `TableOptions.badRowsBeforeRatio` are): a file that reads as
+        /// mostly bad rows is the wrong dialect or the wrong file, not dirty data, and loads nothing.
         case skipRows = "skip_rows"
         /// Bad rows are skipped and stored in load_errors, however many there are.
         case `continue`
@@ -31,7 +34,8 @@ public struct TableOptions: Codable, Sendable, Equatable {
     }
 
     public var onError: OnError
-    public var maxErrors: Int
+    /// nil: the ratio rule of `skip_rows`.
+    public var maxErrors: Int?
     public var overwrite: Overwrite
     public var evolution: Evolution = .addColumns
     public var maxFilesPerLoad: Int
@@ -53,7 +57,7 @@ public struct TableOptions: Codable, Sendable, Equatable {
     /// recorded only once the marker is in that folder.
     public var marker: String?
 
-    public init(onError: OnError = .abortFile, maxErrors: Int = 1000, overwrite: Overwrite = .replace,
+    public init(onError: OnError = .skipRows, maxErrors: Int? = nil, overwrite: Overwrite = .replace,
                 maxFilesPerLoad: Int = 100, maxBytesPerLoad: Int64 = 1 << 30, delimiter: String? = nil, header: Bool? = nil) {
         self.onError = onError
         self.maxErrors = maxErrors
@@ -74,7 +78,7 @@ public struct TableOptions: Codable, Sendable, Equatable {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         let d = TableOptions()
         onError = try c.decodeIfPresent(OnError.self, forKey: .onError) ?? d.onError
-        maxErrors = try c.decodeIfPresent(Int.self, forKey: .maxErrors) ?? d.maxErrors
+        maxErrors = try c.decodeIfPresent(Int.self, forKey: .maxErrors)
         overwrite = try c.decodeIfPresent(Overwrite.self, forKey: .overwrite) ?? d.overwrite
         evolution = try c.decodeIfPresent(Evolution.self, forKey: .evolution) ?? d.evolution
         maxFilesPerLoad = try c.decodeIfPresent(Int.self, forKey: .maxFilesPerLoad) ?? d.maxFilesPerLoad
@@ -88,20 +92,35 @@ public struct TableOptions: Codable, Sendable, Equatable {
         marker = try c.decodeIfPresent(String.self, forKey: .marker)
     }
 
-    /// The on-error policy as one decision: after `rejected` bad rows, does the whole file fail?
-    public func failsFile(afterRejected rejected: Int) -> Bool {
+    /// Bad rows a file may have before the ratio rule applies: a few bad rows at the top of a file (a second
+    /// header, a title) do not make it "mostly bad".
+    public static let badRowsBeforeRatio = 10
+
+    /// The on-error policy as one decision: after `rejected` bad rows among `rowsRead` rows (good and bad), does
+    /// the whole file fail?
+    public func failsFile(afterRejected rejected: Int, rowsRead: Int) -> Bool {
         switch onError {
         case .abortFile: return rejected > 0
-        case .skipRows: return rejected > maxErrors
+        case .skipRows:
+            if let maxErrors { return rejected > maxErrors }
+            return rejected > Self.badRowsBeforeRatio && rejected * 2 > rowsRead
         case .continue: return false
         }
     }
 
     /// Why the file failed, for its located error.
     public func failureReason(file: String, lastError: String) -> String {
-        onError == .abortFile
-            ? lastError + " (on_error=abort_file: nothing of this file was loaded)"
-            : "\(file): more than max_errors=\(maxErrors) bad rows; last: \(lastError)"
+        switch (onError, maxErrors) {
+        case (.abortFile, _): return lastError + " (on_error=abort_file: nothing of this file was loaded)"
+        case let (_, max?): return "\(file): more than max_errors=\(max) bad rows, so nothing of it was loaded; last: \(lastError)"
+        case (_, nil): return "\(file): more than half of its rows are bad (a wrong delimiter, or not the file this table expects), "
+            + "so nothing of it was loaded; last: \(lastError). Set max_errors, or on_error=continue, to keep its good rows anyway"
+        }
+    }
+
+    /// Whether a hint sets this column's type.
+    public func hints(_ column: String) -> Bool {
+        allText == true || types?.keys.contains { $0.lowercased() == column.lowercased() } == true
     }
 
     /// The detected schema with the hints applied.

@@ -130,7 +130,7 @@ extension LoadTransaction {
     /// Ends the current file: keeps its rows (`.loaded`) or undoes them (any other state), and records its state.
     public func endFile(_ file: FileRecord, state: FileState, sha256: String?, rows: Int64, duplicateOf: Int64?, error: String?) throws {
         abandonInsert()
-        try endSavepoint(keep: state == .loaded)
+        try endSavepoint(keep: state.keepsRows)
         try log.endFile(loadID: loadID, file: file, state: state, sha256: sha256, rows: rows, duplicateOf: duplicateOf, error: error)
     }
 

@@ -60,11 +60,17 @@ public enum DialectSniffer {
     public static func sniff(_ sample: [UInt8], complete: Bool, encoding: Dialect.Encoding, forcedDelimiter: UInt8? = nil) -> Result {
         var delimiters = forcedDelimiter.map { [$0] } ?? standardDelimiters
         if forcedDelimiter == nil {
-            // Any other punctuation on the first line may be the delimiter too ("any that splits rows consistently").
-            for b in sample.prefix(while: { $0 != 0x0A && $0 != 0x0D }).prefix(4096)
+            // Any other punctuation on the first line that is not a comment may be the delimiter too ("any that
+            // splits rows consistently").
+            let firstLine = sample.split(separator: 0x0A, maxSplits: 64, omittingEmptySubsequences: true)
+                .first { $0.first != UInt8(ascii: "#") } ?? sample[...]
+            for b in firstLine.prefix(while: { $0 != 0x0D }).prefix(4096)
             where b < 0x80 && !delimiters.contains(b) && isPunctuation(b) && delimiters.count < 16 {
                 delimiters.append(b)
             }
+            // A character that sits inside values is not what separates them: `:` in times and URLs, `#` opening
+            // comment lines or in number formats (`##0`).
+            delimiters.removeAll { isInsideValues($0, sample) }
         }
         var best: (rank: (Int, Int, Int), dialect: Dialect, columns: Int, quoted: Bool)?
         var evidence: [Candidate] = []
@@ -123,6 +129,28 @@ public enum DialectSniffer {
         let rest = s.counts[first...]
         let consistent = rest.filter { $0 == mode }.count
         return (mode, s.lines[first] - 1, consistent, rest.count - consistent)
+    }
+
+    /// Whether most (≥ 80 %) of `delimiter`'s occurrences in the sample's first 64 KB are parts of values: `:`
+    /// between two digits (`12:30`) or before `//` (`https://`), `#` at the start of a line (a comment) or next
+    /// to another `#` (`##0.00`). Other characters never are.
+    static func isInsideValues(_ delimiter: UInt8, _ sample: [UInt8]) -> Bool {
+        guard delimiter == UInt8(ascii: ":") || delimiter == UInt8(ascii: "#") else { return false }
+        let bytes = sample.prefix(1 << 16)
+        var total = 0, inside = 0
+        func isDigit(_ b: UInt8) -> Bool { b >= 0x30 && b <= 0x39 }
+        for i in bytes.indices where bytes[i] == delimiter {
+            total += 1
+            let previous: UInt8? = i > bytes.startIndex ? bytes[i - 1] : nil
+            let next: UInt8? = i + 1 < bytes.endIndex ? bytes[i + 1] : nil
+            if delimiter == UInt8(ascii: ":") {
+                let url = next == UInt8(ascii: "/") && i + 2 < bytes.endIndex && bytes[i + 2] == UInt8(ascii: "/")
+                if url || (previous.map(isDigit) == true && next.map(isDigit) == true) { inside += 1 }
+            } else if previous == nil || previous == 0x0A || previous == 0x0D || previous == delimiter || next == delimiter {
+                inside += 1
+            }
+        }
+        return total > 0 && inside * 5 >= total * 4
     }
 
     static func lineEnding(_ sample: [UInt8]) -> Dialect.LineEnding {

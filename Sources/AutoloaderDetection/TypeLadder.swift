@@ -39,8 +39,10 @@ public struct ColumnStats: Sendable {
     public private(set) var values = 0
     public private(set) var nulls = 0
     /// Bit i set: `Values.nullTokens[i]` was seen.
-    var nullTokenBits: UInt8 = 0
+    var nullTokenBits: UInt16 = 0
     var allBoolean = true
+    /// Booleans seen: true, false, and as a word (`yes`, `true`) rather than a letter (`y`, `t`).
+    var sawTrue = false, sawFalse = false, sawBooleanWord = false
     var allInteger = true
     var integerOverflow = false
     var minInt = Int64.max, maxInt = Int64.min
@@ -58,7 +60,7 @@ public struct ColumnStats: Sendable {
     public mutating func add(_ b: UnsafeBufferPointer<UInt8>) {
         if let token = Values.nullToken(b) {
             nulls += 1
-            nullTokenBits |= 1 << UInt8(token)
+            nullTokenBits |= 1 << UInt16(token)
             return
         }
         values += 1
@@ -66,7 +68,14 @@ public struct ColumnStats: Sendable {
         let length = UTF8Validation.codePointCount(b)
         if length > maxLength { maxLength = length }
         if b.count > maxBytes { maxBytes = b.count }
-        if allBoolean && Values.boolean(b) == nil { allBoolean = false }
+        if allBoolean {
+            if let truth = Values.boolean(b) {
+                if truth { sawTrue = true } else { sawFalse = true }
+                if b.count > 1 { sawBooleanWord = true }
+            } else {
+                allBoolean = false
+            }
+        }
         if allNumber {
             if let shape = Values.numberShape(b) {
                 maxIntegerDigits = max(maxIntegerDigits, shape.integerDigits)
@@ -97,14 +106,15 @@ public struct ColumnStats: Sendable {
     }
 
     public var nullTokens: [String] {
-        Values.nullTokens.indices.filter { nullTokenBits & (1 << UInt8($0)) != 0 }.map { Values.nullTokens[$0] }
+        Values.nullTokens.indices.filter { nullTokenBits & (1 << UInt16($0)) != 0 }.map { Values.nullTokens[$0] }
     }
 
     public var nullable: Bool { nulls > 0 || values == 0 }
 
     public func resolve() -> ColumnType {
         if values == 0 { return .varchar(0) }
-        if allBoolean { return .boolean }
+        // A lone letter (a column of `y` marks) is a code, not a truth value, unless both of a pair are seen.
+        if allBoolean, sawBooleanWord || (sawTrue && sawFalse) { return .boolean }
         if allNumber && allInteger {
             if integerOverflow { return .decimal(maxIntegerDigits, 0) }
             return TypeLadder.integerType(min: minInt, max: maxInt)

@@ -8,15 +8,22 @@ import Darwin
 /// One place decides what a number, a boolean or a null looks like.
 public enum Values {
     /// The null spellings (whole field, case-sensitive).
-    public static let nullTokens: [String] = ["", "NULL", "null", "NA", "N/A", "\\N"]
+    /// Spellings of "no value" a person would read as empty in a typed column (only the empty field in a text
+    /// column). The last, " ", stands for any whitespace-only field.
+    public static let nullTokens: [String] = ["", "NULL", "null", "NA", "N/A", "\\N", "?", "-", "NR", " "]
+    public static let whitespaceToken = nullTokens.count - 1
 
     /// Index into `nullTokens`, or nil when the field is a value.
     @inline(__always) public static func nullToken(_ b: UnsafeBufferPointer<UInt8>) -> Int? {
         switch b.count {
         case 0: return 0
+        case 1:
+            if b[0] == UInt8(ascii: "?") { return 6 }
+            if b[0] == UInt8(ascii: "-") { return 7 }
         case 2:
             if b[0] == UInt8(ascii: "N") && b[1] == UInt8(ascii: "A") { return 3 }
             if b[0] == UInt8(ascii: "\\") && b[1] == UInt8(ascii: "N") { return 5 }
+            if b[0] == UInt8(ascii: "N") && b[1] == UInt8(ascii: "R") { return 8 }
         case 3:
             if b[0] == UInt8(ascii: "N") && b[1] == UInt8(ascii: "/") && b[2] == UInt8(ascii: "A") { return 4 }
         case 4:
@@ -24,6 +31,8 @@ public enum Values {
             if b[0] == UInt8(ascii: "n") && b[1] == UInt8(ascii: "u") && b[2] == UInt8(ascii: "l") && b[3] == UInt8(ascii: "l") { return 2 }
         default: break
         }
+        // Blanks only (checked only when the field starts with one, so values pay nothing).
+        if b[0] == 0x20 || b[0] == 0x09, b.allSatisfy({ $0 == 0x20 || $0 == 0x09 }) { return whitespaceToken }
         return nil
     }
 

@@ -9,7 +9,7 @@ struct Converter {
     /// Which null spellings become NULL. Typed columns: all of them (they cannot be values). Text columns:
     /// only the empty field, so a comment that reads "NULL" or "NA" arrives byte for byte (the seed's samples
     /// have such values); detection still reports the spellings it saw.
-    let nullTokenMask: UInt8
+    let nullTokenMask: UInt16
     /// Typed warehouses (PostgreSQL): a value that does not fit is refused (`append` returns false) instead of
     /// being stored as text; integers are range-checked and decimals checked against their precision.
     let strict: Bool
@@ -50,14 +50,14 @@ struct Converter {
         if case .text = kind {
             nullTokenMask = 1  // the empty field
         } else {
-            nullTokenMask = 0xFF
+            nullTokenMask = 0xFFFF
         }
     }
 
     /// Appends the cell; false (nothing appended) when a strict converter refuses the value.
     @inline(__always) func append(_ b: UnsafeBufferPointer<UInt8>, to batch: inout RowBatch) -> Bool {
         if case .dropped = kind { return true }
-        if let token = Values.nullToken(b), nullTokenMask & (1 << UInt8(token)) != 0 {
+        if let token = Values.nullToken(b), nullTokenMask & (1 << UInt16(token)) != 0 {
             batch.cells.append(.null)
             return true
         }

@@ -67,17 +67,17 @@ public struct Loader {
                     if AutoloaderError.isTransient(error) { throw error }
                     outcome = FileOutcome(state: .failed, error: error.description)
                 }
-                try tx.endFile(file, state: outcome.state, sha256: outcome.sha256, rows: outcome.state == .loaded ? outcome.rows : 0,
+                try tx.endFile(file, state: outcome.state, sha256: outcome.sha256, rows: outcome.state.keepsRows ? outcome.rows : 0,
                                duplicateOf: outcome.duplicateOf, error: outcome.error)
                 // The table holds the current content of every current file. A new version replaces its key's rows
                 // even when its content is a duplicate of another file's (the file's savepoint, rolled back for a
                 // duplicate, undid the delete: do it again), and files that were duplicates of the replaced
                 // version now stand for nothing, so they go back to pending and load their own rows.
-                if outcome.replaces, outcome.state == .loaded || outcome.state == .duplicate {
+                if outcome.replaces, outcome.state.keepsRows || outcome.state == .duplicate {
                     if outcome.state == .duplicate { _ = try tx.deleteRows(table: table, key: file.key) }
                     try tx.log.replaced(key: file.key, by: file)
                 }
-                if outcome.state == .loaded {
+                if outcome.state.keepsRows {
                     checkpoint = max(checkpoint ?? file.modifiedNanos, file.modifiedNanos)
                     summary.rowsLoaded += outcome.rows
                     summary.rowsRejected += outcome.rejected
@@ -107,6 +107,12 @@ public struct Loader {
         let grew = options.overwrite == .replace ? false : try previous.map { try startsWith(file, $0) } ?? false
         if options.overwrite == .ignore, previous != nil, !grew {
             return FileOutcome(state: .skipped, error: "overwritten, and the table's overwrite policy is 'ignore'")
+        }
+        // An empty file (a placeholder, a job that wrote nothing) is loaded with no rows, not failed; a later
+        // version with content loads as usual.
+        if file.size == 0, previous == nil {
+            var nothing = SHA256()
+            return FileOutcome(state: .loaded, sha256: nothing.finalizeHex(), error: Self.emptyFile)
         }
         let raw = try store.open(key: file.key)
         let hashing = HashingReader(raw)
@@ -161,7 +167,7 @@ public struct Loader {
         // The table's schema: the first file's, then grown by later files' new columns (add_columns), or held
         // as it is (rescue, freeze) or defended (fail) once the table exists.
         let plan = SchemaEvolution.plan(table: schema, file: fileSchema, named: named, policy: options.evolution,
-                                        spell: warehouse.capabilities.typeName)
+                                        spell: warehouse.capabilities.typeName, hinted: options.hints)
         var tableSchema = plan.table
         let columnIndex = plan.columnIndex.map { $0 ?? -1 }  // file column → table column; -1: not loaded (rescue/freeze)
         if plan.refused {
@@ -279,11 +285,29 @@ public struct Loader {
             return FileOutcome(state: .duplicate, sha256: sha, duplicateOf: twin.id, error: "same bytes as \(twin.key), already loaded",
                                replaces: replaces)
         }
+        // Never a silent success with nothing in it: a file whose every row is bad fails; one with a header and no
+        // rows says so (a two-line file whose only row is data needs header=false).
+        if outcome.rows == 0, outcome.rejected > 0 {
+            return FileOutcome(state: .failed, sha256: sha, error: "\(file.key): every row is bad (\(outcome.rejected)); nothing was loaded")
+        }
+        if outcome.rows == 0, file.size > 0 {
+            try tx.recordError(LoadErrorRecord(loadID: tx.loadID, file: file.key, line: nil, column: nil, rawText: "",
+                                               reason: detection.format == .csv && fileDialect.header
+                                                ? "no data rows: the file is a header alone; if its first line is data, set the table's header option to false"
+                                                : "no data rows"))
+            outcome.error = "no data rows"
+        }
+        if outcome.rejected > 0 {
+            outcome.state = .loadedWithErrors
+            outcome.error = "\(outcome.rejected) bad row(s) skipped and recorded (autoloader errors \(tx.loadID))"
+        }
         return outcome
     }
 }
 
 extension Loader {
+    static let emptyFile = "empty file (0 bytes): nothing to load"
+
     /// What a table created without `_source_file` cannot do (recorded with its first load, and why a replacement fails).
     static func noLineage(_ table: String) -> String {
         "table \(table) has no \(LineageColumn.sourceFile) column (it was created outside autoloader): its rows are loaded without "

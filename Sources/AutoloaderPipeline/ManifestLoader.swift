@@ -32,6 +32,7 @@ public struct ManifestLoader {
         var order: [String] = []
         var failed: [Int64: String] = [:]
         var skipped: [Int64: String] = [:]
+        var empty = Set<Int64>()
         // A file into its COPY group (detected, checked against the table's evolution policy, rewritten where COPY
         // cannot read it); the reason when it cannot be loaded.
         func add(_ file: FileRecord, to groups: inout [String: CopyGroup], order: inout [String]) throws -> String? {
@@ -54,7 +55,7 @@ public struct ManifestLoader {
             // under rescue or freeze a file that differs is refused before anything is submitted.
             let named = detection.format != .csv || (detection.dialect?.header ?? true)
             let plan = SchemaEvolution.plan(table: evolving, file: fileSchema, named: named, policy: options.evolution,
-                                            spell: warehouse.capabilities.typeName)
+                                            spell: warehouse.capabilities.typeName, hinted: options.hints)
             if plan.refused || !plan.differences.isEmpty {
                 let reason = plan.refused ? SchemaEvolution.refusal(plan)
                     : plan.differences.joined(separator: "; ") + " (evolution=\(options.evolution.rawValue) keeps the table as it is, and "
@@ -101,12 +102,16 @@ public struct ManifestLoader {
                 skipped[file.id] = "overwritten, and the table's overwrite policy is 'ignore'"
                 continue
             }
+            if file.size == 0, file.rows == nil, try catalog.loadedVersion(key: file.key, excludingID: file.id) == nil {
+                empty.insert(file.id)  // loaded with no rows, as by the row loader: nothing to copy
+                continue
+            }
             if let reason = try add(file, to: &groups, order: &order) { failed[file.id] = reason }
         }
         // Files a replacement must copy again (loaded in one COPY with a replaced file): the catalog's records of
         // those versions, grouped like the rest.
         func recopy(_ ledgerFiles: [LedgerFile]) throws -> [CopyGroup] {
-            let loaded = try catalog.files(table: table, state: .loaded)
+            let loaded = try FileState.rowsKept.flatMap { try catalog.files(table: table, state: $0) }
             var groups: [String: CopyGroup] = [:], order: [String] = []
             for l in ledgerFiles {
                 guard let file = loaded.first(where: { $0.key == l.key && $0.size == l.size && $0.modifiedNanos == l.modifiedNanos }) else {
@@ -144,9 +149,14 @@ public struct ManifestLoader {
                     (state, error) = (.failed, reason)
                 } else if let reason = skipped[file.id] {
                     (state, error) = (.skipped, reason)
+                } else if empty.contains(file.id) {
+                    (state, error) = (.loaded, Loader.emptyFile)
                 } else if outcome.alreadyLoaded.contains(file.id) || outcome.failure == nil
                             || outcome.failedFiles.map({ !$0.contains(file.id) }) == true {
-                    (state, error) = (.loaded, nil)
+                    // Committed; rows MAXERROR let COPY skip are recorded, and the file says so.
+                    let rejected = outcome.errors.filter { $0.file == file.key }.count
+                    (state, error) = rejected == 0 ? (.loaded, nil)
+                        : (.loadedWithErrors, "\(rejected) bad row(s) skipped and recorded (autoloader errors \(tx.loadID))")
                 } else {
                     let own = outcome.errors.filter { $0.file == file.key }
                     (state, error) = (.failed, own.first.map { "\(SourceLocation(file: file.key, line: $0.line, column: $0.column)): \($0.reason)" }
@@ -155,7 +165,7 @@ public struct ManifestLoader {
                 try tx.beginFile(file)
                 try tx.endFile(file, state: state, sha256: nil, rows: 0, duplicateOf: nil, error: error)
                 summary.files.append((file.key, state, 0, error))
-                if state == .loaded { loadedIDs.insert(file.id) }
+                if state.keepsRows { loadedIDs.insert(file.id) }
             }
             summary.rowsLoaded = outcome.rows ?? 0
             summary.rowsRejected = Int64(outcome.errors.count)

@@ -57,7 +57,7 @@ struct RowSink {
     mutating func reject(line: Int?, column: String?, rawText: String, reason: String, locatedColumn: Bool = false) -> String? {
         errors.append(LoadErrorRecord(loadID: spec.loadID, file: file.key, line: line, column: column, rawText: rawText, reason: reason))
         rejected += 1
-        guard spec.options.failsFile(afterRejected: Int(rejected)) else { return nil }
+        guard spec.options.failsFile(afterRejected: Int(rejected), rowsRead: Int(rows + rejected)) else { return nil }
         _ = channel.send(.rows(RowBatch(columnCount: spec.columnCount), errors: errors))
         errors.removeAll()
         let located = AutoloaderError.badInput(SourceLocation(file: file.key, line: line, column: locatedColumn ? column : nil), reason: reason).description

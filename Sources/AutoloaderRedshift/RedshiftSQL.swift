@@ -346,7 +346,8 @@ public enum RedshiftSQL {
                     converted = layout(c) == "auto" ? "CAST(\(name) AS TIMESTAMPTZ)" : "TO_TIMESTAMP(\(name), \(literal(layout(c))))"
                 default: break
                 }
-                let spellings = c.nullTokens.filter { !$0.isEmpty }
+                // Compared trimmed, so the whitespace-only token is ''.
+                let spellings = c.nullTokens.filter { !$0.isEmpty }.map { $0 == " " ? "" : $0 }
                 if !spellings.isEmpty, c.type.kind != .varchar, c.type.kind != .json {
                     let value = converted ?? "CAST(\(name) AS \(spelled))"
                     converted = "CASE WHEN TRIM(\(name)) IN (\(spellings.map(literal).joined(separator: ", "))) THEN NULL ELSE \(value) END"

@@ -369,11 +369,14 @@ public final class RedshiftWarehouse: CopyingWarehouse {
     }
 
     /// MAXERROR from the table's error policy: a file with bad rows loads nothing (0), loads the rest up to
-    /// `max_errors` rejected rows, or loads the rest whatever their number (COPY's ceiling).
+    /// `max_errors` rejected rows, or loads the rest whatever their number (COPY's ceiling). COPY counts bad rows
+    /// per COPY, not as a share of a file's rows: without `max_errors` the default's ratio becomes 1,000.
+    static let defaultMaxErrors = 1_000
+
     func maxErrors(_ options: TableOptions) -> Int {
         switch options.onError {
         case .abortFile: return 0
-        case .skipRows: return options.maxErrors
+        case .skipRows: return options.maxErrors ?? Self.defaultMaxErrors
         case .continue: return RedshiftSQL.maxCopyErrors
         }
     }

@@ -189,7 +189,7 @@ final class DeferredLoadLog: LoadLog {
     func endFile(loadID: Int64, file: FileRecord, state: FileState, sha256: String?, rows: Int64, duplicateOf: Int64?, error: String?) throws {
         let errors = self.errors
         self.errors.removeAll()
-        if state == .loaded {
+        if state.keepsRows {
             var done = file
             done.sha256 = sha256
             loaded.append(done)

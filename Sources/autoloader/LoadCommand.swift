@@ -14,7 +14,7 @@ struct LoadCommand: ParsableCommand {
         discussion: """
         A folder is read like the landing folder (each first-level folder is a table). A file goes into \
         --table, or a table named after the file. Files already loaded are recognised and not loaded twice. \
-        Exit status is 1 if any file failed.
+        Exit status is 1 if any file failed, 2 if none failed but bad rows were skipped (files loaded_with_errors).
         """
     )
 
@@ -88,9 +88,12 @@ struct LoadCommand: ParsableCommand {
         let failed = all.filter { $0.state == .failed }
         let rows = summaries.reduce(0) { $0 + $1.rowsLoaded }
         let seconds = Date().timeIntervalSince(started)
+        let withErrors = all.filter { $0.state == .loadedWithErrors }.count
         if dryRun {
-            FileHandle.standardError.write(Data("dry run: nothing was changed; \(all.count) file(s) would be loaded into \(Set(summaries.map(\.table)).count) table(s), \(failed.count) would fail\n".utf8))
+            FileHandle.standardError.write(Data(("dry run: nothing was changed; \(all.count) file(s) would be loaded into \(Set(summaries.map(\.table)).count) "
+                + "table(s), \(failed.count) would fail, \(withErrors) would skip bad rows\n").utf8))
             if !failed.isEmpty { throw ExitCode(1) }
+            if withErrors > 0 { throw ExitCode(2) }
             return
         }
         if output.json {
@@ -101,11 +104,14 @@ struct LoadCommand: ParsableCommand {
             }
         }
         let others = all.filter { $0.state == .duplicate || $0.state == .skipped }.count
+        let rejected = summaries.reduce(0) { $0 + $1.rowsRejected }
         let tables = Set(summaries.map(\.table)).count
         FileHandle.standardError.write(Data(("loaded \(all.count - failed.count - others) file(s), \(rows) rows into \(tables) table(s) in "
-            + String(format: "%.2f", seconds) + "s; \(failed.count) failed, \(others) duplicate/unchanged\n").utf8))
+            + String(format: "%.2f", seconds) + "s; \(failed.count) failed, \(others) duplicate/unchanged"
+            + (withErrors > 0 ? "; \(withErrors) loaded with \(rejected) bad row(s) skipped (`autoloader errors LOAD_ID`)" : "") + "\n").utf8))
         if stopper.isStopped { throw ExitCode(130) }
         if !failed.isEmpty { throw ExitCode(1) }
+        if withErrors > 0 { throw ExitCode(2) }
     }
 }
 

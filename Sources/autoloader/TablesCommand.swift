@@ -13,7 +13,7 @@ struct TablesCommand: ParsableCommand {
         let files = try catalog.files(table: nil, state: nil)
         Output.table(["table", "folder", "status", "loaded", "pending", "failed", "checkpoint", "columns"], tables.map { t in
             let mine = files.filter { $0.table == t.name }
-            return [t.name, t.sourceFolder, t.status.rawValue, String(mine.filter { $0.state == .loaded }.count),
+            return [t.name, t.sourceFolder, t.status.rawValue, String(mine.filter { $0.state.keepsRows }.count),
                     String(mine.filter { $0.state == .pending || $0.state == .loading }.count), String(mine.filter { $0.state == .failed }.count),
                     t.checkpointNanos.map { WallClock.iso(nanos: $0) } ?? "-",
                     (t.schema?.columns.map { "\($0.name) \($0.type.description)" } ?? []).joined(separator: ", ")]

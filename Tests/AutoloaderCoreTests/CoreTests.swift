@@ -124,7 +124,9 @@ import Testing
         #expect(FileState.transition(.claim).from == [.pending])
         #expect(FileState.transition(.committed) .from == [.loading])
         #expect(FileState.transition(.abandon) == (from: [.pending], to: .failed))
-        #expect(Set(FileState.transition(.requeue).from) == [.loaded, .failed, .skipped, .duplicate])
+        #expect(Set(FileState.transition(.requeue).from) == [.loaded, .loadedWithErrors, .failed, .skipped, .duplicate])
+        #expect(FileState.transition(.committedWithErrors) == (from: [.loading], to: .loadedWithErrors))
+        #expect(FileState.rowsKept.allSatisfy(\.keepsRows) && !FileState.failed.keepsRows)
         #expect(FileState.transition(.requeue).to == .pending)
         // A file being loaded can only be ended by its load, never requeued from outside.
         #expect(!FileState.transition(.requeue).from.contains(.loading))
@@ -179,46 +181,22 @@ import Testing
 
 @Suite struct OnErrorPolicyTests {
     @Test func oneDecisionForEveryPolicy() throws {
-        #expect(TableOptions().failsFile(afterRejected: 1))
+        // The default keeps the good rows: a few bad rows never fail a file; mostly bad rows (a wrong dialect) do.
+        let standard = TableOptions()
+        #expect(standard.onError == .skipRows && standard.maxErrors == nil)
+        #expect(!standard.failsFile(afterRejected: 1, rowsRead: 80))
+        #expect(!standard.failsFile(afterRejected: 10, rowsRead: 10), "ten bad rows at the top are not 'mostly bad' yet")
+        #expect(!standard.failsFile(afterRejected: 400, rowsRead: 1_000))
+        #expect(standard.failsFile(afterRejected: 11, rowsRead: 12))
+        #expect(standard.failsFile(afterRejected: 501, rowsRead: 1_000))
+        let abort = try TableOptions().merging(json: #"{"on_error": "abort_file"}"#)
+        #expect(abort.failsFile(afterRejected: 1, rowsRead: 1_000))
         let skip = try TableOptions().merging(json: #"{"on_error": "skip_rows", "max_errors": 2}"#)
-        #expect(!skip.failsFile(afterRejected: 2))
-        #expect(skip.failsFile(afterRejected: 3))
+        #expect(!skip.failsFile(afterRejected: 2, rowsRead: 2))
+        #expect(skip.failsFile(afterRejected: 3, rowsRead: 1_000))
         let keepGoing = try TableOptions().merging(json: #"{"on_error": "continue", "max_errors": 0}"#)
-        #expect(!keepGoing.failsFile(afterRejected: 1_000_000))
-    }
-}
-
-@Suite struct SchemaEvolutionTests {
-    let table = TableSchema(columns: [Column(name: "id", type: .smallint), Column(name: "name", type: .varchar(5))])
-    let file = TableSchema(columns: [Column(name: "ID", type: .integer), Column(name: "extra", type: .double)])
-    let spell: (ColumnType) -> String = { TypeSpelling.postgres.sql($0) }
-
-    @Test func addColumnsGrowsTheTable() {
-        let plan = SchemaEvolution.plan(table: table, file: file, named: true, policy: .addColumns, spell: spell)
-        #expect(plan.table.columns.map(\.name) == ["id", "name", "extra"])
-        #expect(plan.table.columns[0].type.kind == .integer)
-        #expect(plan.columnIndex == [0, 2])
-        #expect(plan.differences.isEmpty && !plan.refused)
-    }
-
-    @Test func failRescueAndFreezeKeepTheTable() {
-        for policy in [TableOptions.Evolution.fail, .rescue, .freeze] {
-            let plan = SchemaEvolution.plan(table: table, file: file, named: true, policy: policy, spell: spell)
-            #expect(plan.table == table)
-            #expect(plan.columnIndex == [0, nil])
-            #expect(plan.differences == ["column ID needs INTEGER, the table has SMALLINT", "column extra is not in the table"])
-            #expect(plan.refused == (policy == .fail))
-        }
-    }
-
-    @Test func theFirstFileCreatesTheTableWhateverThePolicy() {
-        let plan = SchemaEvolution.plan(table: nil, file: file, named: true, policy: .fail, spell: spell)
-        #expect(plan.table == file && plan.columnIndex == [0, 1] && !plan.refused)
-    }
-
-    @Test func unnamedColumnsMatchByPosition() {
-        let plan = SchemaEvolution.plan(table: table, file: file, named: false, policy: .addColumns, spell: spell)
-        #expect(plan.columnIndex == [0, 1])
-        #expect(plan.table.columns.map(\.name) == ["id", "name"])
+        #expect(!keepGoing.failsFile(afterRejected: 1_000_000, rowsRead: 1_000_000))
+        // max_errors: null goes back to the ratio rule.
+        #expect(try skip.merging(json: #"{"max_errors": null}"#).maxErrors == nil)
     }
 }

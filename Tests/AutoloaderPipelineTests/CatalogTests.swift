@@ -235,6 +235,7 @@ final class ThrottledStore: ObjectStore, @unchecked Sendable {
     /// located bad row now, handled by on_error like any other.
     @Test(arguments: Backend.testable) func aStrayNulIsALocatedBadRow(backend: Backend) throws {
         let box = try Sandbox(backend)
+        try box.catalog().setOptions(table: "t", try TableOptions().merging(json: #"{"on_error": "abort_file"}"#))
         try box.write("t/a.csv", "id,name\n1,a\n2,b\u{0}c\n3,c\n")
         try box.loadOnce()
         let file = try #require(try box.catalog().files(table: "t", state: nil).first)

@@ -6,8 +6,41 @@ import Testing
 let ragged = "id,name,score\n1,a,10\n2,b,20\n3,c\n4,d,40\n5,e,50,extra\n6,f,60\n"
 
 @Suite struct ErrorPolicyTests {
+    /// Issue 12: by default a file with a few ragged rows loads its good rows, records each bad one, and is
+    /// `loaded_with_errors` (a ragged row among 80 no longer costs the other 79).
+    @Test func byDefaultTheGoodRowsLoadAndEachBadRowIsRecorded() throws {
+        let box = try Sandbox()
+        var eighty = "id,name,score\n"
+        for i in 1...80 { eighty += i == 40 ? "40,ragged\n" : "\(i),n\(i),\(i)\n" }
+        try box.write("scores/eighty.csv", eighty)
+        try box.write("scores/ragged.csv", ragged, mtimeOffset: -4)
+        try box.loadOnce()
+        #expect(try box.count("scores") == 79 + 4)
+        let files = try box.catalog().files(table: "scores", state: .loadedWithErrors)
+        #expect(Set(files.map(\.key)) == ["scores/eighty.csv", "scores/ragged.csv"])
+        #expect(files.first { $0.key == "scores/eighty.csv" }?.rows == 79)
+        let load = try #require(try box.catalog().loads(table: "scores", status: nil).last)
+        #expect(load.rowsRejected == 3)
+        #expect(try box.catalog().errors(loadID: load.id).map { "\($0.file):\($0.line ?? 0)" }.sorted()
+            == ["scores/eighty.csv:41", "scores/ragged.csv:4", "scores/ragged.csv:6"])
+    }
+
+    /// ... while a file whose rows are mostly bad (here: values its typed column cannot take) loads nothing.
+    @Test(.needsPostgres) func aFileOfMostlyBadRowsLoadsNothing() throws {
+        let box = try Sandbox(.postgres)
+        try box.catalog().setOptions(table: "scores", try TableOptions().merging(json: #"{"types": {"score": "integer"}}"#))
+        var mostlyBad = "id,name,score\n1,a,10\n2,b,20\n"
+        for i in 3...30 { mostlyBad += "\(i),n,x\(i)\n" }
+        try box.write("scores/mostly-bad.csv", mostlyBad)
+        try box.loadOnce()
+        let refused = try #require(try box.catalog().files(table: "scores", state: .failed).first)
+        #expect(refused.error?.contains("more than half of its rows are bad") == true, "\(refused.error ?? "")")
+        #expect(try box.catalog().loads(table: "scores", status: .failed).count == 1)
+    }
+
     @Test func abortFileLoadsNothingOfItAndSaysWhere() throws {
         let box = try Sandbox()
+        try box.catalog().setOptions(table: "scores", try TableOptions().merging(json: #"{"on_error": "abort_file"}"#))
         try box.write("scores/good.csv", "id,name,score\n7,g,70\n")
         try box.write("scores/ragged.csv", ragged, mtimeOffset: -4)
         try box.loadOnce()
@@ -68,8 +101,10 @@ let ragged = "id,name,score\n1,a,10\n2,b,20\n3,c\n4,d,40\n5,e,50,extra\n6,f,60\n
         try box.loadOnce()
         #expect(try box.count("mixed") == 1)
         let failed = try box.catalog().files(table: "mixed", state: .failed)
-        #expect(Set(failed.map(\.key)) == ["mixed/empty.csv", "mixed/binary.csv"])
-        #expect(failed.first { $0.key == "mixed/empty.csv" }?.error?.contains("empty file") == true)
+        #expect(failed.map(\.key) == ["mixed/binary.csv"])
+        // Issue 12: a zero-byte file is loaded with no rows, not failed.
+        let empty = try #require(try box.catalog().files(table: "mixed", state: .loaded).first { $0.key == "mixed/empty.csv" })
+        #expect(empty.rows == 0 && empty.error?.contains("empty file") == true)
     }
 
     @Test func vanishedFileFailsWithAReasonAndOthersLoad() throws {

@@ -34,6 +34,7 @@ import Testing
 
     @Test func retryQueuesTheFailedFilesOfALoad() throws {
         let box = try Sandbox()
+        try box.catalog().setOptions(table: "scores", try TableOptions().merging(json: #"{"on_error": "abort_file"}"#))
         try box.write("scores/seed.csv", "id,name,score\n0,z,0\n", mtimeOffset: -10)
         try box.write("scores/ragged.csv", ragged)
         try box.loadOnce()

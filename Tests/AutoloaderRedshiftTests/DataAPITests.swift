@@ -124,7 +124,8 @@ struct DataAPITests {
         let setup = try Setup(serverless: serverless)
         let good = try setup.put("orders/a.csv", Array("id,amount\n1,2.50\n".utf8), id: 1)
         let bad = try setup.put("orders/bad.csv", Array("id,amount\n2,1.00\n3,abc\n".utf8), id: 2)
-        let outcome = try setup.warehouse().copy(table: "orders", loadID: 9, schema: Self.orders, groups: [Self.csvGroup([good, bad])], options: TableOptions())
+        let outcome = try setup.warehouse().copy(table: "orders", loadID: 9, schema: Self.orders, groups: [Self.csvGroup([good, bad])],
+                                                 options: TableOptions(onError: .abortFile))
         #expect(outcome.failure?.contains(serverless ? "sys_load_error_detail" : "stl_load_errors") == true, "\(outcome.failure ?? "")")
         #expect(outcome.errors.map { "\($0.file):\($0.line ?? 0):\($0.column ?? "")" } == ["orders/bad.csv:3:amount"])
         #expect(outcome.errors.first?.reason.hasPrefix("Invalid digit, Value 'a'") == true)

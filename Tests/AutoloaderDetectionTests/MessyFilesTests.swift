@@ -1,0 +1,68 @@
+import AutoloaderCore
+import Foundation
+import Testing
+@testable import AutoloaderDetection
+
+/// Issue 12's failure categories, each with files made here (the public sniffing corpora are the held-out
+/// measure and stay out of the repository).
+@Suite struct MessyFilesTests {
+    func detect(_ text: String) -> Detection {
+        Detector.detect(sample: Array(text.utf8), complete: true, compression: .none, name: "t.csv", options: .init())
+    }
+
+    func types(_ d: Detection) -> [String] { (d.columns ?? []).map { "\($0.name):\($0.type)" } }
+
+    /// A person's "no value" in a number column: `?`, `-`, `NR`, blanks. The column stays a number, nullable.
+    @Test func humanNullSpellingsKeepANumberColumnANumber() {
+        let d = detect("id,score,rank,weight\n1,10,3,1.5\n2,?,-,  \n3,NR,4,2.25\n4,12, ,\n")
+        #expect(types(d) == ["id:smallint", "score:smallint", "rank:smallint", "weight:decimal"], "\(types(d))")
+        #expect(d.columns?.allSatisfy { $0.name == "id" || $0.nullable } == true)
+        // In a text column the same spellings are values.
+        let text = detect("id,note\n1,-\n2,?\n3,fine\n")
+        #expect(types(text) == ["id:smallint", "note:varchar"])
+    }
+
+    /// Yes/No is a boolean; a column that only ever says `y` is a mark, not a truth value.
+    @Test func yesNoIsBooleanALoneLetterIsNot() {
+        #expect(types(detect("id,active\n1,Yes\n2,No\n3,yes\n")) == ["id:smallint", "active:boolean"])
+        #expect(types(detect("id,flag\n1,y\n2,y\n3,y\n")) == ["id:smallint", "flag:varchar"])
+        #expect(types(detect("id,flag\n1,Y\n2,N\n3,Y\n")) == ["id:smallint", "flag:boolean"])
+        #expect(types(detect("id,done\n1,true\n2,true\n")) == ["id:smallint", "done:boolean"])
+    }
+
+    /// A first row of numbers and dates is data: a two-line file whose only row is data loads both lines
+    /// (it used to load 0 rows with exit 0, its first line taken as the header).
+    @Test func aFirstRowOfNumbersIsData() {
+        let d = detect("4,Di,1.25,2024-04-05\n5,Ed,2,2024-05-06\n")
+        #expect(d.header == false && d.rows == 2, "\(d.header ?? true) \(d.rows ?? 0)")
+        let named = detect("id,name,amount,day\n5,Ed,2,2024-05-06\n")
+        #expect(named.header == true && named.rows == 1)
+    }
+
+    /// `:` inside times and URLs is not a delimiter: a one-column file stays one column, and a comma file with
+    /// times is split by its commas.
+    @Test func aColonInsideValuesIsNotTheDelimiter() {
+        let times = detect("departure\n08:15\n09:30\n12:45\n17:05\n")
+        #expect(d(times) == "1 col", "\(d(times))")
+        let links = detect("link\nhttps://example.org/a\nhttps://example.org/b\nhttp://example.com/c\n")
+        #expect(d(links) == "1 col", "\(d(links))")
+        let spaced = detect("start, end, room\n08:15, 09:30, A1\n10:00, 11:45, B2\n13:30, 14:00, C3\n")
+        #expect(d(spaced) == "',' 3 cols", "\(d(spaced))")
+        // A real colon-separated file (no times in it) is still read as one.
+        let passwd = detect("root:x:0:0:root:/root:/bin/bash\ndaemon:x:1:1:daemon:/usr/sbin:/usr/sbin/nologin\nbin:x:2:2:bin:/bin:/usr/sbin/nologin\n")
+        #expect(d(passwd) == "':' 7 cols", "\(d(passwd))")
+    }
+
+    /// Lines starting with `#` are comments before the data, not `#`-separated rows; `##0.00` is a number format.
+    @Test func hashCommentsAndNumberFormatsAreNotDelimiters() {
+        let preamble = detect("# exported by a tool\n# 2024-05-01\nid,name\n1,a\n2,b\n3,c\n")
+        #expect(d(preamble) == "',' 2 cols" && preamble.skipLines == 2 && preamble.header == true, "\(d(preamble)) \(preamble.skipLines ?? -1)")
+        let formats = detect("format\n##0.00\n#,##0\n###\n0.0#\n")
+        #expect(d(formats) == "1 col", "\(d(formats))")
+    }
+
+    func d(_ detection: Detection) -> String {
+        let n = detection.columns?.count ?? 0
+        return n == 1 ? "1 col" : "'\(detection.delimiter ?? "?")' \(n) cols"
+    }
+}

@@ -1,0 +1,71 @@
+import AutoloaderTestSupport
+import Foundation
+import Testing
+
+/// Issue 12 end to end: what a person would load, loaded, on every warehouse.
+@Suite(.serialized) struct MessyLoadTests {
+    static let scores = "id,score,flag\n1,10,Yes\n2,-,No\n3,?,Yes\n4,NR,No\n5,  ,Yes\n6,16\n7,17,No\n"
+
+    /// Out of the box: human null spellings are NULL in the number column, the ragged row is skipped and recorded,
+    /// the file is `loaded_with_errors`, `load` exits 2, and an empty file is loaded with no rows.
+    @Test func outOfTheBoxIntoSQLite() throws {
+        let w = try Workdir()
+        try w.file("landing/scores/a.csv", Self.scores)
+        try w.file("landing/scores/empty.csv", "")
+        let load = try CLI.run(["load", "landing"], in: w.url)
+        #expect(load.status == 2, "\(load.stdout)\(load.stderr)")
+        #expect(load.stderr.contains("1 loaded with 1 bad row(s) skipped"), "\(load.stderr)")
+        #expect(CLI.sqlite(w.database, "SELECT count(*), count(score), sum(score), sum(flag) FROM scores") == "6|2|27|3")
+        #expect(CLI.sqlite(w.database, "SELECT key, state, rows FROM _autoloader_files ORDER BY key") == "scores/a.csv|loaded_with_errors|6\nscores/empty.csv|loaded|0")
+        #expect(CLI.sqlite(w.database, "SELECT line, raw_text FROM _autoloader_load_errors WHERE line IS NOT NULL") == "7|6,16")
+        let files = try CLI.run(["files"], in: w.url)
+        #expect(files.stdout.contains("loaded_with_errors"))
+    }
+
+    @Test(.needsPostgres) func outOfTheBoxIntoPostgreSQL() throws {
+        let db = try TestDatabase.make()
+        let w = try Workdir()
+        try w.file("landing/scores/a.csv", Self.scores)
+        let load = try CLI.run(["load", "landing", "--warehouse", db.url], in: w.url)
+        #expect(load.status == 2, "\(load.stdout)\(load.stderr)")
+        #expect(db.sql("SELECT data_type FROM information_schema.columns WHERE table_name = 'scores' AND column_name = 'score'") == "integer")
+        #expect(db.sql("SELECT count(*), count(score), sum(score), count(*) FILTER (WHERE flag) FROM scores") == "6|2|27|3")
+    }
+
+    @Test(.needsS3, .needsPostgres) func outOfTheBoxIntoRedshift() throws {
+        let s3 = try TestS3.make()
+        let w = try Workdir()
+        let database = RedshiftDouble.freshDatabase()
+        try s3.put(w, "scores/a.csv", Self.scores.replacingOccurrences(of: "6,16\n", with: "6,16,Yes\n"))
+        try s3.put(w, "scores/empty.csv", "")
+        let url = "redshift-serverless://etl/\(database)?iam_role=arn:aws:iam::123456789012:role/loader&catalog=sqlite:\(w.database.path)"
+        let load = try CLI.run(["load", s3.root, "--endpoint", s3.endpoint, "--warehouse", url], in: w.url)
+        #expect(load.status == 0, "\(load.stdout)\(load.stderr)")
+        #expect(try RedshiftDouble.psql(database, "SELECT count(*), count(score), sum(score) FROM scores") == "7|3|43")
+        #expect(CLI.sqlite(w.database, "SELECT state, rows FROM _autoloader_files WHERE key = 'scores/empty.csv'") == "loaded|0")
+    }
+
+    /// A stray word in a number column is a bad row, not a reason to make the column text (ordering by id kept
+    /// sorting 1, 10, 100…); numbers get headroom (a DECIMAL(5,2) sample takes 1000.00 later); a later file's
+    /// day-first dates keep a date column a date; a type hint may still make a column text, recorded.
+    @Test(.needsPostgres) func aDirtyValueDoesNotRetypeAColumn() throws {
+        let db = try TestDatabase.make()
+        let w = try Workdir()
+        func load() throws -> CLI.Result { try CLI.run(["load", "landing", "--warehouse", db.url], in: w.url) }
+        try w.file("landing/orders/a.csv", "id,amount,day\n1,12.50,2024-01-02\n2,3.25,2024-01-03\n")
+        #expect(try load().status == 0)
+        try w.file("landing/orders/b.csv", "id,amount,day\n10,1000.00,13/01/2024\nabc,5.00,14/01/2024\n100,7.75,15/01/2024\n")
+        let second = try load()
+        #expect(second.status == 2, "\(second.stdout)\(second.stderr)")
+        #expect(db.sql("SELECT column_name, data_type FROM information_schema.columns WHERE table_name = 'orders' AND column_name <> '_source_file' ORDER BY ordinal_position")
+            == "id|integer\namount|numeric\nday|date")
+        #expect(db.sql("SELECT id, amount, day FROM orders ORDER BY id") == "1|12.50|2024-01-02\n2|3.25|2024-01-03\n10|1000.00|2024-01-13\n100|7.75|2024-01-15")
+        #expect(db.sql("SELECT line, column_name, raw_text FROM autoloader.load_errors WHERE line IS NOT NULL") == "3|id|abc,5.00,14/01/2024")
+        // Told so by a hint, the column becomes text, and the change is in the schema history.
+        #expect(try CLI.run(["options", "orders", #"{"types": {"id": "varchar"}}"#, "--warehouse", db.url], in: w.url).status == 0)
+        try w.file("landing/orders/c.csv", "id,amount,day\nA-7,1.00,2024-02-01\n")
+        #expect(try load().status == 0)
+        #expect(db.sql("SELECT data_type FROM information_schema.columns WHERE table_name = 'orders' AND column_name = 'id'") == "text")
+        #expect(db.sql("SELECT count(*) FROM autoloader.schema_history WHERE change LIKE '%ALTER COLUMN \"id\" TYPE TEXT%'") == "1")
+    }
+}
