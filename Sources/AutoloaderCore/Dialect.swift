@@ -3,6 +3,11 @@ public struct Dialect: Codable, Sendable, Equatable {
     public enum LineEnding: String, Codable, Sendable { case lf = "LF", crlf = "CRLF", cr = "CR" }
     public enum Encoding: String, Codable, Sendable {
         case utf8 = "utf-8", utf8BOM = "utf-8-bom", latin1 = "latin-1", utf16LE = "utf-16le", utf16BE = "utf-16be"
+        /// Western single-byte text with € ’ “ ” (bytes 0x80…0x9F), and UTF-8 with such bytes mixed in.
+        case windows1252 = "windows-1252", utf8Mixed = "utf-8+windows-1252"
+
+        /// Read through `Windows1252ToUTF8Reader` (mixed or not) before anything else sees the text.
+        public var isWestern: Bool { self == .latin1 || self == .windows1252 || self == .utf8Mixed }
     }
 
     public var delimiter: UInt8

@@ -39,7 +39,6 @@ public struct Detection: Codable, Sendable {
     public var delimiterScores: [DialectSniffer.Candidate]?
     public var error: String?
     public var errorLine: Int?
-    public var errorByteOffset: Int?
 
     /// The parts the loader needs, when the file is loadable.
     public var schema: TableSchema?
@@ -99,6 +98,10 @@ public enum Detector {
         if raw.count >= 2, (raw[0] == 0xFF && raw[1] == 0xFE) || (raw[0] == 0xFE && raw[1] == 0xFF) {
             utf16 = raw[0] == 0xFF ? .utf16LE : .utf16BE
             raw = UTF16ToUTF8Reader.transcode(raw, littleEndian: utf16 == .utf16LE)
+        } else if let order = EncodingSniffer.utf16WithoutBOM(raw) {
+            // No byte-order mark, but the NULs of ASCII text in UTF-16 on one side of every pair.
+            utf16 = order
+            raw = UTF16ToUTF8Reader.transcode(raw, littleEndian: order == .utf16LE)
         }
         let (format, reason) = FormatSniffer.format(Array(raw.prefix(16384)))
         result.format = format
@@ -110,21 +113,12 @@ public enum Detector {
             result.error = "parquet is recognised but not loadable yet"
             return result
         }
-        var encoding: Dialect.Encoding
-        switch EncodingSniffer.sniff(raw, complete: complete) {
-        case let .encoding(e): encoding = e
-        case let .invalid(line, offset):
-            result.format = .invalid
-            result.error = "invalid UTF-8 at line \(line), byte offset \(offset): the file mixes UTF-8 with another encoding; re-export it as UTF-8"
-            result.errorLine = line
-            result.errorByteOffset = offset
-            return result
-        }
+        var encoding = EncodingSniffer.sniff(raw, complete: complete)
         let sample = EncodingSniffer.decode(raw, as: encoding)
         if let utf16 { encoding = utf16 }
         result.encoding = encoding.rawValue
         if format == .json {
-            guard encoding != .latin1 else {
+            guard !encoding.isWestern else {
                 result.format = .invalid
                 result.error = "JSON must be UTF-8; this file is not valid UTF-8"
                 return result

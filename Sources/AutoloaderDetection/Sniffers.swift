@@ -30,30 +30,41 @@ public enum FormatSniffer {
         var control = 0
         for b in sample where isControl(b) { control += 1 }
         if control * 20 > sample.count { return true }
-        // Random bytes are rarely valid UTF-8 and rarely Latin-1 text: many bytes in 0x80–0x9F (C1 controls).
+        // Random bytes are rarely valid UTF-8, and a quarter of them in 0x80–0x9F is not Windows-1252 text either
+        // (whose € ’ “ ” live there, a few per line at most).
         let c1 = sample.filter { $0 >= 0x80 && $0 <= 0x9F }.count
-        return sample.withUnsafeBufferPointer { UTF8Validation.firstInvalidByte($0, allowTruncatedEnd: true) } != nil && c1 * 20 > sample.count
+        return sample.withUnsafeBufferPointer { UTF8Validation.firstInvalidByte($0, allowTruncatedEnd: true) } != nil && c1 * 4 > sample.count
     }
 }
 
-/// Step 2: text encoding. UTF-8 (with or without BOM); Latin-1 when the bytes are not UTF-8 and hold no
-/// UTF-8 multi-byte sequence; otherwise a located error (a UTF-8 file with a stray byte is broken, not Latin-1).
+/// Step 2: text encoding. UTF-8 (with or without BOM); Latin-1 or Windows-1252 when the bytes are not UTF-8 and
+/// hold no UTF-8 multi-byte sequence; UTF-8 with Windows-1252 bytes mixed in otherwise (decoded byte by byte).
 public enum EncodingSniffer {
-    public enum Verdict: Equatable {
-        case encoding(Dialect.Encoding)
-        case invalid(line: Int, byteOffset: Int)
+    public static func sniff(_ bytes: [UInt8], complete: Bool) -> Dialect.Encoding {
+        let bom = bytes.count >= 3 && bytes[0] == 0xEF && bytes[1] == 0xBB && bytes[2] == 0xBF
+        return bytes.withUnsafeBufferPointer { buf -> Dialect.Encoding in
+            guard UTF8Validation.firstInvalidByte(buf, allowTruncatedEnd: !complete) != nil else {
+                return bom ? .utf8BOM : .utf8
+            }
+            // Not UTF-8, as a person would read it: UTF-8 with stray single bytes is two programs' work (the
+            // strays are Windows-1252); without any UTF-8 sequence it is Western single-byte text — Latin-1 where
+            // the two agree, Windows-1252 where bytes 0x80…0x9F (€ ’ “ ”) say so.
+            if bom || UTF8Validation.containsMultibyteSequence(buf) { return .utf8Mixed }
+            return buf.contains { $0 >= 0x80 && $0 < 0xA0 } ? .windows1252 : .latin1
+        }
     }
 
-    public static func sniff(_ bytes: [UInt8], complete: Bool) -> Verdict {
-        let bom = bytes.count >= 3 && bytes[0] == 0xEF && bytes[1] == 0xBB && bytes[2] == 0xBF
-        return bytes.withUnsafeBufferPointer { buf -> Verdict in
-            guard let bad = UTF8Validation.firstInvalidByte(buf, allowTruncatedEnd: !complete) else {
-                return .encoding(bom ? .utf8BOM : .utf8)
-            }
-            if !bom && !UTF8Validation.containsMultibyteSequence(buf) { return .encoding(.latin1) }
-            let line = 1 + buf[0..<bad].reduce(0) { $0 + ($1 == UInt8(ascii: "\n") ? 1 : 0) }
-            return .invalid(line: line, byteOffset: bad)
-        }
+    /// UTF-16 without a byte-order mark, told by its NULs: text that is mostly ASCII has a NUL in (nearly) every
+    /// high byte — odd offsets for little-endian, even for big-endian — and (nearly) none in the other.
+    public static func utf16WithoutBOM(_ bytes: [UInt8]) -> Dialect.Encoding? {
+        let sample = bytes.prefix(4096)
+        let pairs = sample.count / 2
+        guard pairs >= 4 else { return nil }
+        var evenNUL = 0, oddNUL = 0
+        for (i, b) in sample.enumerated() where b == 0 { if i % 2 == 0 { evenNUL += 1 } else { oddNUL += 1 } }
+        if oddNUL * 10 >= pairs * 7, evenNUL * 20 <= pairs { return .utf16LE }
+        if evenNUL * 10 >= pairs * 7, oddNUL * 20 <= pairs { return .utf16BE }
+        return nil
     }
 
     /// The sample as UTF-8 without BOM (what the dialect and type steps read).
@@ -61,13 +72,8 @@ public enum EncodingSniffer {
         switch encoding {
         case .utf8, .utf16LE, .utf16BE: return bytes
         case .utf8BOM: return Array(bytes.dropFirst(3))
-        case .latin1:
-            var out: [UInt8] = []
-            out.reserveCapacity(bytes.count + bytes.count / 8)
-            for b in bytes {
-                if b < 0x80 { out.append(b) } else { out.append(0xC0 | (b >> 6)); out.append(0x80 | (b & 0x3F)) }
-            }
-            return out
+        case .latin1, .windows1252: return Windows1252ToUTF8Reader.transcode(bytes, mixed: false)
+        case .utf8Mixed: return Windows1252ToUTF8Reader.transcode(bytes.starts(with: [0xEF, 0xBB, 0xBF]) ? Array(bytes.dropFirst(3)) : bytes, mixed: true)
         }
     }
 }

@@ -75,39 +75,92 @@ public final class HashingReader: ByteReader {
     }
 }
 
-/// Latin-1 → UTF-8 on the fly (each byte ≥ 0x80 becomes two bytes), so everything after it sees UTF-8.
-public final class Latin1ToUTF8Reader: ByteReader {
+/// Single-byte Western text → UTF-8 on the fly, so everything after it sees UTF-8: Latin-1 and Windows-1252
+/// (one table: Windows-1252 is Latin-1 with printable characters — € ’ “ ” — where Latin-1 has unused control
+/// codes), or, `mixed`, UTF-8 with some Windows-1252 bytes in it (valid UTF-8 sequences kept, any other byte
+/// read as Windows-1252: what a person sees in a file edited by two programs).
+public final class Windows1252ToUTF8Reader: ByteReader {
+    /// Code points of 0x80…0x9F in Windows-1252 (the five bytes it leaves undefined map to themselves).
+    static let high: [UInt32] = [
+        0x20AC, 0x81, 0x201A, 0x0192, 0x201E, 0x2026, 0x2020, 0x2021, 0x02C6, 0x2030, 0x0160, 0x2039, 0x0152, 0x8D, 0x017D, 0x8F,
+        0x90, 0x2018, 0x2019, 0x201C, 0x201D, 0x2022, 0x2013, 0x2014, 0x02DC, 0x2122, 0x0161, 0x203A, 0x0153, 0x9D, 0x017E, 0x0178,
+    ]
     private let inner: any ByteReader
+    private let mixed: Bool
     private var raw: [UInt8]
-    private var spill: [UInt8] = []
+    /// Input not yet converted (a UTF-8 sequence cut by the chunk's end), and output not yet handed out.
+    private var pending: [UInt8] = []
+    private var output: [UInt8] = []
+    private var served = 0
 
-    public init(_ inner: any ByteReader, chunk: Int = 1 << 16) {
+    public init(_ inner: any ByteReader, mixed: Bool = false, chunk: Int = 1 << 16) {
         self.inner = inner
+        self.mixed = mixed
         raw = [UInt8](repeating: 0, count: chunk)
     }
 
     public func read(into buffer: UnsafeMutableRawBufferPointer) throws -> Int {
-        guard buffer.count > 1 else { return 0 }
-        var written = 0
-        while written < buffer.count, !spill.isEmpty {
-            buffer[written] = spill.removeFirst()
-            written += 1
+        while served == output.count {
+            let n = try raw.withUnsafeMutableBytes { try inner.read(into: $0) }
+            pending.append(contentsOf: raw[0..<n])
+            output.removeAll(keepingCapacity: true)
+            served = 0
+            let used = Self.convert(pending, mixed: mixed, atEnd: n == 0, into: &output)
+            pending.removeFirst(used)
+            if n == 0 && output.isEmpty { return 0 }
         }
-        if written > 0 { return written }
-        let want = min(raw.count, buffer.count / 2)
-        let n = try raw.withUnsafeMutableBytes { try inner.read(into: UnsafeMutableRawBufferPointer(rebasing: $0[0..<want])) }
-        for i in 0..<n {
-            let b = raw[i]
+        let count = min(buffer.count, output.count - served)
+        output.withUnsafeBytes { buffer.copyMemory(from: UnsafeRawBufferPointer(rebasing: $0[served..<(served + count)])) }
+        served += count
+        return count
+    }
+
+    /// A whole sample at once (detection reads the same text the loader will).
+    public static func transcode(_ bytes: [UInt8], mixed: Bool) -> [UInt8] {
+        var out: [UInt8] = []
+        out.reserveCapacity(bytes.count + bytes.count / 4)
+        _ = convert(bytes, mixed: mixed, atEnd: true, into: &out)
+        return out
+    }
+
+    /// Converts what it can; returns how many input bytes it used (short of the end only when a UTF-8 sequence
+    /// may continue in the next chunk).
+    static func convert(_ input: [UInt8], mixed: Bool, atEnd: Bool, into out: inout [UInt8]) -> Int {
+        let n = input.count
+        var i = 0
+        while i < n {
+            let b = input[i]
             if b < 0x80 {
-                buffer[written] = b
-                written += 1
-            } else {
-                buffer[written] = 0xC0 | (b >> 6)
-                buffer[written + 1] = 0x80 | (b & 0x3F)
-                written += 2
+                out.append(b)
+                i += 1
+                continue
             }
+            if mixed {
+                let length = b >= 0xF0 && b <= 0xF4 ? 4 : b >= 0xE0 ? 3 : b >= 0xC2 && b <= 0xDF ? 2 : 0
+                if length > 0 {
+                    if i + length > n, !atEnd, input[(i + 1)...].allSatisfy({ $0 & 0xC0 == 0x80 }) { return i }  // may continue
+                    if i + length <= n {
+                        let valid = input.withUnsafeBufferPointer { UTF8Validation.firstInvalidByte(UnsafeBufferPointer(rebasing: $0[i..<(i + length)])) == nil }
+                        if valid {
+                            out.append(contentsOf: input[i..<(i + length)])
+                            i += length
+                            continue
+                        }
+                    }
+                }
+            }
+            let scalar = b < 0xA0 ? high[Int(b - 0x80)] : UInt32(b)
+            if scalar < 0x800 {
+                out.append(UInt8(0xC0 | (scalar >> 6)))
+                out.append(UInt8(0x80 | (scalar & 0x3F)))
+            } else {
+                out.append(UInt8(0xE0 | (scalar >> 12)))
+                out.append(UInt8(0x80 | ((scalar >> 6) & 0x3F)))
+                out.append(UInt8(0x80 | (scalar & 0x3F)))
+            }
+            i += 1
         }
-        return written
+        return n
     }
 }
 

@@ -390,7 +390,7 @@ final class RowParser: RecordParser, @unchecked Sendable {
     private func parse(_ channel: BoundedChannel<Parsed>) throws -> Loader.FileOutcome {
         var input: any ByteReader = source
         switch dialect.encoding {
-        case .latin1: input = Latin1ToUTF8Reader(input)
+        case .latin1, .windows1252, .utf8Mixed: input = Windows1252ToUTF8Reader(input, mixed: dialect.encoding == .utf8Mixed)
         case .utf16LE, .utf16BE: input = UTF16ToUTF8Reader(input, littleEndian: dialect.encoding == .utf16LE)
         case .utf8, .utf8BOM: break
         }

@@ -69,7 +69,7 @@ public struct ManifestLoader {
                     let body = try kind.rewrite(Decompression.open(store.open(key: file.key), name: file.key).reader, name: file.key)
                     url = try warehouse.stage(table: table, name: "\(file.id)-\(file.modifiedNanos).\(kind.fileExtension)", body: body)
                     (compression, length) = (.none, Int64(body.count))
-                    if kind == .utf8 { fileDialect?.encoding = .utf8 }
+                    if case .utf8 = kind { fileDialect?.encoding = .utf8 }
                 } catch {
                     if AutoloaderError.isTransient(error) { throw error }
                     return "\(error)"
@@ -188,12 +188,12 @@ public struct ManifestLoader {
 enum Restaging: Equatable {
     /// A top-level JSON array → one object per line.
     case ndjson
-    /// Latin-1 text → UTF-8.
-    case utf8
+    /// Latin-1 or Windows-1252 text, or UTF-8 with Windows-1252 bytes in it → UTF-8.
+    case utf8(from: Dialect.Encoding)
 
     init?(_ detection: Detection) {
         if detection.format == .json, detection.jsonLayout == JSONLayout.array.rawValue { self = .ndjson; return }
-        if detection.format == .csv, detection.dialect?.encoding == .latin1 { self = .utf8; return }
+        if detection.format == .csv, let encoding = detection.dialect?.encoding, encoding.isWestern { self = .utf8(from: encoding); return }
         return nil
     }
 
@@ -203,19 +203,18 @@ enum Restaging: Equatable {
         var out: [UInt8] = []
         func check() throws {
             if out.count > Limits.maxRestageBytes {
-                throw AutoloaderError.badInput(SourceLocation(file: name), reason: "the file must be rewritten for COPY (\(self == .ndjson ? "a top-level JSON array" : "Latin-1 text")) "
+                throw AutoloaderError.badInput(SourceLocation(file: name), reason: "the file must be rewritten for COPY (\(self == .ndjson ? "a top-level JSON array" : "text that is not UTF-8")) "
                     + "and is larger than \(Limits.maxRestageBytes >> 20) MiB: land it as \(self == .ndjson ? "one object per line" : "UTF-8") instead")
             }
         }
         switch self {
-        case .utf8:
+        case let .utf8(encoding):
+            let utf8 = Windows1252ToUTF8Reader(reader, mixed: encoding == .utf8Mixed)
             var chunk = [UInt8](repeating: 0, count: 1 << 16)
             while true {
-                let n = try chunk.withUnsafeMutableBytes { try reader.read(into: $0) }
+                let n = try chunk.withUnsafeMutableBytes { try utf8.read(into: $0) }
                 if n == 0 { break }
-                for b in chunk[0..<n] {
-                    if b < 0x80 { out.append(b) } else { out.append(0xC0 | (b >> 6)); out.append(0x80 | (b & 0x3F)) }
-                }
+                out += chunk[0..<n]
                 try check()
             }
         case .ndjson:

@@ -295,7 +295,7 @@ public enum RedshiftSQL {
         if d.escape != nil, let q = d.quote, q != UInt8(ascii: "\"") {
             return "a backslash-escaped file needs COPY's text mode, whose REMOVEQUOTES takes only double quotes, and this file quotes with '\(String(UnicodeScalar(q)))'"
         }
-        if d.encoding == .latin1 { return "Redshift's COPY reads UTF-8 and UTF-16 only, and this file is Latin-1" }
+        if d.encoding.isWestern { return "Redshift's COPY reads UTF-8 and UTF-16 only, and this file is \(d.encoding.rawValue)" }
         return nil
     }
 

@@ -75,7 +75,10 @@ enum Corpus {
 @Suite struct CorpusTests {
     /// Files whose truth detection does not meet yet, each with the reason. The test fails when one of
     /// these starts passing (shrink the list) or another file starts failing (a regression).
-    static let knownGaps: [String: String] = [:]
+    static let knownGaps: [String: String] = [
+        "bad_invalid_utf8.csv": "issue 12 decides that UTF-8 with a stray Windows-1252 byte is read as a person reads it "
+            + "(M\u{FC}nchen, encoding utf-8+windows-1252), not refused; this entry, written before, asks for an error",
+    ]
 
     @Test func everyCorpusFileMeetsItsTruthOrIsAKnownGap() throws {
         var failing: [String: [String]] = [:]

@@ -65,4 +65,25 @@ import Testing
         let n = detection.columns?.count ?? 0
         return n == 1 ? "1 col" : "'\(detection.delimiter ?? "?")' \(n) cols"
     }
+
+    /// Encodings as a person decides them: Windows-1252 where its € ’ “ ” bytes say so (Latin-1 where the two
+    /// agree), UTF-8 with such bytes mixed in, UTF-16 without a byte-order mark by its NULs.
+    @Test func encodingsAreDecidedAsAPersonWould() {
+        func detectBytes(_ bytes: [UInt8]) -> Detection {
+            Detector.detect(sample: bytes, complete: true, compression: .none, name: "t.csv", options: .init())
+        }
+        let cp1252 = detectBytes(Array("id,quote\n1,".utf8) + [0x93, 0x48, 0x69, 0x94] + Array("\n2,".utf8) + [0x80, 0x35] + Array("\n".utf8))
+        #expect(cp1252.encoding == "windows-1252" && cp1252.columns?.count == 2, "\(cp1252.encoding ?? "") \(cp1252.error ?? "")")
+        let latin = detectBytes(Array("id,city\n1,M".utf8) + [0xFC] + Array("nchen\n".utf8))
+        #expect(latin.encoding == "latin-1")
+        let mixed = detectBytes(Array("id,name\n1,café\n2,".utf8) + [0x96] + Array("\n".utf8))
+        #expect(mixed.encoding == "utf-8+windows-1252" && mixed.error == nil, "\(mixed.error ?? "")")
+        let text = "id,name\n1,alpha\n2,beta\n"
+        let le = text.unicodeScalars.flatMap { [UInt8($0.value & 0xFF), UInt8($0.value >> 8)] }
+        let be = text.unicodeScalars.flatMap { [UInt8($0.value >> 8), UInt8($0.value & 0xFF)] }
+        for (bytes, name) in [(le, "utf-16le"), (be, "utf-16be")] {
+            let d = detectBytes(bytes)
+            #expect(d.encoding == name && d.columns?.map(\.name) == ["id", "name"] && d.rows == 2, "\(name): \(d.error ?? "") \(d.encoding ?? "")")
+        }
+    }
 }

@@ -61,9 +61,28 @@ func records(_ text: String, _ dialect: Dialect = Dialect(), step: Int = 1 << 20
     }
 
     @Test func latin1IsTranscoded() throws {
-        let reader = CSVRecordReader(source: Latin1ToUTF8Reader(TrickleReader(bytes: [0x4D, 0xFC, 0x6E, 0x7A], step: 3)), dialect: Dialect())
+        let reader = CSVRecordReader(source: Windows1252ToUTF8Reader(TrickleReader(bytes: [0x4D, 0xFC, 0x6E, 0x7A], step: 3)), dialect: Dialect())
         #expect(try reader.next())
         #expect(reader.fieldStrings() == ["Münz"])
+    }
+
+    /// Windows-1252's € ’ “ ” (0x80…0x9F), and UTF-8 with such bytes mixed in, a UTF-8 sequence cut by every
+    /// chunk boundary (a trickle of 1 to 4 bytes).
+    @Test func windows1252AndMixedTextAreTranscoded() throws {
+        let cp1252: [UInt8] = [0x80, 0x20, 0x93, 0x48, 0x69, 0x94, 0x20, 0x92]  // € “Hi” ’
+        #expect(String(decoding: Windows1252ToUTF8Reader.transcode(cp1252, mixed: false), as: UTF8.self) == "€ \u{201C}Hi\u{201D} \u{2019}")
+        let mixed: [UInt8] = Array("café ".utf8) + [0x96] + Array(" naïve\n".utf8)  // UTF-8, then a Windows-1252 en dash
+        for step in 1...4 {
+            let reader = Windows1252ToUTF8Reader(TrickleReader(bytes: mixed, step: step), mixed: true, chunk: step)
+            var out: [UInt8] = []
+            var buffer = [UInt8](repeating: 0, count: 3)
+            while true {
+                let n = try buffer.withUnsafeMutableBytes { try reader.read(into: $0) }
+                if n == 0 { break }
+                out += buffer[0..<n]
+            }
+            #expect(String(decoding: out, as: UTF8.self) == "café \u{2013} naïve\n", "step \(step)")
+        }
     }
 }
 

@@ -193,7 +193,9 @@ extension DataAPITests {
     @Test(.needsS3, .needsPostgres) func aLoadWaitsForAnEarlierTransactionStillRunning() throws {
         let setup = try Setup()
         let file = try setup.put("orders/a.csv", Array("id,amount\n1,2.50\n2,3.75\n".utf8), id: 1)
-        try RedshiftDouble.inject(.hold, database: setup.database, match: "INSERT INTO \"public\".\"_autoloader_ledger\"", seconds: 3)
+        // Held long enough that the second load's own set-up statements (each a Data API round trip) end first
+        // even on a busy machine: at 3 s it sometimes found the transaction already over.
+        try RedshiftDouble.inject(.hold, database: setup.database, match: "INSERT INTO \"public\".\"_autoloader_ledger\"", seconds: 8)
         // The earlier load, on its own thread: it submits, and its transaction is held before COMMIT.
         let earlier = Thread {
             _ = try? setup.warehouse().copy(table: "orders", loadID: 1, schema: Self.orders, groups: [Self.csvGroup([file])],
