@@ -55,7 +55,7 @@ public enum Build {
     }
 
     /// `enclosure`: a dry run's — every connection made joins it (one transaction, never committed).
-    static func backend(_ configuration: Configuration, enclosure: Enclosure?) throws -> LoaderService.Backend {
+    static func backend(_ configuration: Configuration, enclosure: DryRunConnections?) throws -> LoaderService.Backend {
         func sqlite(_ path: String, staging: Bool) throws -> SQLiteWarehouse {
             let existed = FileManager.default.fileExists(atPath: path)
             let connection = try SQLiteConnection(path: path, busyTimeoutMillis: serviceBusyTimeout)
@@ -125,7 +125,7 @@ public enum Build {
 
     /// A dry run's connections: each opens one transaction that is never committed (the code above runs as it
     /// always does, its transactions savepoints inside), and what would be sent to Redshift or S3 is shown.
-    final class Enclosure: @unchecked Sendable {
+    final class DryRunConnections: @unchecked Sendable {
         let show: @Sendable (String) -> Void
         private var discards: [() throws -> Void] = []
         init(show: @escaping @Sendable (String) -> Void) { self.show = show }
@@ -147,10 +147,10 @@ public enum Build {
     /// run is in the report (`show` has heard the Redshift batches and manifests as they came).
     public final class DryRun {
         public let service: LoaderService
-        let enclosure: Enclosure
+        let enclosure: DryRunConnections
         let backend: LoaderService.Backend
 
-        init(service: LoaderService, enclosure: Enclosure, backend: LoaderService.Backend) {
+        init(service: LoaderService, enclosure: DryRunConnections, backend: LoaderService.Backend) {
             self.service = service
             self.enclosure = enclosure
             self.backend = backend
@@ -183,7 +183,7 @@ public enum Build {
     public static func dryRun(_ configuration: Configuration, store: (any ObjectStore)? = nil, show: @escaping @Sendable (String) -> Void) throws -> DryRun {
         _ = try target(configuration.warehouse)
         let store = try store ?? Self.store(configuration)
-        let enclosure = Enclosure(show: show)
+        let enclosure = DryRunConnections(show: show)
         var direct = configuration
         direct.stagedSQLiteLoads = false
         let backend = try backend(direct, enclosure: enclosure)

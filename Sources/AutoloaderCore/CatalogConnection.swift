@@ -84,3 +84,17 @@ public struct CatalogDialect: Sendable {
         self.greatest = greatest
     }
 }
+
+/// A dry run's connection: everything it does stays in one outer transaction that is never committed, and the
+/// transactions of the code above become savepoints inside it (the same statements, so the same behaviour).
+public enum Enclosure {
+    /// A transaction statement as it runs inside the enclosure; any other statement as it is.
+    public static func statement(_ sql: String) -> String {
+        switch sql {
+        case "BEGIN", "BEGIN IMMEDIATE": return "SAVEPOINT autoloader_tx"
+        case "COMMIT": return "RELEASE SAVEPOINT autoloader_tx"
+        case "ROLLBACK": return "ROLLBACK TO SAVEPOINT autoloader_tx"
+        default: return sql
+        }
+    }
+}

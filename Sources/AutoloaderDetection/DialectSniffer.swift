@@ -32,6 +32,11 @@ public enum DialectSniffer {
         var counts: [Int] = []
         var lines: [Int] = []
         var lastFieldEmpty: [Bool] = []
+        /// Fields with something in them, per record.
+        var filled: [Int] = []
+        /// At most one field filled, and it is words, not a number: how a title line padded to the table's width
+        /// looks (a sparse data row holds a number).
+        var titleLike: [Bool] = []
         var anyQuoted = false
     }
 
@@ -49,6 +54,11 @@ public enum DialectSniffer {
                 out.counts.append(n)
                 out.lines.append(line)
                 out.lastFieldEmpty.append(tokenizer.starts[n - 1] == tokenizer.ends[n - 1] && tokenizer.flags[n - 1] == 0)
+                let filled = (0..<n).filter { tokenizer.starts[$0] != tokenizer.ends[$0] }
+                out.filled.append(filled.count)
+                out.titleLike.append(filled.count <= 1 && filled.allSatisfy { k in
+                    Values.numberShape(UnsafeBufferPointer(start: base + tokenizer.starts[k], count: tokenizer.ends[k] - tokenizer.starts[k])) == nil
+                })
                 for k in 0..<n where tokenizer.flags[k] & CSVTokenizer.quotedFlag != 0 { out.anyQuoted = true }
             }
             line += 1 + r.embeddedNewlines
@@ -106,7 +116,14 @@ public enum DialectSniffer {
         var dialect = chosen.dialect
         // Trailing delimiter: every record ends with an empty, unquoted field.
         let s = sample.withUnsafeBufferPointer { split($0, dialect: dialect, complete: complete, limit: maxRecords) }
-        let skipRecords = s.lines.firstIndex { $0 > dialect.skipLines } ?? s.lines.count
+        var skipRecords = s.lines.firstIndex { $0 > dialect.skipLines } ?? s.lines.count
+        // Titles padded to the table's width (`Meetings,,,,,,`) have the data's field count but name one column
+        // at most: they are title lines, not the header, when a fuller record follows within a few lines.
+        if chosen.columns >= 3, let fuller = s.filled.indices.dropFirst(skipRecords).prefix(10).first(where: { s.filled[$0] >= 2 }),
+           fuller > skipRecords, s.titleLike[skipRecords..<fuller].allSatisfy({ $0 }) {
+            skipRecords = fuller
+            dialect.skipLines = s.lines[fuller] - 1
+        }
         let body = skipRecords..<s.counts.count
         if chosen.columns >= 2, !body.isEmpty, body.allSatisfy({ s.counts[$0] != chosen.columns || s.lastFieldEmpty[$0] }) {
             dialect.trailingDelimiter = true

@@ -169,30 +169,21 @@ public final class PostgresSession: @unchecked Sendable {
             || ["40001", "40P01", "55P03", "57014"].contains(sqlState)
     }
 
-    /// A dry run: everything this session does from now on stays in one transaction that is never committed
-    /// (`discardEnclosure` undoes it all); the transactions of the code above become savepoints inside it.
+    /// A dry run (`Enclosure`): from `enclose` on, nothing this session does is committed; `discardEnclosure`
+    /// undoes it all.
     public private(set) var enclosed = false
 
     public func enclose() throws {
-        try execute("BEGIN")
+        try query("BEGIN")
         enclosed = true
     }
 
     public func discardEnclosure() throws {
         enclosed = false
-        try execute("ROLLBACK")
+        try query("ROLLBACK")
     }
 
-    /// A transaction statement as it runs inside an enclosure; any other statement as it is.
-    func enclosing(_ sql: String) -> String {
-        guard enclosed else { return sql }
-        switch sql {
-        case "BEGIN": return "SAVEPOINT autoloader_tx"
-        case "COMMIT": return "RELEASE SAVEPOINT autoloader_tx"
-        case "ROLLBACK": return "ROLLBACK TO SAVEPOINT autoloader_tx"
-        default: return sql
-        }
-    }
+    func enclosing(_ sql: String) -> String { enclosed ? Enclosure.statement(sql) : sql }
 
     /// Runs one statement (no parameters needed, or with `binds`); returns the rows as text.
     @discardableResult

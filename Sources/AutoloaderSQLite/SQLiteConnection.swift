@@ -42,8 +42,8 @@ public final class SQLiteConnection {
 
     deinit { sqlite3_close_v2(db) }
 
-    /// A dry run: everything this connection does from now on stays in one transaction that is never committed
-    /// (`discardEnclosure` undoes it all); the transactions of the code above become savepoints inside it.
+    /// A dry run (`Enclosure`): from `enclose` on, nothing this connection does is committed; `discardEnclosure`
+    /// undoes it all.
     public private(set) var enclosed = false
 
     public func enclose() throws {
@@ -56,16 +56,7 @@ public final class SQLiteConnection {
         try execute("ROLLBACK")
     }
 
-    /// A transaction statement as it runs inside an enclosure; any other statement as it is.
-    @inline(__always) func enclosing(_ sql: String) -> String {
-        guard enclosed else { return sql }
-        switch sql {
-        case "BEGIN", "BEGIN IMMEDIATE": return "SAVEPOINT autoloader_tx"
-        case "COMMIT": return "RELEASE SAVEPOINT autoloader_tx"
-        case "ROLLBACK": return "ROLLBACK TO SAVEPOINT autoloader_tx"
-        default: return sql
-        }
-    }
+    @inline(__always) func enclosing(_ sql: String) -> String { enclosed ? Enclosure.statement(sql) : sql }
 
     /// How long a write waits for another connection's transaction (milliseconds).
     public func setBusyTimeout(_ millis: Int32) { sqlite3_busy_timeout(db, millis) }

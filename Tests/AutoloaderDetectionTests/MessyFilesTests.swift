@@ -86,4 +86,17 @@ import Testing
             #expect(d.encoding == name && d.columns?.map(\.name) == ["id", "name"] && d.rows == 2, "\(name): \(d.error ?? "") \(d.encoding ?? "")")
         }
     }
+
+    /// Title lines padded with delimiters to the data's width (as spreadsheets export them) are skipped, and the
+    /// real header names the columns.
+    @Test func paddedTitleLinesAreSkipped() {
+        let d = detect("Meetings,,,\nBoard of Works,,,\nid,date,room,topic\n1,2024-01-02,A,budget\n2,2024-01-09,B,roads\n")
+        #expect(d.skipLines == 2 && d.header == true, "\(d.skipLines ?? -1) \(d.header ?? false)")
+        #expect(d.columns?.map(\.name) == ["id", "date", "room", "topic"] && d.rows == 2)
+        // A sparse data row after the header is data.
+        let sparse = detect("a,b,c,d\n1,,,\n2,x,y,z\n")
+        #expect(sparse.skipLines == 0 && sparse.rows == 2)
+        let headerless = detect("1,,\n2,,\n3,x,y\n")
+        #expect(headerless.skipLines == 0 && headerless.rows == 3, "\(headerless.skipLines ?? -1) \(headerless.rows ?? -1)")
+    }
 }
