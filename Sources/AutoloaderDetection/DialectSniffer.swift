@@ -130,7 +130,13 @@ public enum DialectSniffer {
             chosen.columns -= 1
         }
         dialect.lineEnding = lineEnding(sample)
-        if !chosen.quoted { dialect.quote = UInt8(ascii: "\""); dialect.escape = nil }
+        // No field was quoted: the reading that won is the one without quotes. Report the usual `"` when the
+        // sample has none (it changes nothing), and no quote when it has one (an inch mark, a stray quote):
+        // quoting would then read other rows than the ones that won, and every row could fail.
+        if !chosen.quoted {
+            dialect.quote = sample.contains(UInt8(ascii: "\"")) ? nil : UInt8(ascii: "\"")
+            dialect.escape = nil
+        }
         evidence.sort { ($0.score, $0.columns) > ($1.score, $1.columns) }
         return Result(dialect: dialect, columns: chosen.columns, quoteObserved: chosen.quoted, candidates: Array(evidence.prefix(6)))
     }

@@ -99,4 +99,13 @@ import Testing
         let headerless = detect("1,,\n2,,\n3,x,y\n")
         #expect(headerless.skipLines == 0 && headerless.rows == 3, "\(headerless.skipLines ?? -1) \(headerless.rows ?? -1)")
     }
+
+    /// The dialect reported is the one that won: a file read best without quotes (a stray `"` opens a field and
+    /// would swallow the rest) is reported without quotes, so its rows load as they were counted.
+    @Test func theReportedDialectIsTheOneThatWon() {
+        var text = "id,size,label\n"
+        for i in 1...12 { text += i == 3 ? "3,\"big,x\n" : "\(i),\(i)\",screen \(i)\n" }
+        let d = detect(text)
+        #expect(d.quote == nil && d.columns?.count == 3 && d.rows == 12 && (d.badRows ?? []).isEmpty, "\(d.quote ?? "-") \(d.rows ?? -1) \(d.badRows ?? [])")
+    }
 }

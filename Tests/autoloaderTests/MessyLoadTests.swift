@@ -68,4 +68,17 @@ import Testing
         #expect(db.sql("SELECT data_type FROM information_schema.columns WHERE table_name = 'orders' AND column_name = 'id'") == "text")
         #expect(db.sql("SELECT count(*) FROM autoloader.schema_history WHERE change LIKE '%ALTER COLUMN \"id\" TYPE TEXT%'") == "1")
     }
+
+    /// The dialect detection reports is the one the rows load with: stray `"` in a file read without quotes load
+    /// as text, every row (the report used to say `"` and every row then failed).
+    @Test func strayQuotesLoadAsText() throws {
+        let w = try Workdir()
+        var text = "id,size,label\n"
+        for i in 1...12 { text += i == 3 ? "3,\"big,x\n" : "\(i),\(i)\",screen \(i)\n" }
+        try w.file("landing/screens/a.csv", text)
+        let load = try CLI.run(["load", "landing"], in: w.url)
+        #expect(load.status == 0, "\(load.stdout)\(load.stderr)")
+        #expect(CLI.sqlite(w.database, "SELECT count(*), max(size) FROM screens") == "12|9\"")
+        #expect(CLI.sqlite(w.database, "SELECT size FROM screens WHERE id = 3") == "\"big")
+    }
 }
