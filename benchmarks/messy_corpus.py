@@ -72,6 +72,13 @@ for k, (codec, name) in enumerate([("utf-16-le", "utf-16le"), ("utf-16-be", "utf
     write(f"enc_{name}_nobom.csv", "encoding", data=text.encode(codec), encoding=name,
           columns=[("id", "smallint"), ("name", "varchar"), ("amount", "decimal")])
 
+JAPANESE = ["やまだ たろう", "すずき はなこ", "さとう けん", "たなか ゆき"]
+CHINESE = ["张伟", "王芳", "李娜", "刘洋"]
+for k, (codec, name, people) in enumerate([("cp932", "shift_jis", JAPANESE), ("gb18030", "gb18030", CHINESE)]):
+    text = "id,name,city\n" + rows(12, lambda i: f"{i},{rng.choice(people)},{['東京', '大阪', '北京', '上海'][i % 4]}")
+    write(f"enc_{name}.csv", "encoding", data=text.encode(codec), encoding=name,
+          columns=[("id", "smallint"), ("name", "varchar"), ("city", "varchar")])
+
 # Header and title lines.
 for k in range(3):
     pad = ",,,"

@@ -5,9 +5,23 @@ public struct Dialect: Codable, Sendable, Equatable {
         case utf8 = "utf-8", utf8BOM = "utf-8-bom", latin1 = "latin-1", utf16LE = "utf-16le", utf16BE = "utf-16be"
         /// Western single-byte text with € ’ “ ” (bytes 0x80…0x9F), and UTF-8 with such bytes mixed in.
         case windows1252 = "windows-1252", utf8Mixed = "utf-8+windows-1252"
+        /// East Asian multi-byte encodings, told apart by validity and the characters they decode to.
+        case shiftJIS = "shift_jis", eucJP = "euc-jp", eucKR = "euc-kr", gb18030 = "gb18030", big5 = "big5"
 
-        /// Read through `Windows1252ToUTF8Reader` (mixed or not) before anything else sees the text.
-        public var isWestern: Bool { self == .latin1 || self == .windows1252 || self == .utf8Mixed }
+        /// The C library's name for a multi-byte encoding read through iconv.
+        public var iconvName: String? {
+            switch self {
+            case .shiftJIS: return "CP932"  // Windows' Shift-JIS, a superset of the standard's
+            case .eucJP: return "EUC-JP"
+            case .eucKR: return "EUC-KR"
+            case .gb18030: return "GB18030"
+            case .big5: return "BIG5"
+            default: return nil
+            }
+        }
+
+        /// UTF-8 or UTF-16: what JSON may be, and what Redshift's COPY reads as it is (other text is rewritten).
+        public var isUnicode: Bool { [.utf8, .utf8BOM, .utf16LE, .utf16BE].contains(self) }
     }
 
     public var delimiter: UInt8

@@ -118,7 +118,7 @@ public enum Detector {
         if let utf16 { encoding = utf16 }
         result.encoding = encoding.rawValue
         if format == .json {
-            guard !encoding.isWestern else {
+            guard encoding.isUnicode else {
                 result.format = .invalid
                 result.error = "JSON must be UTF-8; this file is not valid UTF-8"
                 return result

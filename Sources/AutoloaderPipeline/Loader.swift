@@ -388,12 +388,7 @@ final class RowParser: RecordParser, @unchecked Sendable {
     }
 
     private func parse(_ channel: BoundedChannel<Parsed>) throws -> Loader.FileOutcome {
-        var input: any ByteReader = source
-        switch dialect.encoding {
-        case .latin1, .windows1252, .utf8Mixed: input = Windows1252ToUTF8Reader(input, mixed: dialect.encoding == .utf8Mixed)
-        case .utf16LE, .utf16BE: input = UTF16ToUTF8Reader(input, littleEndian: dialect.encoding == .utf16LE)
-        case .utf8, .utf8BOM: break
-        }
+        let input = try Transcoding.utf8Reader(source, from: dialect.encoding)
         let reader = CSVRecordReader(source: input, dialect: dialect)
         try reader.skipLines(dialect.skipLines)
         var sink = spec.sink(into: channel)

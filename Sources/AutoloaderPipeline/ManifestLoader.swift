@@ -188,12 +188,13 @@ public struct ManifestLoader {
 enum Restaging: Equatable {
     /// A top-level JSON array → one object per line.
     case ndjson
-    /// Latin-1 or Windows-1252 text, or UTF-8 with Windows-1252 bytes in it → UTF-8.
+    /// Text in an encoding COPY cannot read (Latin-1, Windows-1252, UTF-8 with Windows-1252 bytes in it,
+    /// Shift-JIS, GB18030…) → UTF-8.
     case utf8(from: Dialect.Encoding)
 
     init?(_ detection: Detection) {
         if detection.format == .json, detection.jsonLayout == JSONLayout.array.rawValue { self = .ndjson; return }
-        if detection.format == .csv, let encoding = detection.dialect?.encoding, encoding.isWestern { self = .utf8(from: encoding); return }
+        if detection.format == .csv, let encoding = detection.dialect?.encoding, !encoding.isUnicode { self = .utf8(from: encoding); return }
         return nil
     }
 
@@ -209,7 +210,7 @@ enum Restaging: Equatable {
         }
         switch self {
         case let .utf8(encoding):
-            let utf8 = Windows1252ToUTF8Reader(reader, mixed: encoding == .utf8Mixed)
+            let utf8 = try Transcoding.utf8Reader(reader, from: encoding)
             var chunk = [UInt8](repeating: 0, count: 1 << 16)
             while true {
                 let n = try chunk.withUnsafeMutableBytes { try utf8.read(into: $0) }

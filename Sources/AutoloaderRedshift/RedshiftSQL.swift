@@ -295,7 +295,7 @@ public enum RedshiftSQL {
         if d.escape != nil, let q = d.quote, q != UInt8(ascii: "\"") {
             return "a backslash-escaped file needs COPY's text mode, whose REMOVEQUOTES takes only double quotes, and this file quotes with '\(String(UnicodeScalar(q)))'"
         }
-        if d.encoding.isWestern { return "Redshift's COPY reads UTF-8 and UTF-16 only, and this file is \(d.encoding.rawValue)" }
+        if !d.encoding.isUnicode { return "Redshift's COPY reads UTF-8 and UTF-16 only, and this file is \(d.encoding.rawValue)" }
         return nil
     }
 

@@ -1,4 +1,5 @@
 import AutoloaderCore
+import AutoloaderFormats
 import Foundation
 import Testing
 @testable import AutoloaderDetection
@@ -107,5 +108,26 @@ import Testing
         for i in 1...12 { text += i == 3 ? "3,\"big,x\n" : "\(i),\(i)\",screen \(i)\n" }
         let d = detect(text)
         #expect(d.quote == nil && d.columns?.count == 3 && d.rows == 12 && (d.badRows ?? []).isEmpty, "\(d.quote ?? "-") \(d.rows ?? -1) \(d.badRows ?? [])")
+    }
+
+    /// Shift-JIS, EUC-KR and GB18030 are told apart by what they decode to (used to be refused as binary), and
+    /// decoded; Western text with a few accented bytes stays Windows-1252/Latin-1.
+    @Test func eastAsianEncodingsAreDecided() throws {
+        func detectBytes(_ bytes: [UInt8]) -> Detection {
+            Detector.detect(sample: bytes, complete: true, compression: .none, name: "t.csv", options: .init())
+        }
+        let cases: [(String, String, String)] = [
+            ("CP932", "shift_jis", "id,名前,都市\n1,やまだ たろう,東京\n2,すずき はなこ,大阪\n3,さとう けん,名古屋\n"),
+            ("EUC-KR", "euc-kr", "id,이름,도시\n1,김철수,서울\n2,이영희,부산\n3,박지민,대구\n"),
+            ("GB18030", "gb18030", "id,名称,城市\n1,张伟,北京\n2,王芳,上海\n3,李娜,广州\n"),
+        ]
+        for (iconv, name, text) in cases {
+            let bytes = try #require(IconvToUTF8Reader.decodeStrictly(Array(text.utf8), from: "UTF-8", to: iconv))
+            let d = detectBytes(bytes)
+            #expect(d.encoding == name && d.error == nil && d.rows == 3, "\(name): \(d.encoding ?? "-") \(d.error ?? "")")
+            #expect(d.columns?.map(\.name) == text.split(separator: "\n").first.map { $0.split(separator: ",").map(String.init) }, "\(name)")
+        }
+        let western = detectBytes(Array("id,city\n1,M".utf8) + [0xFC] + Array("nchen\n2,K".utf8) + [0xF6] + Array("ln\n".utf8))
+        #expect(western.encoding == "latin-1")
     }
 }

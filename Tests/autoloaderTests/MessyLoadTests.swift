@@ -81,4 +81,17 @@ import Testing
         #expect(CLI.sqlite(w.database, "SELECT count(*), max(size) FROM screens") == "12|9\"")
         #expect(CLI.sqlite(w.database, "SELECT size FROM screens WHERE id = 3") == "\"big")
     }
+
+    /// A Shift-JIS file (made with the system's iconv) loads as Japanese text, its encoding recorded.
+    @Test func aShiftJISFileLoads() throws {
+        let w = try Workdir()
+        let utf8 = try w.file("upload/names.csv", "id,名前,都市\n1,やまだ たろう,東京\n2,すずき はなこ,大阪\n")
+        try FileManager.default.createDirectory(at: w.url.appendingPathComponent("landing/names"), withIntermediateDirectories: true)
+        let target = w.url.appendingPathComponent("landing/names/a.csv").path
+        #expect(try Subprocess.run("iconv", ["-f", "UTF-8", "-t", "CP932", "-o", target, utf8.path]).status == 0)
+        let load = try CLI.run(["load", "landing"], in: w.url)
+        #expect(load.status == 0, "\(load.stdout)\(load.stderr)")
+        #expect(CLI.sqlite(w.database, "SELECT \"名前\", \"都市\" FROM names ORDER BY id") == "やまだ たろう|東京\nすずき はなこ|大阪")
+        #expect(CLI.sqlite(w.database, "SELECT dialect LIKE '%shift_jis%' FROM _autoloader_tables WHERE name = 'names'") == "1")
+    }
 }
