@@ -87,32 +87,16 @@ public final class Windows1252ToUTF8Reader: ByteReader {
     ]
     private let inner: any ByteReader
     private let mixed: Bool
-    private var raw: [UInt8]
-    /// Input not yet converted (a UTF-8 sequence cut by the chunk's end), and output not yet handed out.
-    private var pending: [UInt8] = []
-    private var output: [UInt8] = []
-    private var served = 0
+    private var chunks: ChunkedConversion
 
     public init(_ inner: any ByteReader, mixed: Bool = false, chunk: Int = 1 << 16) {
         self.inner = inner
         self.mixed = mixed
-        raw = [UInt8](repeating: 0, count: chunk)
+        chunks = ChunkedConversion(chunk: chunk)
     }
 
     public func read(into buffer: UnsafeMutableRawBufferPointer) throws -> Int {
-        while served == output.count {
-            let n = try raw.withUnsafeMutableBytes { try inner.read(into: $0) }
-            pending.append(contentsOf: raw[0..<n])
-            output.removeAll(keepingCapacity: true)
-            served = 0
-            let used = Self.convert(pending, mixed: mixed, atEnd: n == 0, into: &output)
-            pending.removeFirst(used)
-            if n == 0 && output.isEmpty { return 0 }
-        }
-        let count = min(buffer.count, output.count - served)
-        output.withUnsafeBytes { buffer.copyMemory(from: UnsafeRawBufferPointer(rebasing: $0[served..<(served + count)])) }
-        served += count
-        return count
+        try chunks.read(into: buffer, from: inner) { [mixed] input, atEnd, output in Self.convert(input, mixed: mixed, atEnd: atEnd, into: &output) }
     }
 
     /// A whole sample at once (detection reads the same text the loader will).
@@ -161,6 +145,34 @@ public final class Windows1252ToUTF8Reader: ByteReader {
             i += 1
         }
         return n
+    }
+}
+
+/// The buffering the streaming transcoders share: input read a chunk at a time, a character cut by a chunk's end
+/// kept for the next chunk, converted output handed out as the caller asks for it.
+struct ChunkedConversion {
+    private var raw: [UInt8]
+    private var pending: [UInt8] = []
+    private var output: [UInt8] = []
+    private var served = 0
+
+    init(chunk: Int) { raw = [UInt8](repeating: 0, count: chunk) }
+
+    /// `convert(input, atEnd, &output)` converts what it can and returns how many input bytes it used.
+    mutating func read(into buffer: UnsafeMutableRawBufferPointer, from inner: any ByteReader,
+                       convert: ([UInt8], Bool, inout [UInt8]) -> Int) throws -> Int {
+        while served == output.count {
+            let n = try raw.withUnsafeMutableBytes { try inner.read(into: $0) }
+            pending.append(contentsOf: raw[0..<n])
+            output.removeAll(keepingCapacity: true)
+            served = 0
+            pending.removeFirst(convert(pending, n == 0, &output))
+            if n == 0 && output.isEmpty { return 0 }
+        }
+        let count = min(buffer.count, output.count - served)
+        output.withUnsafeBytes { buffer.copyMemory(from: UnsafeRawBufferPointer(rebasing: $0[served..<(served + count)])) }
+        served += count
+        return count
     }
 }
 

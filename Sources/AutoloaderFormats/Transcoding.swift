@@ -9,10 +9,7 @@ import Glibc
 public final class IconvToUTF8Reader: ByteReader {
     private let inner: any ByteReader
     private let converter: iconv_t
-    private var raw: [UInt8]
-    private var pending: [UInt8] = []
-    private var output: [UInt8] = []
-    private var served = 0
+    private var chunks: ChunkedConversion
 
     public init(_ inner: any ByteReader, from name: String, chunk: Int = 1 << 16) throws {
         guard let converter = iconv_open("UTF-8", name), converter != iconv_t(bitPattern: -1) else {
@@ -20,25 +17,16 @@ public final class IconvToUTF8Reader: ByteReader {
         }
         self.inner = inner
         self.converter = converter
-        raw = [UInt8](repeating: 0, count: chunk)
+        chunks = ChunkedConversion(chunk: chunk)
     }
 
     deinit { iconv_close(converter) }
 
     public func read(into buffer: UnsafeMutableRawBufferPointer) throws -> Int {
-        while served == output.count {
-            let n = try raw.withUnsafeMutableBytes { try inner.read(into: $0) }
-            pending.append(contentsOf: raw[0..<n])
-            output.removeAll(keepingCapacity: true)
-            served = 0
-            let used = Self.convert(converter, pending, atEnd: n == 0, strict: false, into: &output)
-            pending.removeFirst(used ?? pending.count)
-            if n == 0 && output.isEmpty { return 0 }
+        // Not strict: every sequence is used (an invalid one as U+FFFD), so the count is always there.
+        try chunks.read(into: buffer, from: inner) { [converter] input, atEnd, output in
+            Self.convert(converter, input, atEnd: atEnd, strict: false, into: &output) ?? input.count
         }
-        let count = min(buffer.count, output.count - served)
-        output.withUnsafeBytes { buffer.copyMemory(from: UnsafeRawBufferPointer(rebasing: $0[served..<(served + count)])) }
-        served += count
-        return count
     }
 
     /// The whole of `bytes` in `target` (UTF-8 unless said), or nil when it is not valid text in `name` (a
