@@ -17,22 +17,29 @@ public enum SQLIdentifier {
     /// Prefix of the catalog's own tables; a folder sanitised to it is renamed so users cannot clash with it.
     public static let reservedPrefix = "_autoloader_"
 
-    /// Folder name → safe table name: lower case, `[a-z0-9_]`, no leading digit, never empty, never reserved.
-    public static func tableName(fromFolder raw: String) -> String {
+    /// Lower snake case: every run of characters that `keep` refuses becomes one `_`, and none leads or trails
+    /// (`Order Date` → `order_date`, `e-mail` → `e_mail`, `Amount ($)` → `amount`). Empty when nothing is kept.
+    static func snakeCase(_ raw: String, keep: (Unicode.Scalar) -> Bool) -> String {
         var out = ""
-        var lastUnderscore = false
+        var pendingUnderscore = false
         for scalar in raw.lowercased().unicodeScalars {
-            let ok = (scalar >= "a" && scalar <= "z") || (scalar >= "0" && scalar <= "9")
-            if ok {
+            if keep(scalar) {
+                if pendingUnderscore && !out.isEmpty { out.append("_") }
                 out.unicodeScalars.append(scalar)
-                lastUnderscore = false
-            } else if !lastUnderscore {
-                out.append("_")
-                lastUnderscore = true
+                pendingUnderscore = false
+            } else {
+                pendingUnderscore = true
             }
         }
-        while out.hasSuffix("_") && out.count > 1 { out.removeLast() }
-        if out.isEmpty || out == "_" { out = "table" }
+        return out
+    }
+
+    /// Folder name → safe table name: lower case, `[a-z0-9_]`, no leading digit, never empty, never reserved.
+    public static func tableName(fromFolder raw: String) -> String {
+        let ascii: (Unicode.Scalar) -> Bool = { ($0 >= "a" && $0 <= "z") || ($0 >= "0" && $0 <= "9") }
+        var out = snakeCase(raw, keep: ascii)
+        // A leading separator stays one `_`, as it always has (catalogs hold names made so).
+        if out.isEmpty { out = "table" } else if let first = raw.lowercased().unicodeScalars.first, !ascii(first) { out = "_" + out }
         if let first = out.unicodeScalars.first, first >= "0" && first <= "9" { out = "t_" + out }
         if out.hasPrefix(reservedPrefix) { out = "t" + out }
         // PostgreSQL cuts longer names silently (63 bytes); the catalog adds `_N` to tell folders apart.
@@ -62,20 +69,13 @@ public enum SQLIdentifier {
         return quoted(schema ?? defaultSchema) + "." + quoted(name)
     }
 
-    /// Column names from a header: kept as written, but empty names become `columnN` and duplicates get `_2`, `_3`….
-    public static func uniqueColumnNames(_ names: [String]) -> [String] {
-        var seen = Set<String>()
-        var result: [String] = []
-        for (index, raw) in names.enumerated() {
-            var name = raw.isEmpty ? "column\(index + 1)" : raw
-            if seen.contains(name.lowercased()) {
-                var n = 2
-                while seen.contains("\(name)_\(n)".lowercased()) { n += 1 }
-                name = "\(name)_\(n)"
-            }
-            seen.insert(name.lowercased())
-            result.append(name)
-        }
-        return result
+    /// A column or partition name as a table holds it: lower snake case like a table name, but letters and digits
+    /// of any script are kept (a Japanese or accented header stays readable; every warehouse takes them quoted), and a
+    /// leading digit gets `_` as dlt does (`2019` → `_2019`). Empty (`$`, `—`) when nothing is left: the caller
+    /// names the column by its position.
+    public static func columnName(_ raw: String) -> String {
+        let out = snakeCase(raw) { $0 == "_" || $0.properties.isAlphabetic || $0.properties.numericType != nil }
+        if let first = out.unicodeScalars.first, first.properties.numericType != nil { return "_" + out }
+        return out
     }
 }

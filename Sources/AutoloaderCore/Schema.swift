@@ -131,11 +131,15 @@ public struct Column: Codable, Sendable, Equatable {
     public var nullable: Bool
     /// Null spellings seen for this column in the sample (empty, NULL, null, NA, N/A, \N).
     public var nullTokens: [String]
-    public init(name: String, type: ColumnType, nullable: Bool = true, nullTokens: [String] = []) {
+    /// The name as the first file that brought the column spelled it (`Order Date` for `order_date`); nil when the
+    /// same. Kept in the catalog's schema so a listing can say where a name came from.
+    public var original: String?
+    public init(name: String, type: ColumnType, nullable: Bool = true, nullTokens: [String] = [], original: String? = nil) {
         self.name = name
         self.type = type
         self.nullable = nullable
         self.nullTokens = nullTokens
+        self.original = original
     }
 }
 
@@ -151,11 +155,14 @@ public enum LineageColumn {
     public static let reserved = [sourceFile, rescuedData]
 }
 
-/// A file's column and partition names made fit for a table, each change with its reason for the load's
-/// record: the loader's own names (lineage) are renamed; control characters (a JSON key holding `\u0000`) become
-/// `_`; a name longer than the warehouse's identifier limit (PostgreSQL: 63 bytes, which it would silently
-/// truncate, so that the next file's ADD COLUMN fails "already exists") is cut at a character boundary. A name
-/// that then collides gets the first free `_2`, `_3`… (case-insensitively, as SQLite compares them).
+/// A file's column and partition names made fit for a table, each change that is more than spelling with its
+/// reason for the load's record. Names are snake-cased like table names (`Order Date` → `order_date`, the original
+/// kept in `Column.original`), unless the table already has the name as written (tables made before names were
+/// sanitised, or created by users with quoted names, keep taking their columns). An empty name becomes `columnN`
+/// (its position); the loader's own names (lineage) are renamed; a name longer than the warehouse's identifier limit
+/// (PostgreSQL: 63 bytes, which it would silently truncate, so that the next file's ADD COLUMN fails "already
+/// exists") is cut at a character boundary. A name that then collides (`Order` and `order`) gets the first free
+/// `_2`, `_3`… (case-insensitively, as SQLite compares them), and the load records it.
 public enum ColumnNames {
     public struct Rename: Sendable, Equatable {
         public var from: String
@@ -163,7 +170,11 @@ public enum ColumnNames {
         public var reason: String
     }
 
-    public static func fit(columns: inout [Column], partitions: inout [String: String], maxBytes: Int?) -> [Rename] {
+    /// `existing`: the table's column and partition names, as it holds them.
+    public static func fit(columns: inout [Column], partitions: inout [String: String], maxBytes: Int?,
+                           existing: [String] = []) -> [Rename] {
+        var held: [String: String] = [:]
+        for name in existing { held[name.lowercased()] = name }
         var taken = Set(LineageColumn.reserved)
         var renames: [Rename] = []
         func cut(_ name: String, to limit: Int?) -> String {
@@ -172,10 +183,13 @@ public enum ColumnNames {
             for c in name where out.utf8.count + c.utf8.count <= limit { out.append(c) }
             return out
         }
-        func fitted(_ raw: String) -> String {
+        func fitted(_ raw: String, position: Int?) -> String {
             var reasons: [String] = []
-            var name = String(String.UnicodeScalarView(raw.unicodeScalars.map { $0.value < 0x20 || $0.value == 0x7F ? "_" : $0 }))
-            if name != raw { reasons.append("control characters are not allowed in a column name") }
+            var name = held[raw.lowercased()] ?? SQLIdentifier.columnName(raw)
+            if name.isEmpty {
+                name = position.map { "column\($0)" } ?? "partition"
+                if !raw.isEmpty { reasons.append("\(raw.debugDescription) has no letter or digit") }
+            }
             if LineageColumn.reserved.contains(name.lowercased()) {
                 reasons.append("\(name) is a name autoloader keeps for itself (lineage)")
             } else if maxBytes.map({ name.utf8.count > $0 }) == true {
@@ -183,20 +197,25 @@ public enum ColumnNames {
                 name = cut(name, to: maxBytes)
             }
             if taken.contains(name.lowercased()) {
+                if !LineageColumn.reserved.contains(name.lowercased()) { reasons.append("another column of the file is also named \(name)") }
                 var n = 2
                 func numbered() -> String { let suffix = "_\(n)"; return cut(name, to: maxBytes.map { $0 - suffix.utf8.count }) + suffix }
                 while taken.contains(numbered().lowercased()) { n += 1 }
                 name = numbered()
             }
             taken.insert(name.lowercased())
-            if name != raw {
+            if !reasons.isEmpty {
                 renames.append(Rename(from: raw, to: name, reason: reasons.joined(separator: "; ") + "; this file's \(raw.debugDescription) is loaded as \(name)"))
             }
             return name
         }
-        for i in columns.indices { columns[i].name = fitted(columns[i].name) }
+        for i in columns.indices {
+            let raw = columns[i].name
+            columns[i].name = fitted(raw, position: i + 1)
+            columns[i].original = columns[i].name == raw ? nil : raw
+        }
         for key in partitions.keys.sorted() {
-            let name = fitted(key)
+            let name = fitted(key, position: nil)
             if name != key { partitions[name] = partitions.removeValue(forKey: key) }
         }
         return renames

@@ -120,7 +120,13 @@ public struct TableOptions: Codable, Sendable, Equatable {
 
     /// Whether a hint sets this column's type.
     public func hints(_ column: String) -> Bool {
-        allText == true || types?.keys.contains { $0.lowercased() == column.lowercased() } == true
+        allText == true || hint(for: column) != nil
+    }
+
+    /// The hint for a column, written with the table's name for it (`order_date`) or as files spell it (`Order Date`).
+    func hint(for column: String, original: String? = nil) -> String? {
+        let names = [column.lowercased(), original?.lowercased()]
+        return types?.first { key, _ in names.contains(key.lowercased()) || SQLIdentifier.columnName(key) == column.lowercased() }?.value
     }
 
     /// The detected schema with the hints applied.
@@ -128,8 +134,7 @@ public struct TableOptions: Codable, Sendable, Equatable {
         var result = schema
         for i in result.columns.indices {
             if allText == true { result.columns[i].type = .varchar(result.columns[i].type.maxLength ?? 0, bytes: result.columns[i].type.maxBytes) }
-            let name = result.columns[i].name
-            if let hint = types?.first(where: { $0.key.lowercased() == name.lowercased() })?.value, var type = ColumnType.parse(hint) {
+            if let hint = hint(for: result.columns[i].name, original: result.columns[i].original), var type = ColumnType.parse(hint) {
                 let detected = result.columns[i].type
                 // A date/time hint without a format keeps the detected one when detection found the same kind.
                 if type.format == nil, detected.kind == type.kind { type.format = detected.format }

@@ -177,8 +177,11 @@ public struct CopyGroup: Sendable {
     public var fileColumns: [Column]
     /// The length of what COPY reads where it is not the file's (a file rewritten into what COPY can read).
     public var contentLengths: [Int64: Int64]
+    /// `columns` as the files spell them (`Order Date` for `order_date`): JSON is matched by key.
+    public var sourceColumns: [String]
     public init(files: [FileRecord], urls: [Int64: String], format: FileFormat, compression: Compression, dialect: Dialect?,
-                columns: [String], partitions: [(String, String)], fileColumns: [Column] = [], contentLengths: [Int64: Int64] = [:]) {
+                columns: [String], partitions: [(String, String)], fileColumns: [Column] = [], contentLengths: [Int64: Int64] = [:],
+                sourceColumns: [String]? = nil) {
         self.files = files
         self.urls = urls
         self.format = format
@@ -188,6 +191,7 @@ public struct CopyGroup: Sendable {
         self.partitions = partitions
         self.fileColumns = fileColumns
         self.contentLengths = contentLengths
+        self.sourceColumns = sourceColumns ?? columns
     }
 }
 

@@ -229,8 +229,6 @@ public enum Detector {
                                   nullable: stats[k].nullable, nullTokens: stats[k].nullTokens, sample: stats[k].sample))
             schemaColumns.append(Column(name: names[k], type: type, nullable: stats[k].nullable, nullTokens: stats[k].nullTokens))
         }
-        let uniqueNames = SQLIdentifier.uniqueColumnNames(names)
-        for k in 0..<columns { schemaColumns[k].name = uniqueNames[k] }
 
         result.delimiter = dialect.delimiterName == "\\t" ? "\t" : dialect.delimiterName
         result.quote = dialect.quote.map { String(UnicodeScalar($0)) }

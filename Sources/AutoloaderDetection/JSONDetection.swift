@@ -110,8 +110,6 @@ enum JSONDetection {
             detected.append(.init(name: key, type: type.kind.rawValue, precision: type.precision, scale: type.scale, format: type.format,
                                   maxLength: type.maxLength, maxBytes: type.maxBytes, nullable: nullable, nullTokens: [], sample: s.sample))
         }
-        let unique = SQLIdentifier.uniqueColumnNames(order)
-        for i in columns.indices { columns[i].name = unique[i] }
         result.columns = detected
         result.schema = TableSchema(columns: columns)
     }

@@ -40,8 +40,6 @@ public enum ParquetDetection {
             detected.append(.init(name: field.name, type: type.kind.rawValue, precision: type.precision, scale: type.scale, format: nil,
                                   maxLength: type.maxLength, maxBytes: type.maxBytes, nullable: field.nullable, nullTokens: [], sample: sample))
         }
-        let unique = SQLIdentifier.uniqueColumnNames(columns.map(\.name))
-        for i in columns.indices { columns[i].name = unique[i] }
         result.columns = detected
         result.schema = TableSchema(columns: columns)
         return result

@@ -148,12 +148,6 @@ public struct Loader {
             return FileOutcome(state: .failed, sha256: sha, error: AutoloaderError.badInput(location, reason: detection.error ?? "not loadable").description)
         }
 
-        var fileSchema = options.applyingHints(to: detectedSchema)  // hints win over detection
-        let sourceNames = fileSchema.columns.map(\.name)  // as the file spells them (JSON is read by key)
-        var partitions = file.partitions
-        for rename in ColumnNames.fit(columns: &fileSchema.columns, partitions: &partitions, maxBytes: warehouse.capabilities.maxIdentifierBytes) {
-            try tx.recordError(LoadErrorRecord(loadID: tx.loadID, file: file.key, line: nil, column: rename.from, rawText: "", reason: rename.reason))
-        }
         // A table the catalog does not know yet may exist (users create the seed's tables themselves): the files'
         // columns map onto it.
         var adopted = false
@@ -161,6 +155,14 @@ public struct Loader {
             schema = existing
             adopted = true
         }
+        var fileSchema = detectedSchema
+        let sourceNames = fileSchema.columns.map(\.name)  // as the file spells them (JSON is read by key)
+        var partitions = file.partitions
+        for rename in ColumnNames.fit(columns: &fileSchema.columns, partitions: &partitions, maxBytes: warehouse.capabilities.maxIdentifierBytes,
+                                      existing: (schema?.columns.map(\.name) ?? []) + partitionColumns) {
+            try tx.recordError(LoadErrorRecord(loadID: tx.loadID, file: file.key, line: nil, column: rename.from, rawText: "", reason: rename.reason))
+        }
+        fileSchema = options.applyingHints(to: fileSchema)  // hints win over detection
         let fileDialect = detection.dialect ?? Dialect()
         // Columns match by name when the file names them (a header, JSON keys), else by position.
         let named = detection.format != .csv || fileDialect.header

@@ -33,6 +33,7 @@ public struct ManifestLoader {
         var failed: [Int64: String] = [:]
         var skipped: [Int64: String] = [:]
         var empty = Set<Int64>()
+        var renames: [LoadErrorRecord] = []  // columns loaded under another name than the file's, recorded with the load
         // A file into its COPY group (detected, checked against the table's evolution policy, rewritten where COPY
         // cannot read it); the reason when it cannot be loaded.
         func add(_ file: FileRecord, to groups: inout [String: CopyGroup], order: inout [String]) throws -> String? {
@@ -50,7 +51,14 @@ public struct ManifestLoader {
                 return AutoloaderError.badInput(SourceLocation(file: file.key, line: detection.errorLine),
                                                 reason: detection.error ?? "not loadable").description
             }
-            let fileSchema = options.applyingHints(to: detected)
+            var fileSchema = detected
+            let sourceNames = fileSchema.columns.map(\.name)  // as the file spells them (COPY's JSON 'auto' matches keys by name)
+            var filePartitions = file.partitions
+            for rename in ColumnNames.fit(columns: &fileSchema.columns, partitions: &filePartitions, maxBytes: warehouse.capabilities.maxIdentifierBytes,
+                                          existing: (evolving?.columns.map(\.name) ?? []) + partitionColumns) {
+                renames.append(LoadErrorRecord(loadID: 0, file: file.key, line: nil, column: rename.from, rawText: "", reason: rename.reason))
+            }
+            fileSchema = options.applyingHints(to: fileSchema)
             // The same evolution plan as the row loader's. COPY cannot drop or rescue columns on the way in, so
             // under rescue or freeze a file that differs is refused before anything is submitted.
             let named = detection.format != .csv || (detection.dialect?.header ?? true)
@@ -76,18 +84,18 @@ public struct ManifestLoader {
                 }
             }
             evolving = plan.table
-            for p in file.partitions.keys.sorted() where !partitionColumns.contains(p) { partitionColumns.append(p) }
+            for p in filePartitions.keys.sorted() where !partitionColumns.contains(p) { partitionColumns.append(p) }
             if dialect == nil, detection.format == .csv { dialect = detection.dialect }
-            let partitions = file.partitions.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }
+            let partitions = filePartitions.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }
             let names = fileSchema.columns.map(\.name)
             // One COPY per layout: the same columns, date layouts and null spellings, dialect, compression, partition values.
-            let layout = fileSchema.columns.map { "\($0.name):\($0.type.format ?? ""):\($0.nullTokens)" }
+            let layout = zip(fileSchema.columns, sourceNames).map { "\($0.name)<\($1):\($0.type.format ?? ""):\($0.nullTokens)" }
             let key = "\(detection.format)|\(compression)|\(String(describing: fileDialect))|\(layout)|\(partitions.map { "\($0.0)=\($0.1)" })"
             if groups[key] == nil {
                 order.append(key)
                 groups[key] = CopyGroup(files: [], urls: [:], format: detection.format, compression: compression,
                                         dialect: detection.format == .csv ? fileDialect : nil, columns: names, partitions: partitions,
-                                        fileColumns: fileSchema.columns)
+                                        fileColumns: fileSchema.columns, sourceColumns: sourceNames)
             }
             groups[key]?.files.append(file)
             groups[key]?.urls[file.id] = url
@@ -142,6 +150,10 @@ public struct ManifestLoader {
                 try tx.recordStatement(note)
             }
             for e in outcome.errors { try tx.recordError(e) }
+            for var note in renames {
+                note.loadID = tx.loadID
+                try tx.recordError(note)
+            }
             var loadedIDs = Set<Int64>()
             for file in files {
                 let state: FileState, error: String?

@@ -232,16 +232,24 @@ public final class RedshiftWarehouse: CopyingWarehouse {
                 try write(key: key, body: Array(RedshiftSQL.manifest(entries).utf8), contentType: "application/json")
                 let staging = "stage_\(loadID)_\(i + 1)"
                 // The file's columns with the table's types, and the layouts and null spellings detection saw in these files.
-                let columns = g.columns.compactMap { name -> Column? in
+                // JSON 'auto ignorecase' fills a staging column from the key of its name (lower case, as Redshift folds
+                // identifiers), so there a staging column is named as the file spells the key and the INSERT maps it.
+                var tableNames = fit.columns.mapValues(\.name), types = fit.columns.mapValues(\.type)
+                let columns = zip(g.columns, g.sourceColumns).compactMap { name, source -> Column? in
                     guard var c = schema.columns.first(where: { $0.name == name }) else { return nil }
                     if let f = g.fileColumns.first(where: { $0.name == name }) {
                         if f.type.kind == c.type.kind { c.type.format = f.type.format }
                         c.nullTokens = f.nullTokens
                     }
+                    if g.format == .json, source.lowercased() != name {
+                        c.name = source.lowercased()
+                        tableNames[c.name] = tableNames[name] ?? name
+                        types[c.name] = types[name]
+                    }
                     return c
                 }
                 let plan = RedshiftSQL.stagingPlan(columns, format: g.format, trailingDelimiter: g.dialect?.trailingDelimiter ?? false,
-                                                   varcharFactor: varcharFactor, types: fit.columns.mapValues(\.type))
+                                                   varcharFactor: varcharFactor, types: types)
                 let copyOptions = RedshiftSQL.copyOptions(format: g.format, dialect: g.dialect, compression: g.compression,
                                                           schema: TableSchema(columns: columns), tableOptions: options.copyOptions,
                                                           maxErrors: maxErrors(options))
@@ -250,7 +258,7 @@ public final class RedshiftWarehouse: CopyingWarehouse {
                     RedshiftSQL.copy(target, staging: staging, columns: plan.copyColumns, manifestURL: "s3://\(target.manifestBucket)/\(key)",
                                      options: copyOptions, format: g.format),
                     RedshiftSQL.insertFromStaging(target, table: table, staging: staging, plan: plan, partitions: g.partitions,
-                                                  loadID: fit.hasLoadID ? loadID : nil, names: fit.columns.mapValues(\.name)),
+                                                  loadID: fit.hasLoadID ? loadID : nil, names: tableNames),
                 ])
             }
             let now = WallClock.iso(nanos: WallClock.nowNanos())

@@ -69,4 +69,13 @@ public enum Subprocess {
         while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
         return (status >> 8) & 0xFF
     }
+
+    /// Every thread's stack of a running process (gdb, where installed): what a test that found the service
+    /// stuck reports, so a hang seen once in CI can be read rather than guessed.
+    public static func stacks(of pid: Int32) -> String {
+        guard FileManager.default.isExecutableFile(atPath: "/usr/bin/gdb") else { return "(no gdb here to show the stacks of \(pid))" }
+        let r: Result
+        do { r = try run("/usr/bin/gdb", ["-p", "\(pid)", "-batch", "-ex", "thread apply all bt 30"]) } catch { return "(gdb did not run: \(error))" }
+        return r.stdout.split(separator: "\n").filter { $0.hasPrefix("#") || $0.hasPrefix("Thread") }.joined(separator: "\n")
+    }
 }

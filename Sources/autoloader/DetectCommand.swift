@@ -48,15 +48,20 @@ struct DetectCommand: ParsableCommand {
             default:
                 print("parquet:     codec \(d.parquetCodec ?? "-")   rows: \(d.rows ?? 0) (from the footer; types from the declared schema)")
             }
-            if let columns = d.schema?.columns, let detected = d.columns {
-                Output.table(["column", "type", "nullable", "null tokens", "sample"], zip(columns, detected).map { c, dc in
-                    [c.name, c.type.description, c.nullable ? "yes" : "no", dc.nullTokens.map { $0.isEmpty ? "(empty)" : $0 }.joined(separator: " "), dc.sample ?? ""]
+            // Named as a table would hold them (`Order Date` → order_date), within PostgreSQL's 63 bytes, the smallest limit.
+            var fitted = d.schema
+            var noPartitions: [String: String] = [:]
+            if fitted != nil { _ = ColumnNames.fit(columns: &fitted!.columns, partitions: &noPartitions, maxBytes: 63) }
+            if let columns = fitted?.columns, let detected = d.columns {
+                Output.table(["column", "type", "nullable", "null tokens", "sample", "in the file"], zip(columns, detected).map { c, dc in
+                    [c.name, c.type.description, c.nullable ? "yes" : "no", dc.nullTokens.map { $0.isEmpty ? "(empty)" : $0 }.joined(separator: " "), dc.sample ?? "",
+                     c.original ?? ""]
                 })
             }
             if let scores = d.delimiterScores, !scores.isEmpty {
                 print("evidence:    " + scores.prefix(4).map { "'\($0.delimiter == "\t" ? "\\t" : $0.delimiter)' \($0.columns) cols, \($0.consistentRows) consistent / \($0.inconsistentRows) not" }.joined(separator: "; "))
             }
-            if let schema = d.schema {
+            if let schema = fitted {
                 let table = SQLIdentifier.tableName(fromFolder: URL(fileURLWithPath: d.file).deletingPathExtension().lastPathComponent)
                 let typeName = SQLiteWarehouse.sqliteCapabilities.typeName
                 let defs = schema.columns.map { "  \(SQLIdentifier.quoted($0.name)) \(typeName($0.type))" }

@@ -16,7 +16,7 @@ struct TablesCommand: ParsableCommand {
             return [t.name, t.sourceFolder, t.status.rawValue, String(mine.filter { $0.state.keepsRows }.count),
                     String(mine.filter { $0.state == .pending || $0.state == .loading }.count), String(mine.filter { $0.state == .failed }.count),
                     t.checkpointNanos.map { WallClock.iso(nanos: $0) } ?? "-",
-                    (t.schema?.columns.map { "\($0.name) \($0.type.description)" } ?? []).joined(separator: ", ")]
+                    (t.schema?.columns.map { "\($0.name) \($0.type.description)\($0.original.map { " (\($0.debugDescription) in the file)" } ?? "")" } ?? []).joined(separator: ", ")]
         })
     }
 }

@@ -41,8 +41,43 @@ import Testing
         #expect(SQLIdentifier.quoted("a\"b") == "\"a\"\"b\"")
     }
 
-    @Test func columnNamesMadeUnique() {
-        #expect(SQLIdentifier.uniqueColumnNames(["id", "", "name", "Name", "name"]) == ["id", "column2", "name", "Name_2", "name_3"])
+    @Test func columnNamesAreSnakeCased() {
+        #expect(SQLIdentifier.columnName("Order Date") == "order_date")
+        #expect(SQLIdentifier.columnName("e-mail") == "e_mail")
+        #expect(SQLIdentifier.columnName("  Amount ($) ") == "amount")
+        #expect(SQLIdentifier.columnName("_id") == "_id")
+        #expect(SQLIdentifier.columnName("2019") == "_2019")
+        #expect(SQLIdentifier.columnName("Prénom") == "prénom")
+        #expect(SQLIdentifier.columnName("売上 金額") == "売上_金額")
+        #expect(SQLIdentifier.columnName("$") == "")
+        // Table names keep what they always were.
+        #expect(SQLIdentifier.tableName(fromFolder: "_staging") == "_staging")
+        #expect(SQLIdentifier.tableName(fromFolder: "a--b__") == "a_b")
+    }
+
+    @Test func fittedNamesKeepTheOriginalAndRecordCollisions() {
+        var columns = ["id", "", "Order Date", "Order", "order", "name", "name", "$"].map { Column(name: $0, type: .integer) }
+        var partitions = ["Order-Date": "20100101"]
+        let renames = ColumnNames.fit(columns: &columns, partitions: &partitions, maxBytes: 63)
+        #expect(columns.map(\.name) == ["id", "column2", "order_date", "order", "order_2", "name", "name_2", "column8"])
+        #expect(columns.map(\.original) == [nil, "", "Order Date", "Order", "order", nil, "name", "$"])
+        // Spelling alone is kept in `original`; what changes more than spelling is recorded with the load.
+        #expect(renames.map(\.from) == ["order", "name", "$", "Order-Date"])
+        #expect(renames[0].reason.contains("another column of the file is also named order"))
+        #expect(partitions == ["order_date_2": "20100101"])
+
+        // A table that already holds a name as written keeps taking it.
+        var again = ["Order Date", "e-mail"].map { Column(name: $0, type: .integer) }
+        var none: [String: String] = [:]
+        #expect(ColumnNames.fit(columns: &again, partitions: &none, maxBytes: 63, existing: ["order date"]).isEmpty)
+        #expect(again.map(\.name) == ["order date", "e_mail"])
+    }
+
+    @Test func hintsMatchEitherSpelling() throws {
+        let options = try TableOptions().merging(json: #"{"types": {"Order Date": "varchar", "zip": "varchar(5)"}}"#)
+        #expect(options.hints("order_date"))
+        #expect(options.hints("zip"))
+        #expect(!options.hints("amount"))
     }
 }
 

@@ -137,7 +137,7 @@ func text(_ url: URL) -> String { (try? String(contentsOf: url, encoding: .utf8)
             #expect(run.isRunning, "run died at restart \(i + 1):\n\(text(log).suffix(3000))")
         }
         let done = CLI.waitFor(seconds: 240) { server.sql("SELECT count(*) FROM autoloader.files WHERE state='loaded'") == "40" }
-        #expect(done != nil, "log:\n\(text(log).suffix(4000))")
+        #expect(done != nil, "log:\n\(text(log).suffix(4000))\nstacks:\n\(done == nil && run.isRunning ? Subprocess.stacks(of: run.processIdentifier) : "")")
         #expect(server.sql("SELECT count(*) || '|' || count(DISTINCT id) || '|' || sum(id) FROM events") == "\(rows)|\(rows)|\(sum)")
         #expect(server.sql("SELECT count(*) FROM autoloader.files WHERE state <> 'loaded'") == "0")
         #expect(run.isRunning)
