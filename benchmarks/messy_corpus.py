@@ -92,6 +92,11 @@ for k in range(3):
     write(f"two_line_data_{k}.csv", "header", text, header=False,
           columns=[("column1", "smallint"), ("column2", "varchar"), ("column3", "decimal"), ("column4", "date")])
 
+for k in range(2):
+    extra = ["", "note"][k]
+    text = f"id,name,score,{extra}\n" + rows(12, lambda i: f"{i},{rng.choice(WORDS)},{rng.randint(1, 99)}")
+    write(f"header_extra_field_{k}.csv", "header", text, columns=[("id", "smallint"), ("name", "varchar"), ("score", "smallint")])
+
 # '#' comment lines before the data.
 for k in range(4):
     text = f"# exported by tool {k}\n# generated 2024-05-0{k + 1}\nid,name,value\n" + rows(12, lambda i: f"{i},{rng.choice(WORDS)},{i * 2}")

@@ -163,6 +163,7 @@ public enum Detector {
                 var n = tokenizer.fieldCount
                 if n == 1 && tokenizer.starts[0] == tokenizer.ends[0] && tokenizer.flags[0] == 0 { continue }
                 if dialect.trailingDelimiter, n == columns + 1, tokenizer.starts[n - 1] == tokenizer.ends[n - 1] { n -= 1 }
+                if records == 0, sniffed.headerExtraField, n == columns + 1 { n -= 1 }  // the data has no column for its last name
                 records += 1
                 if n != columns {
                     if records == 1 { firstRow = [] }
@@ -195,6 +196,8 @@ public enum Detector {
             header = forced
         } else if firstRow.isEmpty {
             header = false
+        } else if sniffed.headerExtraField {
+            header = true  // chosen as a header by its shape (one field more than the data)
         } else if bodyRows == 0 {
             header = true  // one line: a header with no rows
         } else {

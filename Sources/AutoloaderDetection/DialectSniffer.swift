@@ -25,6 +25,9 @@ public enum DialectSniffer {
         public var columns: Int
         public var quoteObserved: Bool
         public var candidates: [Candidate]
+        /// The first record is a header with one field more than the data (`id,name,amount,`): its first
+        /// `columns` fields name the columns.
+        public var headerExtraField = false
     }
 
     /// Splits the sample with one dialect: field counts, first lines and quoting of each record.
@@ -37,6 +40,8 @@ public enum DialectSniffer {
         /// At most one field filled, and it is words, not a number: how a title line padded to the table's width
         /// looks (a sparse data row holds a number).
         var titleLike: [Bool] = []
+        /// No filled field is a number: a record that may name columns.
+        var wordy: [Bool] = []
         var anyQuoted = false
     }
 
@@ -56,9 +61,11 @@ public enum DialectSniffer {
                 out.lastFieldEmpty.append(tokenizer.starts[n - 1] == tokenizer.ends[n - 1] && tokenizer.flags[n - 1] == 0)
                 let filled = (0..<n).filter { tokenizer.starts[$0] != tokenizer.ends[$0] }
                 out.filled.append(filled.count)
-                out.titleLike.append(filled.count <= 1 && filled.allSatisfy { k in
+                let words = filled.allSatisfy { k in
                     Values.numberShape(UnsafeBufferPointer(start: base + tokenizer.starts[k], count: tokenizer.ends[k] - tokenizer.starts[k])) == nil
-                })
+                }
+                out.titleLike.append(filled.count <= 1 && words)
+                out.wordy.append(words)
                 for k in 0..<n where tokenizer.flags[k] & CSVTokenizer.quotedFlag != 0 { out.anyQuoted = true }
             }
             line += 1 + r.embeddedNewlines
@@ -124,6 +131,16 @@ public enum DialectSniffer {
             skipRecords = fuller
             dialect.skipLines = s.lines[fuller] - 1
         }
+        // A header with one field more than the data (a trailing delimiter on the header only, or a last name whose
+        // column the writer left off): the record just before the data, as full as the data and naming rather than
+        // counting, is the header, not a title line to skip.
+        var headerExtraField = false
+        if chosen.columns >= 2, skipRecords > 0, s.counts[skipRecords - 1] == chosen.columns + 1,
+           s.filled[skipRecords - 1] >= chosen.columns, s.wordy[skipRecords - 1] {
+            skipRecords -= 1
+            dialect.skipLines = s.lines[skipRecords] - 1
+            headerExtraField = true
+        }
         let body = skipRecords..<s.counts.count
         if chosen.columns >= 2, !body.isEmpty, body.allSatisfy({ s.counts[$0] != chosen.columns || s.lastFieldEmpty[$0] }) {
             dialect.trailingDelimiter = true
@@ -138,7 +155,8 @@ public enum DialectSniffer {
             dialect.escape = nil
         }
         evidence.sort { ($0.score, $0.columns) > ($1.score, $1.columns) }
-        return Result(dialect: dialect, columns: chosen.columns, quoteObserved: chosen.quoted, candidates: Array(evidence.prefix(6)))
+        return Result(dialect: dialect, columns: chosen.columns, quoteObserved: chosen.quoted, candidates: Array(evidence.prefix(6)),
+                      headerExtraField: headerExtraField)
     }
 
     /// Modal field count, physical lines to skip before the first record having it, and how many records after

@@ -101,6 +101,21 @@ import Testing
         #expect(headerless.skipLines == 0 && headerless.rows == 3, "\(headerless.skipLines ?? -1) \(headerless.rows ?? -1)")
     }
 
+    /// A header with one field more than the data (a trailing delimiter on the header only, or a last name the
+    /// writer left without values) names the columns; it was skipped as a title line and the columns became
+    /// column1…N.
+    @Test func aHeaderWithOneFieldTooManyIsTheHeader() {
+        for text in ["id,name,amount,\n1,a,2.5\n2,b,3.5\n3,c,4\n", "id,name,amount,note\n1,a,2.5\n2,b,3.5\n3,c,4\n",
+                     "Report\nid;name;amount;note\n1;a;2.5\n2;b;3.5\n"] {
+            let d = detect(text)
+            #expect(d.header == true && d.columns?.map(\.name) == ["id", "name", "amount"], "\(text): \(d.columns?.map(\.name) ?? [])")
+            #expect(d.columns?.first?.type == "smallint" && (d.badRows ?? []).isEmpty)
+        }
+        // A first record of numbers with one field more is a bad row, not a header.
+        let data = detect("9,9,9,9\n1,2,3\n4,5,6\n7,8,9\n")
+        #expect(data.header == false && data.columns?.map(\.name) == ["column1", "column2", "column3"])
+    }
+
     /// The dialect reported is the one that won: a file read best without quotes (a stray `"` opens a field and
     /// would swallow the rest) is reported without quotes, so its rows load as they were counted.
     @Test func theReportedDialectIsTheOneThatWon() {
