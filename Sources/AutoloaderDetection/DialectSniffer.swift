@@ -42,6 +42,10 @@ public enum DialectSniffer {
         var titleLike: [Bool] = []
         /// No filled field is a number: a record that may name columns.
         var wordy: [Bool] = []
+        /// Unquoted cells that still hold another delimiter (`,` `;` `|` tab): values this reading did not separate.
+        /// Of two readings equally consistent, the one whose cells are whole values wins (CleverCSV's type score, in
+        /// its simplest form).
+        var unsplitCells = 0
         var anyQuoted = false
     }
 
@@ -66,12 +70,31 @@ public enum DialectSniffer {
                 }
                 out.titleLike.append(filled.count <= 1 && words)
                 out.wordy.append(words)
-                for k in 0..<n where tokenizer.flags[k] & CSVTokenizer.quotedFlag != 0 { out.anyQuoted = true }
+                for k in 0..<n {
+                    if tokenizer.flags[k] & CSVTokenizer.quotedFlag != 0 {
+                        out.anyQuoted = true
+                    } else if holdsADelimiter(UnsafeBufferPointer(start: base + tokenizer.starts[k], count: tokenizer.ends[k] - tokenizer.starts[k])) {
+                        out.unsplitCells += 1
+                    }
+                }
             }
             line += 1 + r.embeddedNewlines
             pos = r.next
         }
         return out
+    }
+
+    /// `,` `;` `|` or tab in a value, but not a decimal comma (`1,5`, `1,000`): a number is a whole value.
+    static func holdsADelimiter(_ cell: UnsafeBufferPointer<UInt8>) -> Bool {
+        func isDigit(_ i: Int) -> Bool { i >= 0 && i < cell.count && cell[i] >= 0x30 && cell[i] <= 0x39 }
+        for i in 0..<cell.count {
+            switch cell[i] {
+            case UInt8(ascii: ","): if !(isDigit(i - 1) && isDigit(i + 1)) { return true }
+            case UInt8(ascii: ";"), UInt8(ascii: "|"), 0x09: return true
+            default: break
+            }
+        }
+        return false
     }
 
     public static func sniff(_ sample: [UInt8], complete: Bool, encoding: Dialect.Encoding, forcedDelimiter: UInt8? = nil) -> Result {
@@ -89,7 +112,7 @@ public enum DialectSniffer {
             // comment lines or in number formats (`##0`).
             delimiters.removeAll { isInsideValues($0, sample) }
         }
-        var best: (rank: (Int, Int, Int), dialect: Dialect, columns: Int, quoted: Bool)?
+        var best: (rank: (Int, Int, Int, Int), dialect: Dialect, columns: Int, quoted: Bool)?
         var evidence: [Candidate] = []
         sample.withUnsafeBufferPointer { buf in
             for (order, delimiter) in delimiters.enumerated() {
@@ -106,7 +129,7 @@ public enum DialectSniffer {
                         // A quote or escape that changes nothing is not evidence for it: prefer the plainer reading.
                         let plainness = -(qOrder * 2 + (escape == nil ? 0 : 1))
                         let effective = columns >= 2 ? candidate.score : (forcedDelimiter != nil ? candidate.score : -1_000_000 + candidate.score)
-                        let rank = (effective, columns, -order * 10 + plainness)
+                        let rank = (effective, -s.unsplitCells, columns, -order * 10 + plainness)
                         if best == nil || rank > best!.rank {
                             var d = dialect
                             d.skipLines = skip

@@ -116,6 +116,13 @@ import Testing
         #expect(data.header == false && data.columns?.map(\.name) == ["column1", "column2", "column3"])
     }
 
+    /// Of two readings that split every record alike, the one whose cells are whole values wins: decimal commas
+    /// under `;` (the comma reading had one column more, and won).
+    @Test func cellsThatAreWholeValuesDecideBetweenEqualReadings() {
+        let euro = detect("1,5;2,25\n3,5;4,75\n5,0;6,5\n7,5;8,0\n")
+        #expect(euro.delimiter == ";" && euro.columns?.count == 2, "\(euro.delimiter ?? "-")")
+    }
+
     /// The dialect reported is the one that won: a file read best without quotes (a stray `"` opens a field and
     /// would swallow the rest) is reported without quotes, so its rows load as they were counted.
     @Test func theReportedDialectIsTheOneThatWon() {
