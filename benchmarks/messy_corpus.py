@@ -111,6 +111,16 @@ for k in range(3):
     text = "id,path,size\n" + rows(14, lambda i: f"{i},a|b|{rng.choice(WORDS).split()[0]},{i * 10}" if i % 3 == 0 else f"{i},{rng.choice(WORDS)},{i * 10}")
     write(f"pipes_in_cells_{k}.csv", "quotes", text, columns=[("id", "smallint"), ("path", "varchar"), ("size", "smallint")])
 
+# Backslash escapes: inside double quotes (`\"`), and outside quotes before a delimiter (MySQL's ESCAPED BY).
+for k in range(2):
+    text = "id,text,n\n" + rows(10, lambda i: f'{i},"say \\"{rng.choice(WORDS)}\\", ok",{i * 3}' if i % 3 == 0 else f"{i},{rng.choice(WORDS)},{i * 3}")
+    write(f"escape_backslash_quoted_{k}.csv", "escapes", text, escape="\\", quote_observed=True,
+          columns=[("id", "smallint"), ("text", "varchar"), ("n", "smallint")])
+for k in range(2):
+    text = "id\ttext\tn\n" + rows(10, lambda i: f"{i}\t{rng.choice(WORDS)}\\\t{rng.choice(WORDS)}\t{i}" if i % 2 else f"{i}\t{rng.choice(WORDS)}\t{i}")
+    write(f"escape_backslash_tab_{k}.tsv", "escapes", text, delimiter="\t", escape="\\",
+          columns=[("id", "smallint"), ("text", "varchar"), ("n", "smallint")])
+
 # Human null spellings and booleans.
 for k in range(4):
     spell = ["?", "-", "NR", "  "][k]

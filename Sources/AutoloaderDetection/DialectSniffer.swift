@@ -118,7 +118,7 @@ public enum DialectSniffer {
             for (order, delimiter) in delimiters.enumerated() {
                 for (qOrder, quote) in quoteCandidates.enumerated() {
                     if quote == delimiter { continue }
-                    for escape in quote == nil ? [nil] : [nil, UInt8(ascii: "\\")] as [UInt8?] {
+                    for escape in [nil, UInt8(ascii: "\\")] as [UInt8?] {
                         let dialect = Dialect(delimiter: delimiter, quote: quote, escape: escape, encoding: encoding)
                         let s = split(buf, dialect: dialect, complete: complete, limit: maxRecords)
                         guard let (columns, skip, consistent, inconsistent) = consistency(s) else { continue }
@@ -173,9 +173,9 @@ public enum DialectSniffer {
         // No field was quoted: the reading that won is the one without quotes. Report the usual `"` when the
         // sample has none (it changes nothing), and no quote when it has one (an inch mark, a stray quote):
         // quoting would then read other rows than the ones that won, and every row could fail.
+        // An escape that won did so outside quotes (`a\,b`): it stays (a plainer reading would have tied and won).
         if !chosen.quoted {
             dialect.quote = sample.contains(UInt8(ascii: "\"")) ? nil : UInt8(ascii: "\"")
-            dialect.escape = nil
         }
         evidence.sort { ($0.score, $0.columns) > ($1.score, $1.columns) }
         return Result(dialect: dialect, columns: chosen.columns, quoteObserved: chosen.quoted, candidates: Array(evidence.prefix(6)),

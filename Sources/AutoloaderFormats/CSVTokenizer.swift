@@ -117,6 +117,30 @@ public struct CSVTokenizer {
                     addField(i + 1, closing, fieldFlags)
                     i = j
                 }
+            } else if hasEscape {
+                // Escapes hold outside quotes too (MySQL's and Redshift's ESCAPE): `a\,b` is one value, `\` + a line
+                // break continues it.
+                var j = i
+                var fieldFlags: UInt8 = 0
+                while j < end {
+                    let d = p[j]
+                    if d == escape {
+                        if j + 1 >= end {
+                            if !atEOF { return nil }
+                            j += 1
+                            break
+                        }
+                        fieldFlags = Self.needsUnescapeFlag
+                        if p[j + 1] == lf || (p[j + 1] == cr && !(j + 2 < end && p[j + 2] == lf)) { newlines += 1 }
+                        j += 2
+                        continue
+                    }
+                    if d == delimiter || d == lf || d == cr { break }
+                    j += 1
+                }
+                if j >= end && !atEOF { return nil }
+                addField(i, min(j, end), fieldFlags)
+                i = min(j, end)
             } else {
                 var j = i
                 while j < end {
