@@ -25,7 +25,9 @@ let package = Package(
         .systemLibrary(name: "CSQLite", path: "Sources/CSQLite"),
         // zlib, libbz2 and libzstd from the system (Debian: zlib1g-dev, libbz2-dev, libzstd-dev).
         .systemLibrary(name: "CCompression", path: "Sources/CCompression"),
-        .target(name: "AutoloaderCore", swiftSettings: hotPath),
+        // SHA-256 from OpenSSL's libcrypto (Debian: libssl-dev).
+        .systemLibrary(name: "CCrypto", path: "Sources/CCrypto"),
+        .target(name: "AutoloaderCore", dependencies: ["CCrypto"], swiftSettings: hotPath),
         .target(name: "AutoloaderFormats", dependencies: ["AutoloaderCore", "CCompression"], swiftSettings: hotPath),
         .target(name: "AutoloaderDetection", dependencies: ["AutoloaderCore", "AutoloaderFormats"]),
         .target(name: "AutoloaderStores", dependencies: ["AutoloaderCore", "AutoloaderFormats"]),

@@ -178,9 +178,12 @@ struct ChunkedConversion {
 
 /// Reads a whole (small) prefix of a reader into memory: the detection sample.
 public func readPrefix(_ reader: any ByteReader, maxBytes: Int) throws -> (bytes: [UInt8], reachedEnd: Bool) {
-    var out = [UInt8](repeating: 0, count: maxBytes)
+    // Grown as the file turns out larger (64 KB, doubling): a 350-byte file must not cost an 8 MB buffer zeroed
+    // (15 % of loading 10,000 small files).
+    var out = [UInt8](repeating: 0, count: min(maxBytes, 64 << 10))
     var filled = 0
     while filled < maxBytes {
+        if filled == out.count { out += [UInt8](repeating: 0, count: min(out.count, maxBytes - out.count)) }
         let n = try out.withUnsafeMutableBytes { try reader.read(into: UnsafeMutableRawBufferPointer(rebasing: $0[filled...])) }
         if n == 0 {
             out.removeSubrange(filled...)

@@ -14,7 +14,10 @@ import PostgresNIO
 /// Every wait is bounded: after `timeout` seconds the caller gets `TimedOut` (and the work goes on in the
 /// background until the connection is dropped).
 /// `late`: what to do with a result that arrives after the caller gave up (close a connection nobody holds).
-func blocking<T: Sendable>(timeout: Double, late: (@Sendable (T) async -> Void)? = nil,
+/// `closed`: asked every second; true gives up at once with `ConnectionClosed`. A query whose connection the
+/// server closed can never be answered, yet postgres-nio was seen to leave one waiting after a restart during
+/// a COPY (a RELEASE SAVEPOINT held a table's loads for the whole statement timeout).
+func blocking<T: Sendable>(timeout: Double, late: (@Sendable (T) async -> Void)? = nil, closed: (() -> Bool)? = nil,
                            _ body: @escaping @Sendable () async throws -> T) throws -> T {
     let done = DispatchSemaphore(value: 0)
     let box = ResultBox<T>()
@@ -24,11 +27,17 @@ func blocking<T: Sendable>(timeout: Double, late: (@Sendable (T) async -> Void)?
         if !box.set(result), case let .success(value) = result { await late?(value) }
         done.signal()
     }
-    guard done.wait(timeout: .now() + timeout) == .success, let result = box.take() else { throw TimedOut(seconds: timeout) }
+    let deadline = DispatchTime.now() + timeout
+    while done.wait(timeout: min(deadline, .now() + 1)) == .timedOut {
+        if closed?() == true, box.take() == nil { throw ConnectionClosed() }
+        if DispatchTime.now() >= deadline { break }
+    }
+    guard let result = box.take() else { throw TimedOut(seconds: timeout) }
     return try result.get()
 }
 
 struct TimedOut: Error { var seconds: Double }
+struct ConnectionClosed: Error {}
 
 /// The result of a bridged call, handed over once: to the waiter, or (after it gave up) back to the task.
 final class ResultBox<T>: @unchecked Sendable {
@@ -148,6 +157,9 @@ public final class PostgresSession: @unchecked Sendable {
         if let e = error as? TimedOut {
             return .warehouse(reason: "\(context): no answer within \(Int(e.seconds)) s; the connection is dropped and the work retried", transient: true)
         }
+        if error is ConnectionClosed {
+            return .warehouse(reason: "\(context): the connection closed while waiting for an answer; the work is retried", transient: true)
+        }
         if let e = error as? PSQLError {
             let message = e.serverInfo?[.message] ?? "\(e.code)"
             let location = e.serverInfo?[.locationContext].map { " (\($0))" } ?? ""
@@ -201,7 +213,7 @@ public final class PostgresSession: @unchecked Sendable {
         // A connection the server closed (restart, failover) fails here, at once: the caller reconnects.
         if !isUsable { throw AutoloaderError.warehouse(reason: "PostgreSQL connection to \(url) was closed", transient: true) }
         do {
-            return try blocking(timeout: statementTimeout) {
+            return try blocking(timeout: statementTimeout, closed: { [weak self] in self?.isUsable != true }) {
                 var rows: [[Value]] = []
                 for try await row in try await connection.query(query, logger: logger) {
                     var values: [Value] = []
@@ -211,7 +223,7 @@ public final class PostgresSession: @unchecked Sendable {
                 return rows
             }
         } catch {
-            if error is TimedOut { drop() }
+            if error is TimedOut || error is ConnectionClosed { drop() }
             throw Self.classify(error, context: "PostgreSQL")
         }
     }
@@ -256,6 +268,7 @@ public final class CopyIn: @unchecked Sendable {
     private let lock = NSLock()
     private var outcome: Result<Void, any Error>?
     private var onStall: @Sendable () -> Void = {}
+    private var isClosed: @Sendable () -> Bool = { false }
 
     init(session: PostgresSession, schema: String, table: String, columns: [String]) {
         for _ in 0..<8 { credits.signal() }
@@ -266,6 +279,7 @@ public final class CopyIn: @unchecked Sendable {
         let escapedColumns = columns.map { $0.replacingOccurrences(of: "\"", with: "\"\"") }
         let connection = session.connection, logger = session.logger, credits = credits
         onStall = { [weak session] in session?.drop() }
+        isClosed = { [weak session] in session?.isUsable != true }
         Task(executorPreference: BridgeExecutor.shared) { [self] in
             let result: Result<Void, any Error>
             do {
@@ -299,6 +313,7 @@ public final class CopyIn: @unchecked Sendable {
         let deadline = DispatchTime.now() + timeout
         while credits.wait(timeout: .now() + 0.2) == .timedOut {
             if let failure { throw PostgresSession.classify(failure, context: "COPY") }
+            if isClosed() { throw closedDuringCopy() }
             if DispatchTime.now() > deadline { throw stalled() }
         }
         if let failure { throw PostgresSession.classify(failure, context: "COPY") }
@@ -308,9 +323,19 @@ public final class CopyIn: @unchecked Sendable {
     /// Ends the data and waits for the server's answer.
     public func finish() throws {
         continuation.finish()
-        guard finished.wait(timeout: .now() + timeout) == .success else { throw stalled() }
+        let deadline = DispatchTime.now() + timeout
+        while finished.wait(timeout: min(deadline, .now() + 1)) == .timedOut {
+            if failure == nil, isClosed() { throw closedDuringCopy() }
+            if DispatchTime.now() >= deadline { throw stalled() }
+        }
         finished.signal()
         if let failure { throw PostgresSession.classify(failure, context: "COPY") }
+    }
+
+    /// The connection closed under a COPY that has not ended: it never will (see `blocking`).
+    private func closedDuringCopy() -> AutoloaderError {
+        onStall()
+        return .warehouse(reason: "the PostgreSQL connection closed during a COPY; the load is retried", transient: true)
     }
 
     private func stalled() -> AutoloaderError {

@@ -1,3 +1,4 @@
+import Foundation
 import Testing
 @testable import AutoloaderCore
 
@@ -23,6 +24,26 @@ import Testing
             step = step * 3 % 97 + 1
         }
         #expect(hasher.finalizeHex() == SHA256.hex(data))
+    }
+}
+
+@Suite struct WallClockTests {
+    /// The hand-written ISO-8601 stamp says what Foundation's formatter says, around the epoch and leap days.
+    @Test func isoMatchesFoundation() {
+        let formatter = ISO8601DateFormatter()
+        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+        // Whole milliseconds where negative: the stamp floors, and Foundation's rounding of sub-millisecond
+        // negatives is its own affair.
+        for nanos: Int64 in [0, 1, 999_999_999, -1_000_000, -1_500_000_000, 951_782_400_123_456_789, 1_709_164_800_999_000_000, 4_102_444_799_000_000_000] {
+            let millis = nanos / 1_000_000
+            #expect(WallClock.iso(nanos: nanos) == formatter.string(from: Date(timeIntervalSince1970: Double(millis) / 1e3)), "\(nanos)")
+            #expect(WallClock.parseNanos(WallClock.iso(nanos: nanos)) == millis * 1_000_000, "\(nanos)")
+        }
+        #expect(WallClock.parseNanos("2024-01-31") == 1_706_659_200_000_000_000)
+        #expect(WallClock.parseNanos("2024-01-31 10:00:00+02:00") == 1_706_688_000_000_000_000)
+        #expect(WallClock.parseNanos("2024-01-31T08:00:00.000000001Z") == 1_706_688_000_000_000_001)
+        #expect(WallClock.parseNanos("2024-01-31T08:00") == 1_706_688_000_000_000_000)
+        #expect(WallClock.parseNanos("yesterday") == nil && WallClock.parseNanos("2024-13-01") == nil && WallClock.parseNanos("2024-01-31T08:00:00Zx") == nil)
     }
 }
 
