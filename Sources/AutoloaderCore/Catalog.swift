@@ -105,7 +105,8 @@ public protocol Catalog: AnyObject {
     /// existing catalog. Nothing needs repair after a crash: claims commit with the rows.
     func prepare(readOnly: Bool) throws
 
-    func record(object: ObjectInfo, as landing: LandingKey) throws -> RecordOutcome
+    /// Records listed objects in one transaction (one per object was most of discovering thousands of files).
+    func record(objects: [(ObjectInfo, LandingKey)]) throws -> [RecordOutcome]
 
     func tables() throws -> [TableRecord]
     func table(named name: String) throws -> TableRecord?
@@ -165,4 +166,10 @@ public protocol LoadLog: AnyObject {
     /// Undoes the open transaction (a failed ROLLBACK means the connection already undid it).
     func rollback()
     func abandonLoad(_ id: Int64, files: [FileRecord], reason: String, transient: Bool)
+}
+
+extension Catalog {
+    public func record(object: ObjectInfo, as landing: LandingKey) throws -> RecordOutcome {
+        try record(objects: [(object, landing)])[0]
+    }
 }

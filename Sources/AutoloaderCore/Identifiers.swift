@@ -3,7 +3,9 @@
 public enum SQLIdentifier {
     /// `"name"` with embedded quotes doubled: the one way any identifier reaches SQL text.
     public static func quoted(_ name: String) -> String {
-        "\"" + name.replacingOccurrences(of: "\"", with: "\"\"") + "\""
+        // Foundation's replacingOccurrences was 4 % of loading many small files; most names hold no quote.
+        guard name.utf8.contains(UInt8(ascii: "\"")) else { return "\"" + name + "\"" }
+        return "\"" + name.replacingOccurrences(of: "\"", with: "\"\"") + "\""
     }
 
     /// A string literal for SQL text (`'it''s'`). Used only for DDL defaults and tests; values travel as parameters.

@@ -35,6 +35,7 @@ public final class Discoverer {
         // Per-table options that gate discovery, by landing folder (tables not in the catalog yet have defaults);
         // read once per pass, and only when something not yet recorded is listed.
         var options: [String: TableOptions]?
+        var settled: [(ObjectInfo, LandingKey)] = []
         for object in objects {
             guard let landing = store.classify(object, schemas: schemas) else { continue }
             if recorded.contains(object) { continue }
@@ -58,12 +59,19 @@ public final class Discoverer {
                     continue
                 }
             }
-            switch try catalog.record(object: object, as: landing) {
-            case let .new(file), let .newVersion(file): pass.recorded.append(file)
-            case .known: break
+            settled.append((object, landing))
+        }
+        // Recorded in transactions of up to 500 (SQLite's one writer is held briefly; loads interleave).
+        for start in stride(from: 0, to: settled.count, by: 500) {
+            let chunk = Array(settled[start..<min(start + 500, settled.count)])
+            for outcome in try catalog.record(objects: chunk) {
+                if case let .new(file) = outcome { pass.recorded.append(file) }
+                if case let .newVersion(file) = outcome { pass.recorded.append(file) }
             }
-            recorded.insert(object)
-            seen.removeValue(forKey: object.key)
+            for (object, _) in chunk {
+                recorded.insert(object)
+                seen.removeValue(forKey: object.key)
+            }
         }
         seen = seen.filter { present.contains($0.key) }
         store.recorded()

@@ -97,6 +97,9 @@ public struct Loader {
         return summary
     }
 
+    /// Files up to this size (decompressed), read whole by detection, are parsed on the loading thread.
+    static let inlineBytes = 1 << 20
+
     func loadFile(_ file: FileRecord, table: String, options: TableOptions, tx: any LoadTransaction,
                   schema: inout TableSchema?, dialect: inout Dialect?, partitionColumns: inout [String],
                   statements: inout [String]) throws -> FileOutcome {
@@ -122,6 +125,7 @@ public struct Loader {
         var parquet: ParquetFile?
         let detection: Detection
         var sample: [UInt8] = []
+        var wholeInSample = false  // the sample holds the whole (decompressed) file
         var decoded: any ByteReader = hashing
         if let randomAccess = raw as? (any RandomAccessReader), try Detector.isParquet(randomAccess) {
             detection = ParquetDetection.detect(reader: randomAccess, name: file.key, options: detectOptions)
@@ -140,6 +144,7 @@ public struct Loader {
             } catch let error as AutoloaderError where !AutoloaderError.isTransient(error) {
                 return FileOutcome(state: .failed, error: error.description)
             }
+            wholeInSample = complete
             detection = Detector.detect(sample: sample, complete: complete, compression: compression, name: file.key, options: detectOptions)
         }
         guard let detectedSchema = detection.schema, detection.error == nil else {
@@ -234,8 +239,10 @@ public struct Loader {
         if !statements.contains(statement) { statements.append(statement) }
 
         // Two threads: this one writes to the warehouse; a parser thread reads, hashes, parses and converts.
-        // On two cores the SQLite inserts and the parsing overlap. Bad rows travel with the batches.
-        let channel = BoundedChannel<Parsed>(capacity: 4)
+        // On two cores the SQLite inserts and the parsing overlap. Bad rows travel with the batches. A small file
+        // already read whole is parsed here, first: two threads per file were most of loading many small ones.
+        let inline = parquet == nil && wholeInSample && sample.count <= Self.inlineBytes
+        let channel = BoundedChannel<Parsed>(capacity: inline ? Int.max : 4)
         let spec = RowSinkSpec(file: file, loadID: tx.loadID, options: options, partValues: partValues, columnCount: insertColumns.count,
                                rowsPerBatch: rowsPerInsert, lineage: prepared.lineage)
         let parser: any RecordParser
@@ -243,7 +250,7 @@ public struct Loader {
             parser = ParquetRowParser(spec: spec, parquet: parquet, types: fileSchema.columns.map(\.type), converters: converters, rescue: rescuing,
                                       hashing: hashing)
         } else {
-            let source = PrefixedReader(prefix: sample, rest: ReadAheadReader(decoded))
+            let source = PrefixedReader(prefix: sample, rest: inline ? decoded : ReadAheadReader(decoded))
             if detection.format == .json {
                 parser = JSONRowParser(spec: spec, keys: sourceNames, converters: converters, rescue: rescuing, source: source, hashing: hashing)
             } else {
@@ -252,9 +259,13 @@ public struct Loader {
                                    converters: converters, rescue: rescuing, source: source, hashing: hashing)
             }
         }
-        let thread = Thread { parser.run(into: channel) }
-        thread.stackSize = 1 << 20
-        thread.start()
+        if inline {
+            parser.run(into: channel)
+        } else {
+            let thread = Thread { parser.run(into: channel) }
+            thread.stackSize = 1 << 20
+            thread.start()
+        }
         var outcome = FileOutcome(state: .loaded)
         outcome.replaces = replaces
         defer { channel.close() }

@@ -96,15 +96,26 @@ public final class SQLiteConnection {
         return Statement(stmt: stmt, connection: self)
     }
 
-    /// Runs a statement with parameters and returns all rows (catalog queries only, not the hot path).
+    /// Runs a statement with parameters and returns all rows (catalog queries only, not the hot path). Statements
+    /// are kept prepared: parsing the catalog's SQL again for every file was a tenth of loading many small files.
     @discardableResult
     public func query(_ sql: String, _ params: [SQLValue] = []) throws -> [[SQLValue]] {
-        let stmt = try prepare(sql)
+        let key = enclosing(sql)
+        let stmt: Statement
+        if let kept = prepared[key] {
+            stmt = kept
+        } else {
+            stmt = try prepare(sql)
+            if prepared.count >= 128 { prepared.removeAll() }
+            prepared[key] = stmt
+        }
+        defer { sqlite3_reset(stmt.stmt) }  // a statement left mid-way would hold its read lock
         try stmt.bind(params)
         var rows: [[SQLValue]] = []
         while try stmt.step() { rows.append(stmt.row()) }
         return rows
     }
+    private var prepared: [String: Statement] = [:]
 
     public var lastInsertRowID: Int64 { sqlite3_last_insert_rowid(db) }
     public var changes: Int64 { Int64(sqlite3_changes(db)) }
