@@ -20,6 +20,10 @@ let package = Package(
         .package(url: "https://github.com/vapor/postgres-nio", from: "1.33.2"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.37.6"),
+        // S3, SQS and the Redshift Data API over HTTP: FoundationNetworking's URLSession kept a core busy while a
+        // request waited (an SQS long poll: 75-90 % of a core idle).
+        .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
     ],
     targets: [
         .systemLibrary(name: "CSQLite", path: "Sources/CSQLite"),
@@ -30,7 +34,10 @@ let package = Package(
         .target(name: "AutoloaderCore", dependencies: ["CCrypto"], swiftSettings: hotPath),
         .target(name: "AutoloaderFormats", dependencies: ["AutoloaderCore", "CCompression"], swiftSettings: hotPath),
         .target(name: "AutoloaderDetection", dependencies: ["AutoloaderCore", "AutoloaderFormats"]),
-        .target(name: "AutoloaderStores", dependencies: ["AutoloaderCore", "AutoloaderFormats"]),
+        .target(name: "AutoloaderStores", dependencies: [
+            "AutoloaderCore", "AutoloaderFormats", .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOHTTP1", package: "swift-nio"),
+        ]),
         .target(name: "AutoloaderSQLite", dependencies: ["AutoloaderCore", "CSQLite"]),
         .target(
             name: "AutoloaderPostgres",

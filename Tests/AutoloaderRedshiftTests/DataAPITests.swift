@@ -229,8 +229,11 @@ extension DataAPITests {
         let first = setup.warehouse()
         try first.run(RedshiftSQL.createLedger(first.target))
         try first.run(RedshiftSQL.createTable(first.target, table: "orders", schema: Self.orders))
-        // Both transactions wait a second before starting, so both loads have read the empty ledger.
+        // Both transactions wait a second before starting, and both reads of the ledger too, so that each load has
+        // read the empty ledger before the other submits (else the later one finds the earlier's statement running,
+        // waits for it, and rightly skips the file: no race left to test).
         try RedshiftDouble.inject(.stall, database: setup.database, match: "LOCK", seconds: 1.5, times: 2)
+        try RedshiftDouble.inject(.stall, database: setup.database, match: "SELECT \"file_key\"", seconds: 1.5, times: 2)
         let results = Locked<[String]>([])
         DispatchQueue.concurrentPerform(iterations: 2) { i in
             do {

@@ -1,8 +1,7 @@
-import Dispatch
+import AsyncHTTPClient
 import Foundation
-#if canImport(FoundationNetworking)
-import FoundationNetworking
-#endif
+import NIOCore
+import NIOHTTP1
 
 public struct HTTPResponse: Sendable {
     public var status: Int
@@ -12,19 +11,26 @@ public struct HTTPResponse: Sendable {
     public var text: String { String(decoding: body, as: UTF8.self) }
 }
 
-/// Blocking HTTP over Foundation's URLSession (libcurl on Linux): the pipeline's seams are synchronous,
-/// and the toolchain already ships it, so S3, SQS and the Redshift Data API cost no extra dependency.
+/// Blocking HTTP for S3, SQS, the Redshift Data API and instance credentials: the pipeline's seams are synchronous.
+/// On AsyncHTTPClient (SwiftNIO, as postgres-nio): FoundationNetworking's URLSession, used before, kept a core
+/// busy through libdispatch while a request waited, so an idle `run --queue` (an SQS long poll always open)
+/// burned 75-90 % of a core. Every request has a deadline, and the waiting thread is never an event loop's.
 public final class HTTPTransport: @unchecked Sendable {
-    private let session: URLSession
+    /// One client and connection pool for the process, on NIO's shared event loops; it lives as long as the
+    /// process (so it is never shut down, and never deinitialised while in use). Up to 64 connections per host: a
+    /// request beyond the pool's limit waits for a connection, and long polls and stalled statements hold theirs.
+    private static let client: HTTPClient = {
+        var configuration = HTTPClient.Configuration()
+        configuration.timeout = HTTPClient.Configuration.Timeout(connect: .seconds(10))
+        configuration.connectionPool = HTTPClient.Configuration.ConnectionPool(idleTimeout: .seconds(50),
+                                                                               concurrentHTTP1ConnectionsPerHostSoftLimit: 64)
+        configuration.decompression = .disabled
+        configuration.redirectConfiguration = .disallow
+        configuration.httpVersion = .http1Only
+        return HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
+    }()
 
-    public init() {
-        let configuration = URLSessionConfiguration.ephemeral
-        configuration.httpMaximumConnectionsPerHost = 16
-        configuration.requestCachePolicy = .reloadIgnoringLocalCacheData
-        configuration.urlCache = nil
-        configuration.httpCookieStorage = nil
-        session = URLSession(configuration: configuration)
-    }
+    public init() {}
 
     public struct TransportError: Error, CustomStringConvertible, Sendable {
         public var reason: String
@@ -34,40 +40,26 @@ public final class HTTPTransport: @unchecked Sendable {
 
     public func send(method: String, url: String, headers: [(String, String)], body: [UInt8]? = nil,
                      timeoutSeconds: Double = 60) throws -> HTTPResponse {
-        guard let target = URL(string: url) else { throw TransportError(reason: "not a URL: \(url)", timedOut: false) }
-        var request = URLRequest(url: target, cachePolicy: .reloadIgnoringLocalCacheData, timeoutInterval: timeoutSeconds)
-        request.httpMethod = method
-        for (name, value) in headers { request.setValue(value, forHTTPHeaderField: name) }
-        if let body { request.httpBody = Data(body) }
-        final class Box: @unchecked Sendable { var result: Result<HTTPResponse, TransportError>? }
-        let box = Box()
-        let done = DispatchSemaphore(value: 0)
-        let task = session.dataTask(with: request) { data, response, error in
-            if let error {
-                let ns = error as NSError
-                box.result = .failure(TransportError(reason: "\(method) \(target.host ?? url): \(ns.localizedDescription)",
-                                                     timedOut: ns.code == NSURLErrorTimedOut))
-            } else if let http = response as? HTTPURLResponse {
-                var names: [String: String] = [:]
-                for (k, v) in http.allHeaderFields { names[String(describing: k).lowercased()] = String(describing: v) }
-                box.result = .success(HTTPResponse(status: http.statusCode, headers: names, body: data.map { [UInt8]($0) } ?? []))
-            } else {
-                box.result = .failure(TransportError(reason: "\(method) \(url): no HTTP response", timedOut: false))
-            }
-            done.signal()
+        guard let target = URL(string: url), let host = target.host else { throw TransportError(reason: "not a URL: \(url)", timedOut: false) }
+        let request: HTTPClient.Request
+        do {
+            request = try HTTPClient.Request(url: url, method: HTTPMethod(rawValue: method), headers: HTTPHeaders(headers),
+                                             body: body.map { .bytes($0) })
+        } catch {
+            throw TransportError(reason: "\(method) \(url): \(error)", timedOut: false)
         }
-        task.resume()
-        // URLSession's own timeout on Linux is an idle timer that an answer held back by the server does not always
-        // trip: the wait is bounded here too, and the request cancelled (the AWS client then retries it).
-        if done.wait(timeout: .now() + timeoutSeconds) == .timedOut {
-            task.cancel()
-            _ = done.wait(timeout: .now() + 5)  // the cancelled task's completion, so `box` is no longer written to
-            throw TransportError(reason: "\(method) \(target.host ?? url): no answer within \(timeoutSeconds) s", timedOut: true)
-        }
-        switch box.result {
-        case let .success(r)?: return r
-        case let .failure(e)?: throw e
-        case nil: throw TransportError(reason: "\(method) \(url): no result", timedOut: false)
+        let deadline = NIODeadline.now() + .milliseconds(Int64(timeoutSeconds * 1000))
+        do {
+            let response = try Self.client.execute(request: request, deadline: deadline).wait()
+            var names: [String: String] = [:]
+            for (name, value) in response.headers { names[name.lowercased()] = value }
+            return HTTPResponse(status: Int(response.status.code), headers: names, body: response.body.map { Array(buffer: $0) } ?? [])
+        } catch let error as HTTPClientError {
+            let timedOut = error == .deadlineExceeded || error == .readTimeout || error == .connectTimeout
+            throw TransportError(reason: timedOut ? "\(method) \(host): no answer within \(timeoutSeconds) s" : "\(method) \(host): \(error)",
+                                 timedOut: timedOut)
+        } catch {
+            throw TransportError(reason: "\(method) \(host): \(error)", timedOut: false)
         }
     }
 }
