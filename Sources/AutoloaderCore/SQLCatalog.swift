@@ -321,10 +321,14 @@ public final class SQLCatalog: Catalog, LoadLog {
     }
 
     public func tablesWithPendingFiles() throws -> [String] {
+        // Per table, the oldest pending file by index seek (table_name, state, mtime_ns): asked on every wake-up of
+        // the service, it grouped every pending file before (thousands, while a folder is being copied in).
         try q("""
-            SELECT f.table_name FROM \(t("files")) f JOIN \(t("tables")) tb ON tb.name = f.table_name
-            WHERE f.state='\(FileState.pending.rawValue)' AND tb.status='\(TableStatus.active.rawValue)'
-            GROUP BY f.table_name ORDER BY MIN(f.mtime_ns)
+            SELECT name FROM (
+              SELECT tb.name, (SELECT MIN(f.mtime_ns) FROM \(t("files")) f
+                               WHERE f.table_name = tb.name AND f.state='\(FileState.pending.rawValue)') AS oldest
+              FROM \(t("tables")) tb WHERE tb.status='\(TableStatus.active.rawValue)'
+            ) pending WHERE oldest IS NOT NULL ORDER BY oldest, name
             """).compactMap { $0[0].text }
     }
 

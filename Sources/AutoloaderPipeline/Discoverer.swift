@@ -24,6 +24,8 @@ public final class Discoverer {
         public var recorded: [FileRecord] = []
         /// Files seen but not yet settled: list again soon.
         public var unsettled = 0
+        /// Wall-clock nanoseconds when the first unsettled file may be recorded (list again then, not before).
+        public var settlesAt: Int64?
         /// Files whose folder has no marker yet (listed again at the usual pace).
         public var awaitingMarker = 0
     }
@@ -51,11 +53,17 @@ public final class Discoverer {
             let settle = tableOptions?.settleSeconds.map { Int64($0 * 1e9) } ?? settleNanos
             if !store.objectsAppearWhole, settle > 0, now - object.modifiedNanos < settle {
                 // Young: record it once it has looked the same for the whole window.
-                if let (previous, firstSeen) = seen[object.key], previous == object {
-                    if now - firstSeen < settle { pass.unsettled += 1; continue }
+                let firstSeen: Int64
+                if let (previous, since) = seen[object.key], previous == object {
+                    firstSeen = since
                 } else {
                     seen[object.key] = (object, now)
+                    firstSeen = now
+                }
+                if now - firstSeen < settle {
                     pass.unsettled += 1
+                    let due = min(firstSeen, object.modifiedNanos) + settle
+                    pass.settlesAt = min(pass.settlesAt ?? due, due)
                     continue
                 }
             }

@@ -39,6 +39,9 @@ public final class LoaderService: @unchecked Sendable {
         scheduler = Scheduler(workers: configuration.workers)
     }
 
+    /// The shortest time between two listings (file events come by the thousand while files are copied in).
+    static let minScanInterval = 0.25
+
     /// Seconds on a monotonic clock (the scheduler's time).
     static func now() -> Double { Double(DispatchTime.now().uptimeNanoseconds) / 1e9 }
 
@@ -71,8 +74,14 @@ public final class LoaderService: @unchecked Sendable {
         let watch = try store.watch { [wake] in wake.signal() }
         log("watching \(store.location)\(watch == nil ? " (listing every \(configuration.reconcileSeconds)s)" : " (file events + listing every \(configuration.reconcileSeconds)s)")")
         defer { watch?.stop() }
+        // A listing after every file event would list thousands of times while `cp -r` writes thousands of files:
+        // listings are at least `minScanInterval` apart, and files still settling are listed again when the first
+        // of them can be recorded, not every 0.1 s. Loads are dispatched on every wake-up.
+        var lastScan = -Double.infinity
+        var unsettled = 0
+        var settlesAt: Int64?
         while !isStopping {
-            var unsettled = 0
+            let scanning = Self.now() - lastScan >= Self.minScanInterval
             do {
                 if main == nil {
                     let backend = try makeBackend()
@@ -89,10 +98,14 @@ public final class LoaderService: @unchecked Sendable {
                     connectFailures = 0
                     lock.sync { connected = true }
                 }
-                let pass = try discoverer!.scan()
-                catalogBusy = false
-                unsettled = pass.unsettled
-                for f in pass.recorded { log("discovered \(f.key) → table \(f.table) (\(f.size) bytes)") }
+                if scanning {
+                    lastScan = Self.now()
+                    let pass = try discoverer!.scan()
+                    catalogBusy = false
+                    unsettled = pass.unsettled
+                    settlesAt = pass.settlesAt
+                    for f in pass.recorded { log("discovered \(f.key) → table \(f.table) (\(f.size) bytes)") }
+                }
                 try dispatchLoads(catalog: main!.catalog)
             } catch {
                 let transient = AutoloaderError.isTransient(error)
@@ -120,7 +133,12 @@ public final class LoaderService: @unchecked Sendable {
                 }
             }
             let now = Self.now()
-            var timeout = unsettled > 0 ? 0.1 : configuration.reconcileSeconds
+            var timeout = configuration.reconcileSeconds
+            if unsettled > 0 {
+                let untilSettled = settlesAt.map { Double($0 - WallClock.nowNanos()) / 1e9 + 0.01 } ?? 0.1
+                timeout = min(timeout, max(Self.minScanInterval, untilSettled))
+            }
+            if !scanning { timeout = min(timeout, max(0.01, lastScan + Self.minScanInterval - now)) }  // the listing put off
             if let next = lock.sync(execute: { scheduler.nextWake(after: now) }) { timeout = min(timeout, max(0.05, next - now)) }
             _ = wake.wait(timeout: .now() + timeout)
         }
