@@ -78,8 +78,7 @@ public final class LoaderService: @unchecked Sendable {
         // listings are at least `minScanInterval` apart, and files still settling are listed again when the first
         // of them can be recorded, not every 0.1 s. Loads are dispatched on every wake-up.
         var lastScan = -Double.infinity
-        var unsettled = 0
-        var settlesAt: Int64?
+        var settlesAt: Int64?  // set while files are settling
         while !isStopping {
             let scanning = Self.now() - lastScan >= Self.minScanInterval
             do {
@@ -102,7 +101,6 @@ public final class LoaderService: @unchecked Sendable {
                     lastScan = Self.now()
                     let pass = try discoverer!.scan()
                     catalogBusy = false
-                    unsettled = pass.unsettled
                     settlesAt = pass.settlesAt
                     for f in pass.recorded { log("discovered \(f.key) → table \(f.table) (\(f.size) bytes)") }
                 }
@@ -134,9 +132,8 @@ public final class LoaderService: @unchecked Sendable {
             }
             let now = Self.now()
             var timeout = configuration.reconcileSeconds
-            if unsettled > 0 {
-                let untilSettled = settlesAt.map { Double($0 - WallClock.nowNanos()) / 1e9 + 0.01 } ?? 0.1
-                timeout = min(timeout, max(Self.minScanInterval, untilSettled))
+            if let settlesAt {
+                timeout = min(timeout, max(Self.minScanInterval, Double(settlesAt - WallClock.nowNanos()) / 1e9 + 0.01))
             }
             if !scanning { timeout = min(timeout, max(0.01, lastScan + Self.minScanInterval - now)) }  // the listing put off
             if let next = lock.sync(execute: { scheduler.nextWake(after: now) }) { timeout = min(timeout, max(0.05, next - now)) }
