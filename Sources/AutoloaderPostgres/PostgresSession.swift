@@ -223,7 +223,7 @@ public final class PostgresSession: @unchecked Sendable {
                 return rows
             }
         } catch {
-            if error is TimedOut || error is ConnectionClosed { drop() }
+            if error is TimedOut { drop() }  // a closed connection has nothing left to close
             throw Self.classify(error, context: "PostgreSQL")
         }
     }
@@ -268,7 +268,6 @@ public final class CopyIn: @unchecked Sendable {
     private let lock = NSLock()
     private var outcome: Result<Void, any Error>?
     private var onStall: @Sendable () -> Void = {}
-    private var isClosed: @Sendable () -> Bool = { false }
 
     init(session: PostgresSession, schema: String, table: String, columns: [String]) {
         for _ in 0..<8 { credits.signal() }
@@ -279,7 +278,6 @@ public final class CopyIn: @unchecked Sendable {
         let escapedColumns = columns.map { $0.replacingOccurrences(of: "\"", with: "\"\"") }
         let connection = session.connection, logger = session.logger, credits = credits
         onStall = { [weak session] in session?.drop() }
-        isClosed = { [weak session] in session?.isUsable != true }
         Task(executorPreference: BridgeExecutor.shared) { [self] in
             let result: Result<Void, any Error>
             do {
@@ -313,7 +311,6 @@ public final class CopyIn: @unchecked Sendable {
         let deadline = DispatchTime.now() + timeout
         while credits.wait(timeout: .now() + 0.2) == .timedOut {
             if let failure { throw PostgresSession.classify(failure, context: "COPY") }
-            if isClosed() { throw closedDuringCopy() }
             if DispatchTime.now() > deadline { throw stalled() }
         }
         if let failure { throw PostgresSession.classify(failure, context: "COPY") }
@@ -323,19 +320,9 @@ public final class CopyIn: @unchecked Sendable {
     /// Ends the data and waits for the server's answer.
     public func finish() throws {
         continuation.finish()
-        let deadline = DispatchTime.now() + timeout
-        while finished.wait(timeout: min(deadline, .now() + 1)) == .timedOut {
-            if failure == nil, isClosed() { throw closedDuringCopy() }
-            if DispatchTime.now() >= deadline { throw stalled() }
-        }
+        guard finished.wait(timeout: .now() + timeout) == .success else { throw stalled() }
         finished.signal()
         if let failure { throw PostgresSession.classify(failure, context: "COPY") }
-    }
-
-    /// The connection closed under a COPY that has not ended: it never will (see `blocking`).
-    private func closedDuringCopy() -> AutoloaderError {
-        onStall()
-        return .warehouse(reason: "the PostgreSQL connection closed during a COPY; the load is retried", transient: true)
     }
 
     private func stalled() -> AutoloaderError {
