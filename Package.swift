@@ -43,6 +43,7 @@ let package = Package(
             name: "AutoloaderPostgres",
             dependencies: [
                 "AutoloaderCore",
+                "AutoloaderFormats",
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),

@@ -80,9 +80,18 @@ public struct TemporalFormat: Sendable, Equatable {
             }
             return count >= min ? value : nil
         }
-        for token in tokens {
+        var t = 0
+        while t < tokens.count {
+            let token = tokens[t]
+            t += 1
             switch token {
             case let .literal(c):
+                // `.%f` may be absent: writers drop a zero fraction (Python's isoformat, Spark), so one column
+                // holds `10:00:00` and `10:00:00.25`.
+                if c == UInt8(ascii: "."), t < tokens.count, tokens[t] == .fraction, i == n || b[i] != c {
+                    t += 1
+                    continue
+                }
                 guard i < n, b[i] == c else { return nil }
                 i += 1
             case .year: guard let x = digits(min: 4, max: 4) else { return nil }; v.year = x
@@ -118,7 +127,7 @@ public struct TemporalFormat: Sendable, Equatable {
         return v
     }
 
-    static func daysIn(month: Int, year: Int) -> Int {
+    public static func daysIn(month: Int, year: Int) -> Int {
         switch month {
         case 2: return (year % 4 == 0 && year % 100 != 0) || year % 400 == 0 ? 29 : 28
         case 4, 6, 9, 11: return 30

@@ -2,7 +2,7 @@ import AutoloaderCore
 import Foundation
 import NIOCore
 
-/// PostgreSQL as the warehouse: rows stream in with COPY FROM STDIN (text format), each file in a
+/// PostgreSQL as the warehouse: rows stream in with COPY FROM STDIN (binary format), each file in a
 /// savepoint of the load's transaction, and the catalog marks commit in that same transaction, on the same
 /// connection (one connection per load: nothing of a load ever waits on another connection of its own).
 /// Several processes may share one database: a load holds a transaction-scoped advisory lock on its
@@ -166,23 +166,51 @@ final class PostgresLoadTransaction: LoadTransaction, @unchecked Sendable {
     }
 
     func insertStatement(table: String, columns: [String]) -> String {
-        "COPY \(target(table)) (\(columns.map(SQLIdentifier.quoted).joined(separator: ", "))) FROM STDIN"
+        "COPY \(target(table)) (\(columns.map(SQLIdentifier.quoted).joined(separator: ", "))) FROM STDIN" + (binaryKinds != nil ? " WITH (FORMAT binary)" : "")
     }
 
+    /// The binary encoder's column types for the COPY in progress; nil: it goes as text.
+    private var binaryKinds: [CopyBinary.Kind]?
+    private var insertColumns: [String] = []
+
+    /// Binary when every column has a binary encoder (all of ours do; a table created by hand may have a uuid).
     func beginInsert(table: String, columns: [String]) throws {
-        copy = session.beginCopy(schema: place(table).schema, table: place(table).name, columns: columns)
+        let types = Dictionary(try self.columns(of: table).map { ($0.name, $0.type) }, uniquingKeysWith: { a, _ in a })
+        let kinds = columns.map { types[$0].flatMap(CopyBinary.Kind.init(formatType:)) }
+        binaryKinds = kinds.contains(nil) || kinds.isEmpty ? nil : kinds.map { $0! }
+        insertColumns = columns
+        copy = session.beginCopy(schema: place(table).schema, table: place(table).name, columns: columns, binary: binaryKinds != nil)
+        if binaryKinds != nil {
+            copyBuffer.clear()
+            copyBuffer.writeBytes(CopyBinary.header)
+        }
     }
 
     func insert(_ batch: RowBatch) throws {
         guard let copy else { throw AutoloaderError.warehouse(reason: "insert before beginInsert", transient: false) }
-        copyBuffer.clear()
-        CopyText.encode(batch, into: &copyBuffer)
+        if let kinds = binaryKinds {
+            do {
+                try CopyBinary.encode(batch, kinds: kinds, into: &copyBuffer)
+            } catch {
+                throw AutoloaderError.warehouse(
+                    reason: "column \(insertColumns[error.column]): the value '\(error.value)' is not a valid \(error.kind) for PostgreSQL; load this file into a text column or fix the value",
+                    transient: false)
+            }
+        } else {
+            CopyText.encode(batch, into: &copyBuffer)
+        }
         try copy.write(copyBuffer)
+        copyBuffer.clear()
     }
 
     func endInsert() throws {
         guard let copy else { return }
         self.copy = nil
+        if binaryKinds != nil {
+            copyBuffer.writeBytes(CopyBinary.trailer)
+            try copy.write(copyBuffer)
+            copyBuffer.clear()
+        }
         try copy.finish()
     }
 
