@@ -4,8 +4,11 @@ import AutoloaderFormats
 /// Turns field bytes into a typed cell for one target column. A value that does not fit the column's
 /// type is kept as text, never dropped: SQLite stores it as written and the user sees it.
 struct Converter {
-    enum Kind { case text, integer, real, boolean, temporal(TemporalFormat), dropped }
+    enum Kind { case text, integer, real, boolean, temporal, dropped }
     let kind: Kind
+    /// The layout of a temporal column. Kept beside `kind`, not as its payload: binding a payload copies it
+    /// (retains its arrays) for every cell, a few percent of a load.
+    let temporal: TemporalFormat?
     /// Which null spellings become NULL. Typed columns: all of them (they cannot be values). Text columns:
     /// only the empty field, so a comment that reads "NULL" or "NA" arrives byte for byte (the seed's samples
     /// have such values); detection still reports the spellings it saw.
@@ -23,6 +26,7 @@ struct Converter {
 
     private init(dropping: Void) {
         kind = .dropped
+        temporal = nil
         nullTokenMask = 0
         strict = false
         integerRange = 0...0
@@ -39,14 +43,17 @@ struct Converter {
         default: integerRange = Int64.min...Int64.max
         }
         maxIntegerDigits = column.type.kind == .decimal ? max(1, (column.type.precision ?? 38) - (column.type.scale ?? 0)) : Int.max
+        var temporal: TemporalFormat?
         switch column.type.kind {
         case .smallint, .integer, .bigint: kind = .integer
         case .decimal, .double: kind = .real
         case .boolean: kind = .boolean
         case .date, .time, .timestamp, .timestamptz:
-            if let f = TemporalFormat(fileFormat ?? column.type.format ?? "", kind: column.type.kind) { kind = .temporal(f) } else { kind = .text }
+            temporal = TemporalFormat(fileFormat ?? column.type.format ?? "", kind: column.type.kind)
+            kind = temporal == nil ? .text : .temporal
         case .varchar, .json: kind = .text
         }
+        self.temporal = temporal
         if case .text = kind {
             nullTokenMask = 1  // the empty field
         } else {
@@ -55,7 +62,9 @@ struct Converter {
     }
 
     /// Appends the cell; false (nothing appended) when a strict converter refuses the value.
-    @inline(__always) func append(_ b: UnsafeBufferPointer<UInt8>, to batch: inout RowBatch) -> Bool {
+    /// `mutating` though it changes nothing: a mutating call uses the converter where it is, and a plain call
+    /// copied it (retaining its strings and arrays) for every cell, 5–8 % of a load.
+    @inline(__always) mutating func append(_ b: UnsafeBufferPointer<UInt8>, to batch: inout RowBatch) -> Bool {
         if case .dropped = kind { return true }
         if let token = Values.nullToken(b), nullTokenMask & (1 << UInt16(token)) != 0 {
             batch.cells.append(.null)
@@ -65,7 +74,7 @@ struct Converter {
     }
 
     /// A value known not to be null (JSON strings and numbers: their nulls are JSON `null`).
-    @inline(__always) func appendValue(_ b: UnsafeBufferPointer<UInt8>, to batch: inout RowBatch) -> Bool {
+    @inline(__always) mutating func appendValue(_ b: UnsafeBufferPointer<UInt8>, to batch: inout RowBatch) -> Bool {
         switch kind {
         case .dropped: break
         case .text: batch.appendText(b)
@@ -80,10 +89,10 @@ struct Converter {
             } else if let v = Values.double(b) { batch.cells.append(.double(v)) } else { batch.appendText(b) }
         case .boolean:
             if let v = Values.boolean(b) { batch.cells.append(.int(v ? 1 : 0)) } else if strict { return false } else { batch.appendText(b) }
-        case let .temporal(format):
-            if let v = format.parse(b) {
+        case .temporal:
+            if let v = temporal?.parse(b) {
                 let start = Int32(truncatingIfNeeded: batch.arena.count)
-                format.writeISO(v, into: &batch.arena)
+                temporal?.writeISO(v, into: &batch.arena)
                 batch.cells.append(.text(start: start, count: Int32(truncatingIfNeeded: batch.arena.count) - start))
             } else if strict {
                 return false
@@ -96,7 +105,7 @@ struct Converter {
 }
 
 extension Converter {
-    func append(_ value: JSONValue?, to batch: inout RowBatch) -> Bool {
+    mutating func append(_ value: JSONValue?, to batch: inout RowBatch) -> Bool {
         if case .dropped = kind { return true }
         switch value {
         case nil, .null?: batch.cells.append(.null)

@@ -38,6 +38,7 @@ final class JSONRowParser: RecordParser, @unchecked Sendable {
         let reader = JSONRecordReader(source: source)
         var sink = spec.sink(into: channel)
         var values = [JSONValue?](repeating: nil, count: converters.count)
+        var converters = self.converters  // called in place (see Converter.append)
         var rescued = RescuedData()
         while true {
             let record: [(String, JSONValue)]

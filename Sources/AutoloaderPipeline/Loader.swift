@@ -408,6 +408,7 @@ final class RowParser: RecordParser, @unchecked Sendable {
         let expected = converters.count
         var first = true
         var rescued = RescuedData()
+        var converters = self.converters  // called in place (see Converter.append)
         while try reader.next() {
             if first {
                 first = false

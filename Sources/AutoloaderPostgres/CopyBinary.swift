@@ -182,32 +182,31 @@ enum CopyBinary {
 
         /// `numeric_send`'s form from decimal text (`-12.340`, `1e-05`): digit count, weight of the first base-10000
         /// group, sign, display scale, then the groups without leading or trailing zero groups. The server rounds
-        /// to the column's scale and checks its precision on receipt, as it does for text.
+        /// to the column's scale and checks its precision on receipt, as it does for text. Reads the text in
+        /// place: this runs for every decimal cell.
         mutating func numeric(_ b: UnsafeBufferPointer<UInt8>) -> Bool {
-            let n0 = b.count
+            let end = b.count
             var i = 0
             var negative = false
-            if i < n0 && (b[i] == UInt8(ascii: "-") || b[i] == UInt8(ascii: "+")) { negative = b[i] == UInt8(ascii: "-"); i += 1 }
-            // Digits without the point; `point`: how many of them are before it.
-            var digits = [UInt8]()
-            digits.reserveCapacity(n0)
-            var point = -1
-            var sawDigit = false
-            while i < n0 {
+            if i < end && (b[i] == UInt8(ascii: "-") || b[i] == UInt8(ascii: "+")) { negative = b[i] == UInt8(ascii: "-"); i += 1 }
+            let digitStart = i
+            var digitCount = 0
+            var dotDigits = -1  // digits before the point, when there is one
+            while i < end {
                 let c = b[i]
-                if c &- 48 < 10 { digits.append(c - 48); sawDigit = true } else if c == UInt8(ascii: "."), point < 0 { point = digits.count } else { break }
+                if c &- 48 < 10 { digitCount += 1 } else if c == UInt8(ascii: "."), dotDigits < 0 { dotDigits = digitCount } else { break }
                 i += 1
             }
-            guard sawDigit else { return false }
-            if point < 0 { point = digits.count }
+            guard digitCount > 0 else { return false }
+            let written = dotDigits < 0 ? digitCount : dotDigits
             var exponent = 0
-            if i < n0 {
+            if i < end {
                 guard b[i] == UInt8(ascii: "e") || b[i] == UInt8(ascii: "E") else { return false }
                 i += 1
                 var expNegative = false
-                if i < n0 && (b[i] == UInt8(ascii: "-") || b[i] == UInt8(ascii: "+")) { expNegative = b[i] == UInt8(ascii: "-"); i += 1 }
-                guard i < n0 else { return false }
-                while i < n0 {
+                if i < end && (b[i] == UInt8(ascii: "-") || b[i] == UInt8(ascii: "+")) { expNegative = b[i] == UInt8(ascii: "-"); i += 1 }
+                guard i < end else { return false }
+                while i < end {
                     let d = b[i] &- 48
                     guard d < 10, exponent < 100_000 else { return false }
                     exponent = exponent * 10 + Int(d)
@@ -216,38 +215,39 @@ enum CopyBinary {
                 if expNegative { exponent = -exponent }
             }
             // As numeric_in: the display scale is the digits written after the point, less the exponent.
-            let dscale = max(0, digits.count - point - exponent)
-            point += exponent
-            guard dscale <= 0x3FFF, abs(point) < 200_000 else { return false }
-            // Groups of four digits aligned on the point: digit k sits at decimal position point-1-k (0 = units).
-            // Group g covers positions 4g…4g+3; weight = group of the first digit.
-            let firstPosition = point - 1
-            let lastPosition = point - digits.count
-            func group(_ p: Int) -> Int { p >= 0 ? p / 4 : -((-p + 3) / 4) }
-            var groups = [Int16]()
-            let top = group(firstPosition), bottom = group(lastPosition)
-            groups.reserveCapacity(max(0, top - bottom + 1))
+            let dscale = max(0, digitCount - written - exponent)
+            let point = written + exponent  // digits before the point once the exponent is applied
+            // numeric_in refuses exponents past ±1000; weights are 16-bit.
+            guard abs(exponent) <= 1000, dscale <= 0x3FFF, abs(point) < 100_000 else { return false }
+            @inline(__always) func digit(_ k: Int) -> Int {
+                Int(b[digitStart + k + (dotDigits >= 0 && k >= dotDigits ? 1 : 0)] &- 48)
+            }
+            var lead = 0, trail = digitCount - 1
+            while lead < digitCount && digit(lead) == 0 { lead += 1 }
+            if lead == digitCount {  // zero: no groups, positive
+                put32(8); put16(0); put16(0); put16(0); put16(UInt16(dscale))
+                return true
+            }
+            while digit(trail) == 0 { trail -= 1 }
+            // Digit k sits at decimal position point-1-k (0 = units); group g covers positions 4g…4g+3.
+            @inline(__always) func group(_ p: Int) -> Int { p >= 0 ? p / 4 : -((-p + 3) / 4) }
+            let top = group(point - 1 - lead), bottom = group(point - 1 - trail)
+            let count = top - bottom + 1
+            put32(UInt32(8 + 2 * count))
+            put16(UInt16(count))
+            put16(UInt16(bitPattern: Int16(top)))
+            put16(negative ? 0x4000 : 0)
+            put16(UInt16(dscale))
             var g = top
             while g >= bottom {
                 var value = 0
                 for p in stride(from: g * 4 + 3, through: g * 4, by: -1) {
                     let k = point - 1 - p
-                    value = value * 10 + (k >= 0 && k < digits.count ? Int(digits[k]) : 0)
+                    value = value * 10 + (k >= lead && k <= trail ? digit(k) : 0)
                 }
-                groups.append(Int16(value))
+                put16(UInt16(value))
                 g -= 1
             }
-            var weight = top
-            var start = 0, end = groups.count
-            while start < end && groups[start] == 0 { start += 1; weight -= 1 }
-            while end > start && groups[end - 1] == 0 { end -= 1 }
-            let count = end - start
-            put32(UInt32(8 + 2 * count))
-            put16(UInt16(count))
-            put16(UInt16(bitPattern: Int16(count == 0 ? 0 : weight)))
-            put16(negative && count > 0 ? 0x4000 : 0)
-            put16(UInt16(dscale))
-            for k in start..<end { put16(UInt16(groups[k])) }
             return true
         }
     }

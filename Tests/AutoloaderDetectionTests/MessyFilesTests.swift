@@ -23,6 +23,20 @@ import Testing
         #expect(types(text) == ["id:smallint", "note:varchar"])
     }
 
+    /// Writers drop a zero fraction (Python's isoformat, Spark): with and without one, a column is still a time.
+    @Test func aFractionThatIsSometimesAbsentKeepsTheTemporalType() {
+        let d = detect("""
+            id,clock,seen,zoned
+            1,10:00:00,2024-01-31 10:00:00,2024-01-31T10:00:00Z
+            2,10:00:00.25,2024-01-31 10:00:00.123456,2024-01-31T10:00:00.5+02:00
+            3,23:59:59,2024-02-29 23:59:59,2024-02-29T23:59:59-08:00
+
+            """)
+        #expect(types(d) == ["id:smallint", "clock:time", "seen:timestamp", "zoned:timestamptz"], "\(types(d))")
+        // A point with no digits after it is still not a time.
+        #expect(types(detect("id,clock\n1,10:00:00.\n2,10:00:01\n")) == ["id:smallint", "clock:varchar"])
+    }
+
     /// Yes/No is a boolean; a column that only ever says `y` is a mark, not a truth value.
     @Test func yesNoIsBooleanALoneLetterIsNot() {
         #expect(types(detect("id,active\n1,Yes\n2,No\n3,yes\n")) == ["id:smallint", "active:boolean"])
