@@ -24,15 +24,19 @@ public enum ParquetDetection {
             var sample: String?
             if type.kind == .varchar {
                 var maxLength = 0, maxBytes = 0, rows = 0
-                for group in file.rowGroups.indices where rows < options.sampleRows {
-                    guard let values = try? file.values(field: field, rowGroup: group) else { break }
-                    for case let .bytes(b) in values {
+                // The first sampleRows values, streamed. A column that cannot be read here is left to the load,
+                // which reports where it breaks.
+                sampling: for group in file.rowGroups.indices {
+                    guard let reader = try? ParquetFile.ColumnReader(file: file, field: field, rowGroup: group) else { break }
+                    for _ in 0..<reader.count {
+                        if rows == options.sampleRows { result.sampleComplete = false; break sampling }
+                        guard let value = try? reader.next() else { break sampling }
+                        rows += 1
+                        guard case let .bytes(b) = value else { continue }
                         if sample == nil { sample = String(decoding: b.prefix(80), as: UTF8.self) }
                         maxLength = max(maxLength, b.withUnsafeBufferPointer { UTF8Validation.codePointCount($0) })
                         maxBytes = max(maxBytes, b.count)
                     }
-                    rows += values.count
-                    if rows < Int(file.numRows) { result.sampleComplete = false }
                 }
                 type = .varchar(maxLength, bytes: maxBytes)
             }

@@ -70,6 +70,45 @@ public final class JSONRecordReader {
 
     /// The next record's key/value pairs in file order, or nil at the end.
     public func next() throws -> [(String, JSONValue)]? {
+        guard let end = try locate() else { return nil }
+        var parser = ElementParser(bytes: buffer, pos: pos, end: end, line: line)
+        let value = try parser.parseRecord()
+        line = parser.line
+        pos = end
+        try afterElement()
+        return value
+    }
+
+    /// The next record's bytes, unparsed, handed to `body` (valid only inside it); nil at the end. For readers
+    /// that scan records themselves (`JSONObjectScanner`) instead of building values.
+    public func nextRaw<R>(_ body: (UnsafeBufferPointer<UInt8>) throws -> R) throws -> R? {
+        guard let end = try locate() else { return nil }
+        let start = pos
+        let result = try buffer.withUnsafeBufferPointer { buf -> R in
+            let raw = UnsafeBufferPointer(rebasing: buf[start..<end])
+            for b in raw where b == 0x0A { line += 1 }
+            return try body(raw)
+        }
+        pos = end
+        try afterElement()
+        return result
+    }
+
+    /// The syntax error ElementParser reports for a record the scanner could not read (its message and line).
+    public func syntaxError(in raw: UnsafeBufferPointer<UInt8>) -> JSONSyntaxError {
+        var parser = ElementParser(bytes: Array(raw), pos: 0, end: raw.count, line: recordLine)
+        do {
+            _ = try parser.parseRecord()
+            return JSONSyntaxError(line: recordLine, reason: "unreadable JSON record")
+        } catch let error as JSONSyntaxError {
+            return error
+        } catch {
+            return JSONSyntaxError(line: recordLine, reason: "\(error)")
+        }
+    }
+
+    /// Finds the next element: returns where it ends (it starts at `pos`), or nil at the end of the records.
+    private func locate() throws -> Int? {
         try skipWhitespace()
         if pos >= buffer.count { return nil }
         if layout == nil {
@@ -82,11 +121,12 @@ public final class JSONRecordReader {
             }
         }
         if inArray {
-            if arrayClosed { return try trailing() }
+            if arrayClosed { _ = try trailing(); return nil }
             if pos < buffer.count, buffer[pos] == UInt8(ascii: "]") {
                 arrayClosed = true
                 pos += 1
-                return try trailing()
+                _ = try trailing()
+                return nil
             }
         }
         guard pos < buffer.count else {
@@ -95,10 +135,11 @@ public final class JSONRecordReader {
         }
         let end = try elementEnd()
         recordLine = line
-        var parser = ElementParser(bytes: buffer, pos: pos, end: end, line: line)
-        let value = try parser.parseRecord()
-        line = parser.line
-        pos = end
+        return end
+    }
+
+    /// After an element: settles the layout, and inside an array expects `,` or `]`.
+    private func afterElement() throws {
         if layout == nil {
             try skipWhitespace()
             layout = pos >= buffer.count && eof ? .object : .ndjson
@@ -109,7 +150,6 @@ public final class JSONRecordReader {
             else if pos < buffer.count, buffer[pos] == UInt8(ascii: "]") { arrayClosed = true; pos += 1 }
             else { throw JSONSyntaxError(line: line, reason: "expected ',' or ']' after an array element") }
         }
-        return value
     }
 
     private func trailing() throws -> [(String, JSONValue)]? {
@@ -125,11 +165,22 @@ public final class JSONRecordReader {
         var inString = false
         var escaped = false
         while true {
-            while i < buffer.count {
-                let b = buffer[i]
-                if inString {
-                    if escaped { escaped = false } else if b == UInt8(ascii: "\\") { escaped = true } else if b == UInt8(ascii: "\"") { inString = false; if depth == 0 { return i + 1 } }
-                } else {
+            // Scanned through a buffer pointer, strings skipped to their next quote or backslash in a tight loop:
+            // this pass sees every byte of the file.
+            let found: Int? = try buffer.withUnsafeBufferPointer { buf in
+                let n = buf.count
+                while i < n {
+                    if inString {
+                        if escaped { escaped = false; i += 1; continue }
+                        while i < n, buf[i] != UInt8(ascii: "\"") && buf[i] != UInt8(ascii: "\\") { i += 1 }
+                        if i == n { break }
+                        if buf[i] == UInt8(ascii: "\\") { escaped = true; i += 1; continue }
+                        inString = false
+                        i += 1
+                        if depth == 0 { return i }
+                        continue
+                    }
+                    let b = buf[i]
                     switch b {
                     case UInt8(ascii: "\""): inString = true
                     case UInt8(ascii: "{"), UInt8(ascii: "["): depth += 1
@@ -141,9 +192,11 @@ public final class JSONRecordReader {
                         if depth == 0 { return i }
                     default: break
                     }
+                    i += 1
                 }
-                i += 1
+                return nil
             }
+            if let found { return found }
             let offset = i - pos
             if offset > Limits.maxRecordBytes {
                 throw JSONSyntaxError(line: line, reason: "a JSON record larger than \(Limits.maxRecordBytes >> 20) MiB; split the file into records (one object per line)")
@@ -223,7 +276,18 @@ struct ElementParser {
 
     mutating func parseString() throws -> String {
         pos += 1
-        var out: [UInt8] = []
+        // Most strings hold no escape and no newline: made straight from the bytes (no copy for short ones).
+        let start = pos
+        while pos < end {
+            let b = bytes[pos]
+            if b == UInt8(ascii: "\"") {
+                pos += 1
+                return bytes.withUnsafeBufferPointer { String(decoding: UnsafeBufferPointer(rebasing: $0[start..<(pos - 1)]), as: UTF8.self) }
+            }
+            if b == UInt8(ascii: "\\") || b == 0x0A { break }
+            pos += 1
+        }
+        var out = Array(bytes[start..<pos])
         while pos < end {
             let b = bytes[pos]
             if b == UInt8(ascii: "\"") { pos += 1; return String(decoding: out, as: UTF8.self) }
@@ -243,7 +307,8 @@ struct ElementParser {
                     if scalar >= 0xD800 && scalar < 0xDC00, pos + 1 < end, bytes[pos] == UInt8(ascii: "\\"), bytes[pos + 1] == UInt8(ascii: "u") {
                         pos += 2
                         let low = try hex4()
-                        scalar = 0x10000 + ((scalar - 0xD800) << 10) + (low - 0xDC00)
+                        // A high surrogate without its low half is no character: U+FFFD (it trapped on underflow).
+                        scalar = (0xDC00...0xDFFF).contains(low) ? 0x10000 + ((scalar - 0xD800) << 10) + (low - 0xDC00) : 0xFFFD
                     }
                     out.append(contentsOf: Array(String(UnicodeScalar(scalar).map { Character($0) } ?? "\u{FFFD}").utf8))
                 default: out.append(e)
@@ -289,5 +354,193 @@ struct ElementParser {
             if depth == 0 { return String(decoding: out, as: UTF8.self) }
         }
         throw fail("nested value not closed")
+    }
+}
+
+/// Walks one JSON object's members in its bytes, without building values: the loader's path for records.
+/// Strings arrive unescaped and nested values compact (as `JSONValue` has them); text that needed changing
+/// is written to `scratch`, the rest is pointed at in place. Returns false on anything malformed (the caller
+/// asks ElementParser for the located error) — it never guesses.
+public struct JSONObjectScanner {
+    public enum Kind: Equatable { case string, number, bool, null, nested }
+    /// Where a value's bytes are: in the record (`inScratch` false) or in `scratch`, at `start`, `count` long.
+    public struct Slice {
+        public var kind: Kind
+        public var inScratch: Bool
+        public var start: Int
+        public var count: Int
+    }
+
+    public var scratch: [UInt8] = []
+    private var keyScratch: [UInt8] = []
+
+    public init() {}
+
+    /// Calls `member` with each key's bytes (valid during the call) and its value; false: malformed.
+    public mutating func scan(_ b: UnsafeBufferPointer<UInt8>, member: (UnsafeBufferPointer<UInt8>, Slice) throws -> Void) rethrows -> Bool {
+        scratch.removeAll(keepingCapacity: true)
+        let n = b.count
+        var i = 0
+        @inline(__always) func skip() { while i < n, b[i] == 0x20 || b[i] == 0x0A || b[i] == 0x0D || b[i] == 0x09 { i += 1 } }
+        skip()
+        guard i < n, b[i] == UInt8(ascii: "{") else { return false }
+        i += 1
+        skip()
+        if i < n, b[i] == UInt8(ascii: "}") { i += 1; skip(); return i == n }
+        while true {
+            skip()
+            guard i < n, b[i] == UInt8(ascii: "\"") else { return false }
+            guard let key = string(b, &i, into: &keyScratch, separate: true) else { return false }
+            skip()
+            guard i < n, b[i] == UInt8(ascii: ":") else { return false }
+            i += 1
+            skip()
+            guard i < n else { return false }
+            let value: Slice
+            switch b[i] {
+            case UInt8(ascii: "\""):
+                guard let v = string(b, &i, into: &scratch, separate: false) else { return false }
+                value = v
+            case UInt8(ascii: "{"), UInt8(ascii: "["):
+                guard let v = nested(b, &i) else { return false }
+                value = v
+            case UInt8(ascii: "t"):
+                guard word(b, &i, "true") else { return false }
+                value = Slice(kind: .bool, inScratch: false, start: i - 4, count: 4)
+            case UInt8(ascii: "f"):
+                guard word(b, &i, "false") else { return false }
+                value = Slice(kind: .bool, inScratch: false, start: i - 5, count: 5)
+            case UInt8(ascii: "n"):
+                guard word(b, &i, "null") else { return false }
+                value = Slice(kind: .null, inScratch: false, start: i - 4, count: 4)
+            default:
+                let start = i
+                while i < n, (b[i] >= 48 && b[i] <= 57) || b[i] == UInt8(ascii: "-") || b[i] == UInt8(ascii: "+") || b[i] == UInt8(ascii: ".")
+                        || b[i] == UInt8(ascii: "e") || b[i] == UInt8(ascii: "E") { i += 1 }
+                guard i > start else { return false }
+                value = Slice(kind: .number, inScratch: false, start: start, count: i - start)
+            }
+            if key.inScratch {
+                try keyScratch.withUnsafeBufferPointer { try member(UnsafeBufferPointer(rebasing: $0[key.start..<(key.start + key.count)]), value) }
+            } else {
+                try member(UnsafeBufferPointer(rebasing: b[key.start..<(key.start + key.count)]), value)
+            }
+            skip()
+            guard i < n else { return false }
+            if b[i] == UInt8(ascii: ",") { i += 1; continue }
+            guard b[i] == UInt8(ascii: "}") else { return false }
+            i += 1
+            skip()
+            return i == n
+        }
+    }
+
+    private func word(_ b: UnsafeBufferPointer<UInt8>, _ i: inout Int, _ w: StaticString) -> Bool {
+        let count = w.utf8CodeUnitCount
+        guard i + count <= b.count else { return false }
+        let p = w.utf8Start
+        for k in 0..<count where b[i + k] != p[k] { return false }
+        i += count
+        return true
+    }
+
+    /// A string at `i` (its opening quote): in place when it holds no escape, else unescaped into `out`
+    /// (appended; `separate`: `out` is emptied first, for keys).
+    private func string(_ b: UnsafeBufferPointer<UInt8>, _ i: inout Int, into out: inout [UInt8], separate: Bool) -> Slice? {
+        let n = b.count
+        i += 1
+        let start = i
+        // Raw control characters are kept as ElementParser keeps them.
+        while i < n, b[i] != UInt8(ascii: "\"") && b[i] != UInt8(ascii: "\\") { i += 1 }
+        guard i < n else { return nil }
+        if b[i] == UInt8(ascii: "\"") {
+            i += 1
+            return Slice(kind: .string, inScratch: false, start: start, count: i - 1 - start)
+        }
+        return escaped(b, &i, from: start, into: &out, separate: separate)
+    }
+
+    private func escaped(_ b: UnsafeBufferPointer<UInt8>, _ i: inout Int, from start: Int, into out: inout [UInt8], separate: Bool) -> Slice? {
+        let n = b.count
+        if separate { out.removeAll(keepingCapacity: true) }
+        let outStart = out.count
+        out.append(contentsOf: UnsafeBufferPointer(rebasing: b[start..<i]))
+        while i < n {
+            let c = b[i]
+            if c == UInt8(ascii: "\"") {
+                i += 1
+                return Slice(kind: .string, inScratch: true, start: outStart, count: out.count - outStart)
+            }
+            guard c == UInt8(ascii: "\\") else { out.append(c); i += 1; continue }
+            i += 1
+            guard i < n else { return nil }
+            let e = b[i]
+            i += 1
+            switch e {
+            case UInt8(ascii: "n"): out.append(0x0A)
+            case UInt8(ascii: "t"): out.append(0x09)
+            case UInt8(ascii: "r"): out.append(0x0D)
+            case UInt8(ascii: "b"): out.append(0x08)
+            case UInt8(ascii: "f"): out.append(0x0C)
+            case UInt8(ascii: "u"):
+                guard var scalar = hex4(b, &i) else { return nil }
+                if scalar >= 0xD800 && scalar < 0xDC00, i + 1 < n, b[i] == UInt8(ascii: "\\"), b[i + 1] == UInt8(ascii: "u") {
+                    i += 2
+                    guard let low = hex4(b, &i) else { return nil }
+                    scalar = (0xDC00...0xDFFF).contains(low) ? 0x10000 + ((scalar - 0xD800) << 10) + (low - 0xDC00) : 0xFFFD
+                }
+                // As ElementParser: an unpaired surrogate (no scalar) becomes U+FFFD.
+                let s = Unicode.Scalar(scalar) ?? "\u{FFFD}"
+                out.append(contentsOf: UTF8.encode(s)!)
+            default: out.append(e)
+            }
+        }
+        return nil
+    }
+
+    private func hex4(_ b: UnsafeBufferPointer<UInt8>, _ i: inout Int) -> UInt32? {
+        guard i + 4 <= b.count else { return nil }
+        var v: UInt32 = 0
+        for k in 0..<4 {
+            let c = b[i + k]
+            let d: UInt8
+            switch c {
+            case 48...57: d = c - 48
+            case 97...102: d = c - 87
+            case 65...70: d = c - 55
+            default: return nil
+            }
+            v = v << 4 | UInt32(d)
+        }
+        i += 4
+        return v
+    }
+
+    /// A nested object or array, compact (whitespace outside strings dropped), always into scratch.
+    private mutating func nested(_ b: UnsafeBufferPointer<UInt8>, _ i: inout Int) -> Slice? {
+        let n = b.count
+        let outStart = scratch.count
+        var depth = 0
+        var inString = false
+        var escape = false
+        while i < n {
+            let c = b[i]
+            i += 1
+            if inString {
+                scratch.append(c)
+                if escape { escape = false } else if c == UInt8(ascii: "\\") { escape = true } else if c == UInt8(ascii: "\"") { inString = false }
+                continue
+            }
+            switch c {
+            case 0x0A, 0x20, 0x09, 0x0D: continue
+            case UInt8(ascii: "\""): inString = true
+            case UInt8(ascii: "{"), UInt8(ascii: "["): depth += 1
+            case UInt8(ascii: "}"), UInt8(ascii: "]"): depth -= 1
+            default: break
+            }
+            scratch.append(c)
+            if depth == 0 { return Slice(kind: .nested, inScratch: true, start: outStart, count: scratch.count - outStart) }
+        }
+        return nil
     }
 }

@@ -142,108 +142,164 @@ public final class ParquetFile {
         case null, bool(Bool), int(Int64), double(Double), bytes([UInt8]), int96(nanosOfDay: Int64, julianDay: Int32)
     }
 
-    /// All values of one flat field in one row group (nulls included, one per row).
+    /// All values of one flat field in one row group (nulls included, one per row). Loading streams them with
+    /// `ColumnReader` instead; this is for callers that want a small group whole.
     public func values(field: Field, rowGroup: Int) throws -> [Value] {
-        guard let leaf = field.leaf else {
-            throw AutoloaderError.badInput(SourceLocation(file: name, column: field.name), reason: "nested Parquet columns (struct/list/map) are not loadable yet")
-        }
-        let chunk = rowGroups[rowGroup].chunks[leaf]
-        let codec = Int(chunk[4]?.int ?? 0)
-        let dataOffset = chunk[9]?.int ?? 0
-        let dictOffset = chunk[11]?.int ?? 0
-        let start = dictOffset > 0 && dictOffset < dataOffset ? dictOffset : dataOffset
-        let total = Int(chunk[7]?.int ?? 0)
-        let expected = Int(chunk[5]?.int ?? 0)
-        let bytes = try reader.read(at: start, count: total)
-        var pos = 0
-        var dictionary: [Value] = []
+        let reader = try ColumnReader(file: self, field: field, rowGroup: rowGroup)
         var out: [Value] = []
-        out.reserveCapacity(expected)
-        let physical = field.node.physical ?? 6
-        func bad(_ why: String) -> AutoloaderError { .badInput(SourceLocation(file: name, column: field.name), reason: "Parquet: \(why)") }
-        while out.count < expected && pos < bytes.count {
-            let header: ThriftValue
-            do {
-                header = try bytes.withUnsafeBytes { raw in
-                    var d = CompactDecoder(raw, at: pos)
-                    let h = try d.readStruct()
-                    pos = d.pos
-                    return h
-                }
-            } catch { throw bad("bad page header (\(error))") }
-            let type = header[1]?.int ?? -1
-            let uncompressedSize = Int(header[2]?.int ?? 0)
-            let compressedSize = Int(header[3]?.int ?? 0)
-            guard compressedSize >= 0, pos + compressedSize <= bytes.count else { throw bad("page runs past its column chunk") }
-            let page = Array(bytes[pos..<(pos + compressedSize)])
-            pos += compressedSize
-            switch type {
-            case 2:  // dictionary page
-                let data = try decompress(page, codec: codec, size: uncompressedSize)
-                var d = PlainDecoder(bytes: data, physical: physical, typeLength: field.node.typeLength)
-                let n = Int(header[7]?[1]?.int ?? 0)
-                for _ in 0..<n { dictionary.append(try d.next()) }
-            case 0, 3:
-                let v2 = type == 3
-                let h = v2 ? header[8] : header[5]
-                let numValues = Int(h?[1]?.int ?? 0)
-                let encoding = Int(h?[v2 ? 4 : 2]?.int ?? 0)
-                var levels: [Int]
-                var valuesBytes: [UInt8]
-                if v2 {
-                    let defLength = Int(h?[5]?.int ?? 0), repLength = Int(h?[6]?.int ?? 0)
-                    guard repLength + defLength <= page.count else { throw bad("levels longer than the page") }
-                    let defBytes = Array(page[repLength..<(repLength + defLength)])
-                    levels = field.maxDefinition > 0
-                        ? try RLEHybrid.decode(defBytes, bitWidth: 1, count: numValues)
-                        : [Int](repeating: 0, count: numValues)
-                    let rest = Array(page[(repLength + defLength)...])
-                    let compressed = h?[7]?.bool ?? true
-                    valuesBytes = compressed ? try decompress(rest, codec: codec, size: uncompressedSize - repLength - defLength) : rest
-                } else {
-                    let data = try decompress(page, codec: codec, size: uncompressedSize)
-                    var offset = 0
-                    if field.maxDefinition > 0 {
-                        guard data.count >= 4 else { throw bad("page too short for its levels") }
-                        let length = Int(data[0]) | Int(data[1]) << 8 | Int(data[2]) << 16 | Int(data[3]) << 24
-                        guard 4 + length <= data.count else { throw bad("levels longer than the page") }
-                        levels = try RLEHybrid.decode(Array(data[4..<(4 + length)]), bitWidth: 1, count: numValues)
-                        offset = 4 + length
-                    } else {
-                        levels = [Int](repeating: 0, count: numValues)
+        out.reserveCapacity(reader.count)
+        for _ in 0..<reader.count { out.append(try reader.next()) }
+        return out
+    }
+
+    /// One flat column of one row group, read page by page: it holds one page's values and the dictionary, never
+    /// the column chunk, so memory does not grow with the row group (pyarrow writes 1M rows as one group).
+    public final class ColumnReader {
+        let file: ParquetFile
+        let field: Field
+        let codec: Int
+        let physical: Int
+        /// Rows in the chunk, and rows handed out so far.
+        public let count: Int
+        private var handed = 0
+        /// The next page header's file offset, and where the chunk ends.
+        private var pos: Int64
+        private let end: Int64
+        private var dictionary: [Value] = []
+        /// The current page: definition levels (empty when the column has no nulls) and its present values.
+        private var levels: [Int] = []
+        private var decoded: [Value] = []
+        private var levelIndex = 0, valueIndex = 0, pageRows = 0
+
+        public init(file: ParquetFile, field: Field, rowGroup: Int) throws {
+            guard let leaf = field.leaf else {
+                throw AutoloaderError.badInput(SourceLocation(file: file.name, column: field.name), reason: "nested Parquet columns (struct/list/map) are not loadable yet")
+            }
+            self.file = file
+            self.field = field
+            let chunk = file.rowGroups[rowGroup].chunks[leaf]
+            codec = Int(chunk[4]?.int ?? 0)
+            physical = field.node.physical ?? 6
+            let dataOffset = chunk[9]?.int ?? 0
+            let dictOffset = chunk[11]?.int ?? 0
+            pos = dictOffset > 0 && dictOffset < dataOffset ? dictOffset : dataOffset
+            end = pos + (chunk[7]?.int ?? 0)
+            count = Int(chunk[5]?.int ?? 0)
+            guard pos >= 0, end <= file.reader.size else { throw bad("column chunk runs past the end of the file") }
+        }
+
+        func bad(_ why: String) -> AutoloaderError { .badInput(SourceLocation(file: file.name, column: field.name), reason: "Parquet: \(why)") }
+
+        /// The next row's value (`.null` for a null).
+        public func next() throws -> Value {
+            while levelIndex == pageRows {
+                guard handed < count else { throw bad("column chunk holds \(handed) values, metadata says \(count)") }
+                try readPage()
+            }
+            handed += 1
+            defer { levelIndex += 1 }
+            if !levels.isEmpty && levels[levelIndex] < field.maxDefinition { return .null }
+            guard valueIndex < decoded.count else { throw bad("fewer values than levels") }
+            defer { valueIndex += 1 }
+            return decoded[valueIndex]
+        }
+
+        /// Reads page headers until a data page: a dictionary page fills the dictionary, index pages are skipped.
+        private func readPage() throws {
+            while true {
+                guard pos < end else { throw bad("column chunk holds \(handed) values, metadata says \(count)") }
+                // Headers are small but carry statistics of any size: read a window, widen it when it was short.
+                var window = min(Int(end - pos), 1024)
+                var header: ThriftValue?
+                var headerLength = 0
+                while header == nil {
+                    let bytes = try file.reader.read(at: pos, count: window)
+                    do {
+                        header = try bytes.withUnsafeBytes { raw in
+                            var d = CompactDecoder(raw, at: 0)
+                            let h = try d.readStruct()
+                            headerLength = d.pos
+                            return h
+                        }
+                    } catch {
+                        guard window < Int(end - pos) else { throw bad("bad page header (\(error))") }
+                        window = min(Int(end - pos), window * 4)
                     }
-                    valuesBytes = Array(data[offset...])
                 }
-                let present = field.maxDefinition > 0 ? levels.filter { $0 == field.maxDefinition }.count : numValues
-                var decoded: [Value] = []
-                decoded.reserveCapacity(present)
-                switch encoding {
-                case 0:
-                    var d = PlainDecoder(bytes: valuesBytes, physical: physical, typeLength: field.node.typeLength)
-                    for _ in 0..<present { decoded.append(try d.next()) }
-                case 2, 8:
-                    guard let width = valuesBytes.first else { if present == 0 { break }; throw bad("empty dictionary-encoded page") }
-                    let indices = try RLEHybrid.decode(Array(valuesBytes.dropFirst()), bitWidth: Int(width), count: present)
-                    for i in indices {
-                        guard i < dictionary.count else { throw bad("dictionary index \(i) out of range") }
-                        decoded.append(dictionary[i])
-                    }
+                guard let header else { throw bad("bad page header") }
+                let type = header[1]?.int ?? -1
+                let uncompressedSize = Int(header[2]?.int ?? 0)
+                let compressedSize = Int(header[3]?.int ?? 0)
+                let start = pos + Int64(headerLength)
+                guard compressedSize >= 0, uncompressedSize >= 0, start + Int64(compressedSize) <= end else { throw bad("page runs past its column chunk") }
+                pos = start + Int64(compressedSize)
+                switch type {
+                case 2:  // dictionary page
+                    let page = try file.reader.read(at: start, count: compressedSize)
+                    let data = try file.decompress(page, codec: codec, size: uncompressedSize)
+                    var d = PlainDecoder(bytes: data, physical: physical, typeLength: field.node.typeLength)
+                    let n = Int(header[7]?[1]?.int ?? 0)
+                    dictionary.removeAll(keepingCapacity: true)
+                    dictionary.reserveCapacity(n)
+                    for _ in 0..<n { dictionary.append(try d.next()) }
+                case 0, 3:
+                    let page = try file.reader.read(at: start, count: compressedSize)
+                    try decodeDataPage(page, header: header, v2: type == 3, uncompressedSize: uncompressedSize)
+                    return
                 default:
-                    throw bad("encoding \(encoding) is not supported yet (PLAIN and dictionary are)")
+                    continue  // index pages
                 }
-                var next = 0
-                for level in levels {
-                    if field.maxDefinition > 0 && level < field.maxDefinition { out.append(.null) } else {
-                        guard next < decoded.count else { throw bad("fewer values than levels") }
-                        out.append(decoded[next]); next += 1
-                    }
-                }
-            default:
-                continue  // index pages
             }
         }
-        guard out.count == expected else { throw bad("column chunk holds \(out.count) values, metadata says \(expected)") }
-        return out
+
+        private func decodeDataPage(_ page: [UInt8], header: ThriftValue, v2: Bool, uncompressedSize: Int) throws {
+            let h = v2 ? header[8] : header[5]
+            let numValues = Int(h?[1]?.int ?? 0)
+            let encoding = Int(h?[v2 ? 4 : 2]?.int ?? 0)
+            let nullable = field.maxDefinition > 0
+            var valuesBytes: [UInt8]
+            if v2 {
+                let defLength = Int(h?[5]?.int ?? 0), repLength = Int(h?[6]?.int ?? 0)
+                guard defLength >= 0, repLength >= 0, repLength + defLength <= page.count else { throw bad("levels longer than the page") }
+                levels = nullable ? try RLEHybrid.decode(Array(page[repLength..<(repLength + defLength)]), bitWidth: 1, count: numValues) : []
+                let rest = Array(page[(repLength + defLength)...])
+                let compressed = h?[7]?.bool ?? true
+                valuesBytes = compressed ? try file.decompress(rest, codec: codec, size: uncompressedSize - repLength - defLength) : rest
+            } else {
+                let data = try file.decompress(page, codec: codec, size: uncompressedSize)
+                var offset = 0
+                if nullable {
+                    guard data.count >= 4 else { throw bad("page too short for its levels") }
+                    let length = Int(data[0]) | Int(data[1]) << 8 | Int(data[2]) << 16 | Int(data[3]) << 24
+                    guard 4 + length <= data.count else { throw bad("levels longer than the page") }
+                    levels = try RLEHybrid.decode(Array(data[4..<(4 + length)]), bitWidth: 1, count: numValues)
+                    offset = 4 + length
+                } else {
+                    levels = []
+                }
+                valuesBytes = offset == 0 ? data : Array(data[offset...])
+            }
+            let present = nullable ? levels.reduce(0) { $0 + ($1 == field.maxDefinition ? 1 : 0) } : numValues
+            decoded.removeAll(keepingCapacity: true)
+            decoded.reserveCapacity(present)
+            switch encoding {
+            case 0:
+                var d = PlainDecoder(bytes: valuesBytes, physical: physical, typeLength: field.node.typeLength)
+                for _ in 0..<present { decoded.append(try d.next()) }
+            case 2, 8:
+                guard let width = valuesBytes.first else { if present == 0 { break }; throw bad("empty dictionary-encoded page") }
+                let indices = try RLEHybrid.decode(Array(valuesBytes.dropFirst()), bitWidth: Int(width), count: present)
+                for i in indices {
+                    guard i < dictionary.count else { throw bad("dictionary index \(i) out of range") }
+                    decoded.append(dictionary[i])
+                }
+            default:
+                throw bad("encoding \(encoding) is not supported yet (PLAIN and dictionary are)")
+            }
+            pageRows = numValues
+            levelIndex = 0
+            valueIndex = 0
+        }
     }
 
     func decompress(_ page: [UInt8], codec: Int, size: Int) throws -> [UInt8] {

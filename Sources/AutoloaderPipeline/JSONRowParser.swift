@@ -1,4 +1,5 @@
 import AutoloaderCore
+import Foundation
 import AutoloaderFormats
 
 /// JSON records (NDJSON, one array, one object) → converted cells, keys matched to columns by name.
@@ -35,6 +36,99 @@ final class JSONRowParser: RecordParser, @unchecked Sendable {
     }
 
     private func parse(_ channel: BoundedChannel<Parsed>) throws -> Loader.FileOutcome {
+        // Rescue gathers whole values for `_rescued_data`; loading otherwise reads records in their bytes.
+        rescue ? try parseValues(channel) : try parseScanned(channel)
+    }
+
+    private enum RecordResult { case row, syntax(JSONSyntaxError), unknown(String), bad(Int) }
+
+    /// Records scanned in place: each member's bytes go to its column's converter, with no String or JSONValue
+    /// made for it (that was most of loading NDJSON). Same results as `parseValues`, which stays for rescue.
+    private func parseScanned(_ channel: BoundedChannel<Parsed>) throws -> Loader.FileOutcome {
+        let reader = JSONRecordReader(source: source)
+        var sink = spec.sink(into: channel)
+        var converters = self.converters  // called in place (see Converter.append)
+        var scanner = JSONObjectScanner()
+        var slots = [JSONObjectScanner.Slice?](repeating: nil, count: converters.count)
+        // Records mostly repeat their keys in the same order: the key at a position last time is compared
+        // first, and only a different key is looked up.
+        var lastKeys: [(key: [UInt8], index: Int?)] = []
+
+        func scanRecord(_ raw: UnsafeBufferPointer<UInt8>) -> RecordResult {
+            for c in slots.indices { slots[c] = nil }
+            var unknown: String?
+            var position = 0
+            let wellFormed = scanner.scan(raw) { key, value in
+                let index: Int?
+                if position < lastKeys.count, lastKeys[position].key.count == key.count,
+                   key.isEmpty || lastKeys[position].key.withUnsafeBytes({ memcmp($0.baseAddress!, key.baseAddress!, key.count) }) == 0 {
+                    index = lastKeys[position].index
+                } else {
+                    index = keyIndex[String(decoding: key, as: UTF8.self)]
+                    if position < lastKeys.count { lastKeys[position] = (Array(key), index) } else { lastKeys.append((Array(key), index)) }
+                }
+                position += 1
+                if let index { slots[index] = value } else if value.kind != .null, unknown == nil { unknown = String(decoding: key, as: UTF8.self) }
+            }
+            guard wellFormed else { return .syntax(reader.syntaxError(in: raw)) }
+            if let unknown { return .unknown(unknown) }
+            let mark = sink.mark
+            return scanner.scratch.withUnsafeBufferPointer { scratch in
+                for c in converters.indices {
+                    let ok: Bool
+                    if let v = slots[c] {
+                        let bytes = UnsafeBufferPointer(rebasing: (v.inScratch ? scratch : raw)[v.start..<(v.start + v.count)])
+                        switch v.kind {
+                        case .null: ok = converters[c].append(nil, to: &sink.batch)
+                        case .bool: ok = converters[c].append(.bool(bytes.first == UInt8(ascii: "t")), to: &sink.batch)
+                        case .nested: ok = converters[c].append(.nested(String(decoding: bytes, as: UTF8.self)), to: &sink.batch)
+                        case .string, .number: ok = converters[c].isDropped || converters[c].appendValue(bytes, to: &sink.batch)
+                        }
+                    } else {
+                        ok = converters[c].append(nil, to: &sink.batch)
+                    }
+                    if !ok {
+                        sink.undo(to: mark)
+                        return .bad(c)
+                    }
+                }
+                return .row
+            }
+        }
+
+        while true {
+            guard let result = try reader.nextRaw({ raw -> RecordResult in
+                // Text that is not UTF-8 is repaired (U+FFFD), as String does on the value path.
+                if UTF8Validation.firstInvalidByte(raw) != nil {
+                    let repaired = Array(String(decoding: raw, as: UTF8.self).utf8)
+                    return repaired.withUnsafeBufferPointer { scanRecord($0) }
+                }
+                return scanRecord(raw)
+            }) else { break }
+            switch result {
+            case .row:
+                try sink.endRow()
+            case let .syntax(error):
+                // Syntax errors end the file: there is no reliable next record to resume at.
+                return sink.failed(sink.fatal(line: error.line, reason: error.reason), sha256: try drainAndDigest(source, hashing))
+            case let .unknown(key):
+                let reason = "key \"\(key)\" has no column (first seen after the detection sample)"
+                if let failure = sink.reject(line: reader.recordLine, column: key, rawText: "", reason: reason, locatedColumn: true) {
+                    return sink.failed(failure, sha256: try drainAndDigest(source, hashing))
+                }
+            case let .bad(c):
+                let name = keyIndex.first { $0.value == c }?.key ?? "column \(c + 1)"
+                let reason = "value of \"\(name)\" does not fit its column (\(converters[c].typeDescription))"
+                if let failure = sink.reject(line: reader.recordLine, column: name, rawText: "", reason: reason, locatedColumn: true) {
+                    return sink.failed(failure, sha256: try drainAndDigest(source, hashing))
+                }
+            }
+        }
+        try sink.flush()
+        return sink.loaded(sha256: try drainAndDigest(source, hashing))
+    }
+
+    private func parseValues(_ channel: BoundedChannel<Parsed>) throws -> Loader.FileOutcome {
         let reader = JSONRecordReader(source: source)
         var sink = spec.sink(into: channel)
         var values = [JSONValue?](repeating: nil, count: converters.count)

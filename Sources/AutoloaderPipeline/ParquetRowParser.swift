@@ -13,6 +13,17 @@ final class ParquetRowParser: RecordParser, @unchecked Sendable {
     let rescue: Bool
     let hashing: HashingReader
 
+    /// Per file column, what turning its values into cells needs, worked out once (per value it was a schema
+    /// lookup and a compiled format each).
+    struct Plan {
+        var kind: TypeKind
+        var unitsPerSecond: Int64
+        var scale: Double
+        var iso: TemporalFormat?
+        var name: String
+    }
+    let plans: [Plan]
+
     init(spec: RowSinkSpec, parquet: ParquetFile, types: [ColumnType], converters: [Converter], rescue: Bool = false, hashing: HashingReader) {
         self.spec = spec
         self.rescue = rescue
@@ -21,6 +32,13 @@ final class ParquetRowParser: RecordParser, @unchecked Sendable {
         self.types = types
         self.converters = converters
         self.hashing = hashing
+        plans = zip(fieldIndex, types).map { index, type in
+            let field = parquet.fields[index]
+            var kind = type.kind
+            if field.node.physical == 3 { kind = .timestamp }  // INT96 is a timestamp whatever the column says
+            return Plan(kind: kind, unitsPerSecond: Self.unitsPerSecond(field), scale: (0..<(type.scale ?? 0)).reduce(1.0) { v, _ in v * 10 },
+                        iso: TemporalFormat("", kind: kind), name: field.name)
+        }
     }
 
     func run(into channel: BoundedChannel<Parsed>) {
@@ -35,15 +53,17 @@ final class ParquetRowParser: RecordParser, @unchecked Sendable {
         var sink = spec.sink(into: channel)
         var rescued = RescuedData()
         for group in parquet.rowGroups.indices {
-            let columns = try fieldIndex.map { try parquet.values(field: parquet.fields[$0], rowGroup: group) }
-            for row in 0..<Int(parquet.rowGroups[group].rows) {
+            // Page by page, a value at a time: memory holds one page per column, whatever the row group's size.
+            let columns = try fieldIndex.map { try ParquetFile.ColumnReader(file: parquet, field: parquet.fields[$0], rowGroup: group) }
+            for _ in 0..<Int(parquet.rowGroups[group].rows) {
                 rescued.reset()
                 for c in columns.indices {
+                    let value = try columns[c].next()
                     if converters[c].isDropped {
-                        if rescue { rescue(columns[c][row], name: parquet.fields[fieldIndex[c]].name, into: &rescued) }
+                        if rescue { rescue(value, name: plans[c].name, into: &rescued) }
                         continue
                     }
-                    append(columns[c][row], field: parquet.fields[fieldIndex[c]], type: types[c], converter: converters[c], to: &sink.batch)
+                    append(value, column: c, to: &sink.batch)
                 }
                 if rescue { rescued.append(to: &sink.batch) }
                 try sink.endRow()
@@ -53,28 +73,28 @@ final class ParquetRowParser: RecordParser, @unchecked Sendable {
         return sink.loaded(sha256: try hashing.finish())  // one sequential pass for the content hash
     }
 
-    private func append(_ value: ParquetFile.Value, field: ParquetFile.Field, type: ColumnType, converter: Converter, to batch: inout RowBatch) {
+    @inline(__always) private func append(_ value: ParquetFile.Value, column c: Int, to batch: inout RowBatch) {
         switch value {
         case .null: batch.cells.append(.null)
         case let .bool(b): batch.cells.append(.int(b ? 1 : 0))
         case let .double(d): batch.cells.append(.double(d))
         case let .int96(nanos, julian):
             let days = Int64(julian) - 2_440_588
-            writeTemporal(TemporalFormat.Value(sinceEpoch: days * 86_400_000_000_000 + nanos, unitsPerSecond: 1_000_000_000), kind: .timestamp, to: &batch)
+            writeTemporal(TemporalFormat.Value(sinceEpoch: days * 86_400_000_000_000 + nanos, unitsPerSecond: 1_000_000_000), column: c, to: &batch)
         case let .int(v):
-            switch type.kind {
-            case .date: writeTemporal(TemporalFormat.Value(sinceEpoch: v * 86400, unitsPerSecond: 1), kind: .date, to: &batch)
+            switch plans[c].kind {
+            case .date: writeTemporal(TemporalFormat.Value(sinceEpoch: v * 86400, unitsPerSecond: 1), column: c, to: &batch)
             case .timestamp, .timestamptz, .time:
-                writeTemporal(TemporalFormat.Value(sinceEpoch: v, unitsPerSecond: unitsPerSecond(field)), kind: type.kind, to: &batch)
-            case .decimal: batch.cells.append(.double(Double(v) / pow10(type.scale ?? 0)))
+                writeTemporal(TemporalFormat.Value(sinceEpoch: v, unitsPerSecond: plans[c].unitsPerSecond), column: c, to: &batch)
+            case .decimal: batch.cells.append(.double(Double(v) / plans[c].scale))
             default: batch.cells.append(.int(v))
             }
         case let .bytes(b):
-            if type.kind == .decimal {
+            if plans[c].kind == .decimal {
                 // Big-endian two's complement unscaled value.
                 var v: Int64 = b.first.map { $0 & 0x80 != 0 ? -1 : 0 } ?? 0
                 for byte in b.suffix(8) { v = v << 8 | Int64(byte) }
-                batch.cells.append(.double(Double(v) / pow10(type.scale ?? 0)))
+                batch.cells.append(.double(Double(v) / plans[c].scale))
             } else {
                 b.withUnsafeBufferPointer { batch.appendText($0) }
             }
@@ -92,9 +112,7 @@ final class ParquetRowParser: RecordParser, @unchecked Sendable {
         }
     }
 
-    private func pow10(_ n: Int) -> Double { (0..<n).reduce(1.0) { v, _ in v * 10 } }
-
-    private func unitsPerSecond(_ field: ParquetFile.Field) -> Int64 {
+    private static func unitsPerSecond(_ field: ParquetFile.Field) -> Int64 {
         if let unit = field.node.logical?[8]?[2] ?? field.node.logical?[7]?[2] {
             if unit[1] != nil { return 1000 }
             if unit[2] != nil { return 1_000_000 }
@@ -106,10 +124,10 @@ final class ParquetRowParser: RecordParser, @unchecked Sendable {
         }
     }
 
-    private func writeTemporal(_ value: TemporalFormat.Value, kind: TypeKind, to batch: inout RowBatch) {
-        guard let format = TemporalFormat("", kind: kind) else { return }
+    @inline(__always) private func writeTemporal(_ value: TemporalFormat.Value, column c: Int, to batch: inout RowBatch) {
+        guard let format = plans[c].iso else { batch.cells.append(.null); return }
         var v = value
-        if kind == .time { v.year = 1970; v.month = 1; v.day = 1 }
+        if format.kind == .time { v.year = 1970; v.month = 1; v.day = 1 }
         let start = Int32(truncatingIfNeeded: batch.arena.count)
         format.writeISO(v, into: &batch.arena)
         batch.cells.append(.text(start: start, count: Int32(truncatingIfNeeded: batch.arena.count) - start))
