@@ -45,6 +45,10 @@ public protocol ObjectStore: Sendable {
     /// True when an object is complete as soon as it is listed (S3 PUTs are atomic); a local file
     /// may still be growing, so it must look the same on two listings first.
     var objectsAppearWhole: Bool { get }
+    /// True when the file's writer is known to be done with it as listed: it closed the file after writing,
+    /// or renamed it into place, and nothing changed it since (inotify says so). Such a file needs no settle
+    /// window. Default false: the window decides.
+    func writerFinished(_ object: ObjectInfo) -> Bool
     /// Everything the last `list()` returned is now in the catalog (an event queue may delete its messages).
     func recorded()
     /// The object's address for a warehouse that reads it itself (`s3://bucket/key` for Redshift COPY); nil for local files.
@@ -54,6 +58,7 @@ public protocol ObjectStore: Sendable {
 extension ObjectStore {
     public func classify(_ object: ObjectInfo, schemas: Bool) -> LandingKey? { LandingKey.classify(object, schemas: schemas) }
     public var objectsAppearWhole: Bool { false }
+    public func writerFinished(_ object: ObjectInfo) -> Bool { false }
     public func recorded() {}
     public func url(for key: String) -> String? { nil }
 }

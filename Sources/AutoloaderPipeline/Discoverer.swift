@@ -51,7 +51,10 @@ public final class Discoverer {
                 if !present.contains(folder + "/" + marker) { pass.awaitingMarker += 1; continue }
             }
             let settle = tableOptions?.settleSeconds.map { Int64($0 * 1e9) } ?? settleNanos
-            if !store.objectsAppearWhole, settle > 0, now - object.modifiedNanos < settle {
+            // A file its writer closed (or renamed into place) is whole; a table's own settle_seconds (a writer
+            // that closes and reopens to append) still waits the window.
+            let finished = tableOptions?.settleSeconds == nil && store.writerFinished(object)
+            if !store.objectsAppearWhole, settle > 0, !finished, now - object.modifiedNanos < settle {
                 // Young: record it once it has looked the same for the whole window.
                 let firstSeen: Int64
                 if let (previous, since) = seen[object.key], previous == object {

@@ -25,6 +25,10 @@ public final class LoaderService: @unchecked Sendable {
     private let wake = DispatchSemaphore(value: 0)
     private let lock = DispatchQueue(label: "autoloader.service.state")
     private var stopping = false
+    /// Set by file events: something changed below the source since the last listing. A finished load also
+    /// wakes the loop (to start the next), but lists nothing: a listing after every load walked the whole tree
+    /// about as often as loads ran, and took half the CPU of `run` while thousands of small files loaded.
+    private var changed = true
     private var connected = false
     private var scheduler: Scheduler
     private let group = DispatchGroup()
@@ -71,7 +75,10 @@ public final class LoaderService: @unchecked Sendable {
         var discoverer: Discoverer?
         var connectFailures = 0
         var catalogBusy = false
-        let watch = try store.watch { [wake] in wake.signal() }
+        let watch = try store.watch { [self] in
+            lock.sync { changed = true }
+            wake.signal()
+        }
         log("watching \(store.location)\(watch == nil ? " (listing every \(configuration.reconcileSeconds)s)" : " (file events + listing every \(configuration.reconcileSeconds)s)")")
         defer { watch?.stop() }
         // A listing after every file event would list thousands of times while `cp -r` writes thousands of files:
@@ -80,7 +87,12 @@ public final class LoaderService: @unchecked Sendable {
         var lastScan = -Double.infinity
         var settlesAt: Int64?  // set while files are settling
         while !isStopping {
-            let scanning = Self.now() - lastScan >= Self.minScanInterval
+            // A listing is due on a file event, on the reconcile interval, when settling files can be recorded,
+            // and after one that failed; and never more often than minScanInterval.
+            let due = lock.sync { changed } || Self.now() - lastScan >= configuration.reconcileSeconds
+                || settlesAt.map { WallClock.nowNanos() >= $0 } == true
+            let scanning = due && Self.now() - lastScan >= Self.minScanInterval
+            var listed = false
             do {
                 if main == nil {
                     let backend = try makeBackend()
@@ -99,7 +111,9 @@ public final class LoaderService: @unchecked Sendable {
                 }
                 if scanning {
                     lastScan = Self.now()
+                    lock.sync { changed = false }  // events during the listing set it again
                     let pass = try discoverer!.scan()
+                    listed = true
                     catalogBusy = false
                     settlesAt = pass.settlesAt
                     for f in pass.recorded { log("discovered \(f.key) → table \(f.table) (\(f.size) bytes)") }
@@ -119,6 +133,7 @@ public final class LoaderService: @unchecked Sendable {
                 }
                 // Connected before: a busy catalog (SQLite's one writer is loading) is simply tried again; a lost
                 // connection is replaced; other errors (a listing that failed) are retried.
+                if scanning && !listed { lock.sync { changed = true } }  // the listing (or its recording) is tried again
                 if AutoloaderError.isContention(error) {
                     if !catalogBusy { log("discovery: the catalog is busy with a load; new files are recorded when it is free") }
                     catalogBusy = true
@@ -135,7 +150,8 @@ public final class LoaderService: @unchecked Sendable {
             if let settlesAt {
                 timeout = min(timeout, max(Self.minScanInterval, Double(settlesAt - WallClock.nowNanos()) / 1e9 + 0.01))
             }
-            if !scanning { timeout = min(timeout, max(0.01, lastScan + Self.minScanInterval - now)) }  // the listing put off
+            timeout = min(timeout, max(0.01, lastScan + configuration.reconcileSeconds - now))
+            if due && !scanning { timeout = min(timeout, max(0.01, lastScan + Self.minScanInterval - now)) }  // the listing put off
             if let next = lock.sync(execute: { scheduler.nextWake(after: now) }) { timeout = min(timeout, max(0.05, next - now)) }
             _ = wake.wait(timeout: .now() + timeout)
         }

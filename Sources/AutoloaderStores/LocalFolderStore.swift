@@ -12,6 +12,9 @@ public final class LocalFolderStore: ObjectStore, @unchecked Sendable {
     public var log: @Sendable (String) -> Void = { _ in }
     private let lock = NSLockLike()
     private var reported = Set<String>()
+    /// Keys whose writer closed them after writing (or renamed them in), with when that was seen; a later
+    /// change removes the key. Filled by the inotify watch.
+    let finished = FinishedWrites()
 
     public init(root: String) {
         var r = root
@@ -33,8 +36,11 @@ public final class LocalFolderStore: ObjectStore, @unchecked Sendable {
             return skipped.subtracting(reported)
         }
         for note in fresh.sorted() { log(note) }
+        finished.prune(keeping: out)
         return out
     }
+
+    public func writerFinished(_ object: ObjectInfo) -> Bool { finished.contains(object) }
 
     /// Walks a folder. What it cannot take is skipped with a note, never silently: a folder or file it may not
     /// read (recorded once it can be: `chmod` fixes it), a symbolic link to a folder (a link can loop), a
@@ -89,10 +95,40 @@ public final class LocalFolderStore: ObjectStore, @unchecked Sendable {
 
     public func watch(onChange: @escaping @Sendable () -> Void) throws -> (any ChangeWatch)? {
         #if os(Linux)
-        return InotifyWatch(root: root, onChange: onChange)
+        return InotifyWatch(root: root, finished: finished, onChange: onChange)
         #else
         return nil
         #endif
+    }
+}
+
+/// Files whose writer is done with them: by key, the size and modification time the file had when its writer
+/// closed it (or renamed it in). A listing that shows exactly that is the finished file; one taken before the
+/// close (a file just created, still empty) or after a later change shows something else.
+final class FinishedWrites: @unchecked Sendable {
+    private var closed: [String: (size: Int64, modifiedNanos: Int64)] = [:]
+    private let lock = NSLockLike()
+
+    func closed(_ key: String, path: String) {
+        var st = stat()
+        guard stat(path, &st) == 0 else { return }
+        let nanos = Int64(st.st_mtim.tv_sec) * 1_000_000_000 + Int64(st.st_mtim.tv_nsec)
+        lock.withLock { closed[key] = (Int64(st.st_size), nanos) }
+    }
+
+    /// An empty file is not taken as finished: `touch` then write is a common way to make one.
+    func contains(_ object: ObjectInfo) -> Bool {
+        guard object.size > 0 else { return false }
+        return lock.withLock { closed[object.key].map { $0.size == object.size && $0.modifiedNanos == object.modifiedNanos } ?? false }
+    }
+
+    /// Forgets keys no longer listed (deleted, or moved away).
+    func prune(keeping listed: [ObjectInfo]) {
+        lock.withLock {
+            guard !closed.isEmpty else { return }
+            let keys = Set(listed.map(\.key))
+            closed = closed.filter { keys.contains($0.key) }
+        }
     }
 }
 
@@ -103,14 +139,16 @@ final class InotifyWatch: ChangeWatch, @unchecked Sendable {
     private let fd: Int32
     private let root: String
     private let onChange: @Sendable () -> Void
+    private let finished: FinishedWrites
     private var watches: [Int32: String] = [:]
     private let lock = NSLockLike()
     private var stopped = false
 
-    init?(root: String, onChange: @escaping @Sendable () -> Void) {
+    init?(root: String, finished: FinishedWrites, onChange: @escaping @Sendable () -> Void) {
         fd = inotify_init1(Int32(IN_CLOEXEC | IN_NONBLOCK))
         if fd < 0 { return nil }
         self.root = root
+        self.finished = finished
         self.onChange = onChange
         addRecursive(root)
         let thread = PosixThread { [weak self] in self?.loop() }
@@ -157,6 +195,11 @@ final class InotifyWatch: ChangeWatch, @unchecked Sendable {
                     addRecursive(parent + "/" + name)  // files copied in before the watch existed are found by the listing
                 }
                 if mask & UInt32(IN_IGNORED) != 0 { lock.withLock { _ = watches.removeValue(forKey: wd) } }
+                // Which files their writers are done with, as they were then.
+                if mask & UInt32(IN_ISDIR) == 0, mask & UInt32(IN_CLOSE_WRITE | IN_MOVED_TO) != 0, !name.isEmpty,
+                   let dir = lock.withLock({ watches[wd] }) {
+                    finished.closed(dir == root ? name : String(dir.dropFirst(root.count + 1)) + "/" + name, path: dir + "/" + name)
+                }
             }
             if changed { onChange() }
         }

@@ -42,6 +42,35 @@ let moreCSV = "id,customer,amount,ordered_on\n4,dee,1.00,2024-03-01\n5,eve,2.00,
         #expect(run.terminationStatus == 0)
     }
 
+    /// A file its writer closed is whole: loaded at once, not after the settle window (30 s here). A file still
+    /// open for writing waits the window, and never loads half written.
+    @Test func aClosedFileSkipsTheSettleWindowAnOpenOneDoesNot() throws {
+        let w = try Workdir()
+        try FileManager.default.createDirectory(at: w.landing.appendingPathComponent("orders"), withIntermediateDirectories: true)
+        let log = w.url.appendingPathComponent("run.log")
+        let run = try CLI.start(["run", "--settle", "30"], in: w.url, log: log)
+        defer { if run.isRunning { run.terminate() } }
+        _ = CLI.waitFor(seconds: 10) { (try? String(contentsOf: log, encoding: .utf8))?.contains("watching") == true }
+
+        let open = try FileHandle(forWritingTo: { () -> URL in
+            let u = w.landing.appendingPathComponent("orders/open.csv")
+            FileManager.default.createFile(atPath: u.path, contents: nil)
+            return u
+        }())
+        try open.write(contentsOf: Data("id,customer,amount,ordered_on\n7,gil,1.00,2024-03-04\n".utf8))
+        try CLI.cp(try w.file("a.csv", ordersCSV), w.landing.appendingPathComponent("orders/a.csv"))
+        let loaded = CLI.waitFor(seconds: 5) { CLI.sqlite(w.database, "select count(*) from orders") == "3" }
+        #expect(loaded != nil, "a closed file waited for the settle window; log:\n\((try? String(contentsOf: log, encoding: .utf8)) ?? "")")
+        // The open file is still being written: neither recorded nor loaded.
+        try open.write(contentsOf: Data("8,hal,2.00,2024-03-05\n".utf8))
+        usleep(1_500_000)
+        #expect(CLI.sqlite(w.database, "select count(*) from _autoloader_files where key='orders/open.csv'") == "0")
+        try open.close()  // done: now it is whole, and loads without the window
+        #expect(CLI.waitFor(seconds: 5) { CLI.sqlite(w.database, "select count(*) from orders") == "5" } != nil)
+        run.interrupt()
+        #expect(CLI.waitFor(seconds: 10) { !run.isRunning } != nil)
+    }
+
     /// SIGKILL at random moments while many files load; after restarts every row is present exactly once.
     @Test func sigkillAtRandomMomentsLosesAndDuplicatesNothing() throws {
         let w = try Workdir()
