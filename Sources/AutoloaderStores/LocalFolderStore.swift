@@ -109,12 +109,8 @@ final class FinishedWrites: @unchecked Sendable {
     private var closed: [String: (size: Int64, modifiedNanos: Int64)] = [:]
     private let lock = NSLockLike()
 
-    func closed(_ key: String, path: String) {
-        var st = stat()
-        guard stat(path, &st) == 0 else { return }
-        let nanos = Int64(st.st_mtim.tv_sec) * 1_000_000_000 + Int64(st.st_mtim.tv_nsec)
-        lock.withLock { closed[key] = (Int64(st.st_size), nanos) }
-    }
+    func closed(_ key: String, size: Int64, modifiedNanos: Int64) { lock.withLock { closed[key] = (size, modifiedNanos) } }
+    func changed(_ key: String) { lock.withLock { _ = closed.removeValue(forKey: key) } }
 
     /// An empty file is not taken as finished: `touch` then write is a common way to make one.
     func contains(_ object: ObjectInfo) -> Bool {
@@ -173,15 +169,18 @@ final class InotifyWatch: ChangeWatch, @unchecked Sendable {
 
     private func loop() {
         var buffer = [UInt8](repeating: 0, count: 64 * 1024)
+        // Files closed after writing, with their size and mtime read when the close was seen: confirmed as
+        // finished only when the next read of the queue has no change to them. A change made before that stat
+        // (the writer reopened and wrote) is already queued by then, so a stat that saw it is never confirmed.
+        var candidates: [String: (size: Int64, modifiedNanos: Int64)] = [:]
         while !lock.withLock({ stopped }) {
             var pfd = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
             let ready = poll(&pfd, 1, 250)
-            if ready <= 0 { continue }
-            let n = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
-            if n <= 0 { continue }
+            let n = ready > 0 ? buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) } : 0
             var offset = 0
             var changed = false
-            while offset + MemoryLayout<inotify_event>.size <= n {
+            var closedNow: [String: String] = [:]  // key → path
+            while n > 0, offset + MemoryLayout<inotify_event>.size <= n {
                 let (wd, mask, len, name) = buffer.withUnsafeBytes { raw -> (Int32, UInt32, Int, String) in
                     let e = raw.loadUnaligned(fromByteOffset: offset, as: inotify_event.self)
                     let nameStart = offset + MemoryLayout<inotify_event>.size
@@ -195,13 +194,33 @@ final class InotifyWatch: ChangeWatch, @unchecked Sendable {
                     addRecursive(parent + "/" + name)  // files copied in before the watch existed are found by the listing
                 }
                 if mask & UInt32(IN_IGNORED) != 0 { lock.withLock { _ = watches.removeValue(forKey: wd) } }
-                // Which files their writers are done with, as they were then.
-                if mask & UInt32(IN_ISDIR) == 0, mask & UInt32(IN_CLOSE_WRITE | IN_MOVED_TO) != 0, !name.isEmpty,
-                   let dir = lock.withLock({ watches[wd] }) {
-                    finished.closed(dir == root ? name : String(dir.dropFirst(root.count + 1)) + "/" + name, path: dir + "/" + name)
+                if mask & UInt32(IN_ISDIR) == 0, !name.isEmpty, let dir = lock.withLock({ watches[wd] }) {
+                    let key = dir == root ? name : String(dir.dropFirst(root.count + 1)) + "/" + name
+                    if mask & UInt32(IN_CLOSE_WRITE | IN_MOVED_TO) != 0 {
+                        closedNow[key] = dir + "/" + name
+                    } else {
+                        closedNow.removeValue(forKey: key)
+                        candidates.removeValue(forKey: key)
+                        finished.changed(key)
+                    }
                 }
             }
-            if changed { onChange() }
+            // Candidates that saw no change since their stat are finished, once the queue was read to its end
+            // (a full buffer may leave their change for the next read); this read's closes become candidates.
+            var confirmed = false
+            if n < buffer.count - MemoryLayout<inotify_event>.size - Int(NAME_MAX) - 1 {
+                for (key, state) in candidates {
+                    finished.closed(key, size: state.size, modifiedNanos: state.modifiedNanos)
+                    confirmed = true
+                }
+                candidates.removeAll(keepingCapacity: true)
+            }
+            for (key, path) in closedNow {
+                var st = stat()
+                guard stat(path, &st) == 0 else { continue }
+                candidates[key] = (Int64(st.st_size), Int64(st.st_mtim.tv_sec) * 1_000_000_000 + Int64(st.st_mtim.tv_nsec))
+            }
+            if changed || confirmed { onChange() }
         }
     }
 
