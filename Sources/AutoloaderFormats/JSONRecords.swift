@@ -287,73 +287,109 @@ struct ElementParser {
             if b == UInt8(ascii: "\\") || b == 0x0A { break }
             pos += 1
         }
-        var out = Array(bytes[start..<pos])
-        while pos < end {
-            let b = bytes[pos]
-            if b == UInt8(ascii: "\"") { pos += 1; return String(decoding: out, as: UTF8.self) }
-            if b == UInt8(ascii: "\\") {
-                pos += 1
-                guard pos < end else { break }
-                let e = bytes[pos]
-                pos += 1
-                switch e {
-                case UInt8(ascii: "n"): out.append(0x0A)
-                case UInt8(ascii: "t"): out.append(0x09)
-                case UInt8(ascii: "r"): out.append(0x0D)
-                case UInt8(ascii: "b"): out.append(0x08)
-                case UInt8(ascii: "f"): out.append(0x0C)
-                case UInt8(ascii: "u"):
-                    var scalar = try hex4()
-                    if scalar >= 0xD800 && scalar < 0xDC00, pos + 1 < end, bytes[pos] == UInt8(ascii: "\\"), bytes[pos + 1] == UInt8(ascii: "u") {
-                        pos += 2
-                        let low = try hex4()
-                        // A high surrogate without its low half is no character: U+FFFD (it trapped on underflow).
-                        scalar = (0xDC00...0xDFFF).contains(low) ? 0x10000 + ((scalar - 0xD800) << 10) + (low - 0xDC00) : 0xFFFD
-                    }
-                    out.append(contentsOf: Array(String(UnicodeScalar(scalar).map { Character($0) } ?? "\u{FFFD}").utf8))
-                default: out.append(e)
-                }
-                continue
-            }
-            if b == 0x0A { line += 1 }
-            out.append(b)
-            pos += 1
-        }
-        throw fail("string not closed")
-    }
-
-    mutating func hex4() throws -> UInt32 {
-        guard pos + 4 <= end, let v = UInt32(String(decoding: bytes[pos..<pos + 4], as: UTF8.self), radix: 16) else { throw fail("bad \\u escape") }
-        pos += 4
-        return v
+        var out: [UInt8] = []
+        let (ok, newlines) = bytes.withUnsafeBufferPointer { JSONBytes.unescape($0, &pos, end: end, from: start, into: &out) }
+        line += newlines
+        guard ok else { throw fail(pos >= end ? "string not closed" : "bad \\u escape") }
+        return String(decoding: out, as: UTF8.self)
     }
 
     /// A nested object/array as compact JSON text (whitespace outside strings dropped).
     mutating func compactNested() throws -> String {
         var out: [UInt8] = []
+        let (ok, newlines) = bytes.withUnsafeBufferPointer { JSONBytes.compact($0, &pos, end: end, into: &out) }
+        line += newlines
+        guard ok else { throw fail("nested value not closed") }
+        return String(decoding: out, as: UTF8.self)
+    }
+}
+
+/// JSON's byte-level steps that both parsers take (ElementParser builds values, JSONObjectScanner does not).
+enum JSONBytes {
+    /// A string's rest from `start` (after its opening quote) with escapes resolved, appended to `out`; `i` ends
+    /// after the closing quote. Returns false at a bad `\u` escape or an unclosed string, and the newlines seen.
+    static func unescape(_ b: UnsafeBufferPointer<UInt8>, _ i: inout Int, end: Int, from start: Int, into out: inout [UInt8]) -> (Bool, Int) {
+        var newlines = 0
+        i = start
+        while i < end {
+            let c = b[i]
+            if c == UInt8(ascii: "\"") { i += 1; return (true, newlines) }
+            guard c == UInt8(ascii: "\\") else {
+                if c == 0x0A { newlines += 1 }
+                out.append(c)
+                i += 1
+                continue
+            }
+            i += 1
+            guard i < end else { return (false, newlines) }
+            let e = b[i]
+            i += 1
+            switch e {
+            case UInt8(ascii: "n"): out.append(0x0A)
+            case UInt8(ascii: "t"): out.append(0x09)
+            case UInt8(ascii: "r"): out.append(0x0D)
+            case UInt8(ascii: "b"): out.append(0x08)
+            case UInt8(ascii: "f"): out.append(0x0C)
+            case UInt8(ascii: "u"):
+                guard var scalar = hex4(b, &i, end: end) else { return (false, newlines) }
+                if scalar >= 0xD800 && scalar < 0xDC00, i + 1 < end, b[i] == UInt8(ascii: "\\"), b[i + 1] == UInt8(ascii: "u") {
+                    i += 2
+                    guard let low = hex4(b, &i, end: end) else { return (false, newlines) }
+                    // A high surrogate without its low half is no character: U+FFFD (it trapped on underflow).
+                    scalar = (0xDC00...0xDFFF).contains(low) ? 0x10000 + ((scalar - 0xD800) << 10) + (low - 0xDC00) : 0xFFFD
+                }
+                out.append(contentsOf: UTF8.encode(Unicode.Scalar(scalar) ?? "\u{FFFD}")!)
+            default: out.append(e)
+            }
+        }
+        return (false, newlines)
+    }
+
+    static func hex4(_ b: UnsafeBufferPointer<UInt8>, _ i: inout Int, end: Int) -> UInt32? {
+        guard i + 4 <= end else { return nil }
+        var v: UInt32 = 0
+        for k in 0..<4 {
+            let c = b[i + k]
+            let d: UInt8
+            switch c {
+            case 48...57: d = c - 48
+            case 97...102: d = c - 87
+            case 65...70: d = c - 55
+            default: return nil
+            }
+            v = v << 4 | UInt32(d)
+        }
+        i += 4
+        return v
+    }
+
+    /// The object or array at `i`, compact (whitespace outside strings dropped), appended to `out`; `i` ends after
+    /// it. Returns false when it is not closed, and the newlines seen.
+    static func compact(_ b: UnsafeBufferPointer<UInt8>, _ i: inout Int, end: Int, into out: inout [UInt8]) -> (Bool, Int) {
+        var newlines = 0
         var depth = 0
         var inString = false
         var escaped = false
-        while pos < end {
-            let b = bytes[pos]
-            pos += 1
+        while i < end {
+            let c = b[i]
+            i += 1
             if inString {
-                out.append(b)
-                if escaped { escaped = false } else if b == UInt8(ascii: "\\") { escaped = true } else if b == UInt8(ascii: "\"") { inString = false }
+                out.append(c)
+                if escaped { escaped = false } else if c == UInt8(ascii: "\\") { escaped = true } else if c == UInt8(ascii: "\"") { inString = false }
                 continue
             }
-            switch b {
-            case 0x0A: line += 1; continue
+            switch c {
+            case 0x0A: newlines += 1; continue
             case 0x20, 0x09, 0x0D: continue
             case UInt8(ascii: "\""): inString = true
             case UInt8(ascii: "{"), UInt8(ascii: "["): depth += 1
             case UInt8(ascii: "}"), UInt8(ascii: "]"): depth -= 1
             default: break
             }
-            out.append(b)
-            if depth == 0 { return String(decoding: out, as: UTF8.self) }
+            out.append(c)
+            if depth == 0 { return (true, newlines) }
         }
-        throw fail("nested value not closed")
+        return (false, newlines)
     }
 }
 
@@ -461,86 +497,16 @@ public struct JSONObjectScanner {
     }
 
     private func escaped(_ b: UnsafeBufferPointer<UInt8>, _ i: inout Int, from start: Int, into out: inout [UInt8], separate: Bool) -> Slice? {
-        let n = b.count
         if separate { out.removeAll(keepingCapacity: true) }
         let outStart = out.count
-        out.append(contentsOf: UnsafeBufferPointer(rebasing: b[start..<i]))
-        while i < n {
-            let c = b[i]
-            if c == UInt8(ascii: "\"") {
-                i += 1
-                return Slice(kind: .string, inScratch: true, start: outStart, count: out.count - outStart)
-            }
-            guard c == UInt8(ascii: "\\") else { out.append(c); i += 1; continue }
-            i += 1
-            guard i < n else { return nil }
-            let e = b[i]
-            i += 1
-            switch e {
-            case UInt8(ascii: "n"): out.append(0x0A)
-            case UInt8(ascii: "t"): out.append(0x09)
-            case UInt8(ascii: "r"): out.append(0x0D)
-            case UInt8(ascii: "b"): out.append(0x08)
-            case UInt8(ascii: "f"): out.append(0x0C)
-            case UInt8(ascii: "u"):
-                guard var scalar = hex4(b, &i) else { return nil }
-                if scalar >= 0xD800 && scalar < 0xDC00, i + 1 < n, b[i] == UInt8(ascii: "\\"), b[i + 1] == UInt8(ascii: "u") {
-                    i += 2
-                    guard let low = hex4(b, &i) else { return nil }
-                    scalar = (0xDC00...0xDFFF).contains(low) ? 0x10000 + ((scalar - 0xD800) << 10) + (low - 0xDC00) : 0xFFFD
-                }
-                // As ElementParser: an unpaired surrogate (no scalar) becomes U+FFFD.
-                let s = Unicode.Scalar(scalar) ?? "\u{FFFD}"
-                out.append(contentsOf: UTF8.encode(s)!)
-            default: out.append(e)
-            }
-        }
-        return nil
+        guard JSONBytes.unescape(b, &i, end: b.count, from: start, into: &out).0 else { return nil }
+        return Slice(kind: .string, inScratch: true, start: outStart, count: out.count - outStart)
     }
 
-    private func hex4(_ b: UnsafeBufferPointer<UInt8>, _ i: inout Int) -> UInt32? {
-        guard i + 4 <= b.count else { return nil }
-        var v: UInt32 = 0
-        for k in 0..<4 {
-            let c = b[i + k]
-            let d: UInt8
-            switch c {
-            case 48...57: d = c - 48
-            case 97...102: d = c - 87
-            case 65...70: d = c - 55
-            default: return nil
-            }
-            v = v << 4 | UInt32(d)
-        }
-        i += 4
-        return v
-    }
-
-    /// A nested object or array, compact (whitespace outside strings dropped), always into scratch.
+    /// A nested object or array, compact, always into scratch.
     private mutating func nested(_ b: UnsafeBufferPointer<UInt8>, _ i: inout Int) -> Slice? {
-        let n = b.count
         let outStart = scratch.count
-        var depth = 0
-        var inString = false
-        var escape = false
-        while i < n {
-            let c = b[i]
-            i += 1
-            if inString {
-                scratch.append(c)
-                if escape { escape = false } else if c == UInt8(ascii: "\\") { escape = true } else if c == UInt8(ascii: "\"") { inString = false }
-                continue
-            }
-            switch c {
-            case 0x0A, 0x20, 0x09, 0x0D: continue
-            case UInt8(ascii: "\""): inString = true
-            case UInt8(ascii: "{"), UInt8(ascii: "["): depth += 1
-            case UInt8(ascii: "}"), UInt8(ascii: "]"): depth -= 1
-            default: break
-            }
-            scratch.append(c)
-            if depth == 0 { return Slice(kind: .nested, inScratch: true, start: outStart, count: scratch.count - outStart) }
-        }
-        return nil
+        guard JSONBytes.compact(b, &i, end: b.count, into: &scratch).0 else { return nil }
+        return Slice(kind: .nested, inScratch: true, start: outStart, count: scratch.count - outStart)
     }
 }
