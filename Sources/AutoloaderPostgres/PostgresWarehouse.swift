@@ -180,10 +180,8 @@ final class PostgresLoadTransaction: LoadTransaction, @unchecked Sendable {
         binaryKinds = kinds.contains(nil) || kinds.isEmpty ? nil : kinds.map { $0! }
         insertColumns = columns
         copy = session.beginCopy(schema: place(table).schema, table: place(table).name, columns: columns, binary: binaryKinds != nil)
-        if binaryKinds != nil {
-            copyBuffer.clear()
-            copyBuffer.writeBytes(CopyBinary.header)
-        }
+        copyBuffer.clear()  // nothing of a file whose COPY failed may reach the next one's
+        if binaryKinds != nil { copyBuffer.writeBytes(CopyBinary.header) }
     }
 
     func insert(_ batch: RowBatch) throws {
