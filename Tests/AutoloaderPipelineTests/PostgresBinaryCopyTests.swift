@@ -67,4 +67,17 @@ import Testing
         let statements = try box.column("SELECT statement FROM autoloader.loads")
         #expect(statements.count == 1 && statements.allSatisfy { $0.hasSuffix("FROM STDIN") }, "\(statements)")
     }
+
+    /// A file the server refuses mid-COPY (text COPY, a bad uuid) fails alone: the next file of the same load
+    /// loads whole, with nothing of the failed file's COPY in front of it.
+    @Test(.needsPostgres) func aRefusedCopyDoesNotLeakIntoTheNextFile() throws {
+        let box = try Sandbox(.postgres)
+        try box.execute("CREATE TABLE u (id uuid, n integer)")
+        try box.write("u/a.csv", "id,n\nnot-a-uuid,1\n")
+        try box.write("u/b.csv", "id,n\n6f1c1c4e-4c3a-4b6e-9d8e-1e2f3a4b5c6d,2\n")
+        try box.loadOnce()
+        #expect(try box.column("SELECT CAST(n AS TEXT) FROM u") == ["2"])
+        let files = try box.catalog().files(table: "u", state: nil)
+        #expect(files.map { "\($0.key) \($0.state)" }.sorted() == ["u/a.csv failed", "u/b.csv loaded"], "\(files.map { ($0.key, $0.state, $0.error ?? "") })")
+    }
 }
