@@ -7,7 +7,6 @@ final class ParquetRowParser: RecordParser, @unchecked Sendable {
     let spec: RowSinkSpec
     let parquet: ParquetFile
     let fieldIndex: [Int]          // for each file column (detection order), its Parquet field
-    let types: [ColumnType]        // the declared type of each file column
     let converters: [Converter]
     /// Evolution `rescue`: the values of columns the table does not have go to `_rescued_data`.
     let rescue: Bool
@@ -29,7 +28,6 @@ final class ParquetRowParser: RecordParser, @unchecked Sendable {
         self.rescue = rescue
         self.parquet = parquet
         fieldIndex = Array(parquet.fields.indices)
-        self.types = types
         self.converters = converters
         self.hashing = hashing
         plans = zip(fieldIndex, types).map { index, type in

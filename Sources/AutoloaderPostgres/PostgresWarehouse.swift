@@ -98,13 +98,20 @@ final class PostgresLoadTransaction: LoadTransaction, @unchecked Sendable {
         return PreparedTable(schema: prepared, lineage: lineage)
     }
 
+    /// What `columns(of:)` read for the current file, until DDL or the next file (whose savepoint may undo DDL)
+    /// could change it: `prepareTable` and `beginInsert` both need it, once per file.
+    private var columnsRead: (table: String, columns: [(name: String, type: String)])?
+
     /// The table's columns in order, with their types as `format_type` spells them; empty when there is no table.
     private func columns(of table: String) throws -> [(name: String, type: String)] {
-        try session.query("""
+        if let columnsRead, columnsRead.table == table { return columnsRead.columns }
+        let columns = try session.query("""
             SELECT column_name, format_type(a.atttypid, a.atttypmod) FROM information_schema.columns i
             JOIN pg_attribute a ON a.attrelid = (quote_ident(i.table_schema) || '.' || quote_ident(i.table_name))::regclass AND a.attname = i.column_name
             WHERE i.table_schema=$1 AND i.table_name=$2 ORDER BY i.ordinal_position
             """, [place(table).schema, place(table).name]).map { (name: $0[0] ?? "", type: $0[1] ?? "") }
+        columnsRead = (table, columns)
+        return columns
     }
 
     func existingTable(_ table: String) throws -> TableSchema? {
@@ -141,6 +148,7 @@ final class PostgresLoadTransaction: LoadTransaction, @unchecked Sendable {
 
     /// DDL in the load's transaction, recorded in the schema history with it.
     private func change(_ ddl: String) throws {
+        columnsRead = nil
         try session.execute(ddl)
         try log.recordSchemaChange(table: table, loadID: loadID, change: ddl)
     }
@@ -158,6 +166,7 @@ final class PostgresLoadTransaction: LoadTransaction, @unchecked Sendable {
     }
 
     func beginFile(_ file: FileRecord) throws {
+        columnsRead = nil
         try session.execute("SAVEPOINT file")
     }
 
