@@ -1,4 +1,4 @@
-// swift-tools-version:6.0
+// swift-tools-version:6.1
 import PackageDescription
 
 // Targets mirror the flow in DESIGN.md: stores → formats/detection → pipeline → warehouses.
@@ -24,6 +24,13 @@ let package = Package(
         // request waited (an SQS long poll: 75-90 % of a core idle).
         .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
+        // The configuration file: Yams's node tree keeps each key's line, for located errors (see ConfigFile.swift).
+        .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
+        // The HTTP API, dashboard and /metrics while `run` runs. Without its default traits: they add
+        // swift-configuration, which we do not use, to every build.
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1", traits: []),
+        .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
     ],
     targets: [
         .systemLibrary(name: "CSQLite", path: "Sources/CSQLite"),
@@ -52,17 +59,28 @@ let package = Package(
         ),
         // Redshift reads the files itself (COPY from S3 manifests); it shares the S3 client's credentials and signing.
         .target(name: "AutoloaderRedshift", dependencies: ["AutoloaderCore", "AutoloaderStores", "AutoloaderPostgres"]),
-        .target(name: "AutoloaderPipeline", dependencies: ["AutoloaderCore", "AutoloaderFormats", "AutoloaderDetection"], swiftSettings: hotPath),
+        .target(name: "AutoloaderPipeline", dependencies: [
+            "AutoloaderCore", "AutoloaderFormats", "AutoloaderDetection",
+            .product(name: "Logging", package: "swift-log"), .product(name: "Metrics", package: "swift-metrics"),
+        ], swiftSettings: hotPath),
         // The program built from a plain Configuration: the CLI and the tests both use it.
         .target(name: "AutoloaderApp", dependencies: [
             "AutoloaderCore", "AutoloaderStores", "AutoloaderSQLite", "AutoloaderPostgres", "AutoloaderRedshift", "AutoloaderPipeline",
+            .product(name: "Yams", package: "Yams"), .product(name: "Logging", package: "swift-log"),
+        ]),
+        // Operating the service: the HTTP API and dashboard, Prometheus metrics, notifications.
+        .target(name: "AutoloaderOps", dependencies: [
+            "AutoloaderCore", "AutoloaderPipeline",
+            .product(name: "Hummingbird", package: "hummingbird"), .product(name: "Logging", package: "swift-log"),
+            .product(name: "Metrics", package: "swift-metrics"), .product(name: "Prometheus", package: "swift-prometheus"),
         ]),
         .executableTarget(
             name: "autoloader",
             dependencies: [
                 "AutoloaderCore", "AutoloaderDetection", "AutoloaderStores", "AutoloaderSQLite", "AutoloaderPostgres", "AutoloaderRedshift",
-                "AutoloaderPipeline", "AutoloaderApp",
+                "AutoloaderPipeline", "AutoloaderApp", "AutoloaderOps",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
             ]
         ),
         // The one gate for tests that need a service (skipped without it, failed under CI=true).

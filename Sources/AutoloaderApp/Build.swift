@@ -5,6 +5,7 @@ import AutoloaderRedshift
 import AutoloaderSQLite
 import AutoloaderStores
 import Foundation
+import Logging
 
 /// Everything the program is built from, as plain values. The CLI fills it from its flags and environment;
 /// the tests fill it directly; both then get the same program from `Build`.
@@ -20,12 +21,33 @@ public struct Configuration: Sendable {
     /// SQLite loads stage their rows and hold the write lock only to merge (`run`: other tables and discovery go
     /// on meanwhile); `load` works one table at a time and writes directly, which is faster.
     public var stagedSQLiteLoads = true
-    /// Where the program's log lines go.
-    public var log: @Sendable (String) -> Void = { _ in }
+    /// Where the program's log lines go (none by default: tests and library use stay quiet).
+    public var logger = Logger(label: "autoloader", factory: { _ in SwiftLogNoOpLogHandler() })
+    /// Component notes (a retried request, a skipped path) as info lines.
+    public var log: @Sendable (String) -> Void { { [logger] in logger.info("\($0)") } }
+    /// The HTTP API's address and the token its changes need (`run --http`).
+    public var http: HTTPAddress?
+    public var apiToken: String?
 
     public init(warehouse: String = "sqlite:./autoloader.sqlite", source: String = "./landing") {
         self.warehouse = warehouse
         self.source = source
+    }
+
+    /// The program's configuration from its settings (file, environment, flags). `source`: a source the command
+    /// names itself (`load PATH`), which wins over the setting.
+    public init(settings: Settings, source: String? = nil) throws {
+        self.init(warehouse: settings[Settings.warehouse] ?? "sqlite:./autoloader.sqlite", source: source ?? settings[Settings.source] ?? "./landing")
+        endpoint = settings[Settings.endpoint]
+        queue = settings[Settings.queue]
+        if let v = settings[Settings.fullListing].flatMap(Double.init) { fullListingSeconds = v }
+        if let v = settings[Settings.reconcile].flatMap(Double.init) { service.reconcileSeconds = v }
+        if let v = settings[Settings.settle].flatMap(Double.init) { service.settleSeconds = v }
+        if let v = settings[Settings.workers].flatMap(Int.init) { service.workers = v }
+        http = settings[Settings.http].flatMap(HTTPAddress.init)
+        apiToken = settings[Settings.apiToken]
+        if let defaults = settings.optionsPatch(table: nil) { service.newTableOptions = try TableOptions().merging(json: defaults) }
+        for table in settings.tables.keys { service.tableOptions[table] = settings.optionsPatch(table: table) }
     }
 }
 
@@ -193,7 +215,7 @@ public enum Build {
             init(_ backend: LoaderService.Backend) { self.backend = backend }
         }
         let shared = Shared(backend)
-        let service = LoaderService(store: store, configuration: configuration.service, log: configuration.log) { shared.backend }
+        let service = LoaderService(store: store, configuration: configuration.service, logger: configuration.logger) { shared.backend }
         return DryRun(service: service, enclosure: enclosure, backend: backend)
     }
 
@@ -233,7 +255,7 @@ public enum Build {
     public static func service(_ configuration: Configuration, store: (any ObjectStore)? = nil) throws -> LoaderService {
         _ = try target(configuration.warehouse)  // a bad URL is a usage error now, not at the first load
         let store = try store ?? Self.store(configuration)
-        return LoaderService(store: store, configuration: configuration.service, log: configuration.log) {
+        return LoaderService(store: store, configuration: configuration.service, logger: configuration.logger) {
             try backend(configuration)
         }
     }

@@ -90,6 +90,29 @@ public struct LoadErrorRecord: Sendable, Codable, Equatable {
     }
 }
 
+/// A table's pending work (the `/metrics` backlog gauges, the dashboard).
+public struct Backlog: Sendable, Codable, Equatable {
+    public var table: String
+    public var files: Int64
+    public var bytes: Int64
+    /// When the oldest pending file was discovered (ISO 8601, UTC).
+    public var oldestDiscoveredAt: String
+    public init(table: String, files: Int64, bytes: Int64, oldestDiscoveredAt: String) {
+        self.table = table; self.files = files; self.bytes = bytes; self.oldestDiscoveredAt = oldestDiscoveredAt
+    }
+}
+
+/// One change to a table's schema: the DDL a load ran.
+public struct SchemaChange: Sendable, Codable, Equatable {
+    public var table: String
+    public var loadID: Int64?
+    public var change: String
+    public var at: String
+    public init(table: String, loadID: Int64?, change: String, at: String) {
+        self.table = table; self.loadID = loadID; self.change = change; self.at = at
+    }
+}
+
 /// What recording a listed object did.
 public enum RecordOutcome: Sendable, Equatable {
     case new(FileRecord)
@@ -119,6 +142,13 @@ public protocol Catalog: AnyObject {
     func errors(loadID: Int64) throws -> [LoadErrorRecord]
     /// The DDL a load ran (its schema history), in order.
     func schemaChanges(loadID: Int64) throws -> [String]
+
+    /// What a table the catalog creates for a new folder starts with (the configuration's table defaults).
+    var newTableOptions: TableOptions { get set }
+    /// Per table with pending files: how many, their bytes, and when the oldest was discovered.
+    func backlog() throws -> [Backlog]
+    /// Every schema change of a table (its DDL), oldest first.
+    func schemaHistory(table: String) throws -> [SchemaChange]
 
     /// Active tables with pending files, the ones with the oldest pending file first.
     func tablesWithPendingFiles() throws -> [String]

@@ -21,6 +21,8 @@ public final class SQLCatalog: Catalog, LoadLog {
     /// rolled back, so they survive a file that loads nothing.
     private var pendingErrors: [LoadErrorRecord] = []
 
+    public var newTableOptions = TableOptions()
+
     public init(connection: any CatalogConnection) {
         self.connection = connection
         dialect = connection.dialect
@@ -194,7 +196,7 @@ public final class SQLCatalog: Catalog, LoadLog {
             let inserted = try q("""
                 INSERT INTO \(t("tables"))(name, source_folder, options, created_at, updated_at) VALUES ($1, $2, $3, $4, $4)
                 ON CONFLICT(name) DO NOTHING RETURNING name
-                """, [.text(candidate), .text(landing.sourceFolder), .text(TableOptions().jsonString()), .text(now)])
+                """, [.text(candidate), .text(landing.sourceFolder), .text(newTableOptions.jsonString()), .text(now)])
             if !inserted.isEmpty { return candidate }
             // Taken: by this folder (another process was first), or by another folder that sanitises alike.
             if try q("SELECT source_folder FROM \(t("tables")) WHERE name=$1", [.text(candidate)]).first?.first?.text == landing.sourceFolder {
@@ -317,6 +319,19 @@ public final class SQLCatalog: Catalog, LoadLog {
     public func errors(loadID: Int64) throws -> [LoadErrorRecord] {
         try q("SELECT load_id, file, line, column_name, raw_text, reason FROM \(t("load_errors")) WHERE load_id=$1 ORDER BY id", [.int(loadID)]).map { r in
             LoadErrorRecord(loadID: r[0].int ?? 0, file: r[1].text ?? "", line: r[2].int.map { Int($0) }, column: r[3].text, rawText: r[4].text ?? "", reason: r[5].text ?? "")
+        }
+    }
+
+    public func backlog() throws -> [Backlog] {
+        try q("""
+            SELECT table_name, COUNT(*), CAST(SUM(size) AS BIGINT), MIN(discovered_at) FROM \(t("files"))
+            WHERE state='\(FileState.pending.rawValue)' GROUP BY table_name ORDER BY table_name
+            """).map { r in Backlog(table: r[0].text ?? "", files: r[1].int ?? 0, bytes: r[2].int ?? 0, oldestDiscoveredAt: r[3].text ?? "") }
+    }
+
+    public func schemaHistory(table: String) throws -> [SchemaChange] {
+        try q("SELECT table_name, load_id, change, at FROM \(t("schema_history")) WHERE table_name=$1 ORDER BY id", [.text(table)]).map { r in
+            SchemaChange(table: r[0].text ?? "", loadID: r[1].int, change: r[2].text ?? "", at: r[3].text ?? "")
         }
     }
 

@@ -1,5 +1,7 @@
 import AutoloaderCore
 import Dispatch
+import Logging
+import Metrics
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -13,6 +15,11 @@ public final class LoaderService: @unchecked Sendable {
         public var workers = 2
         /// Seconds a file must look unchanged before it is recorded (a table's `settle_seconds` overrides it).
         public var settleSeconds: Double = 1
+        /// Options from the configuration file, applied to the catalog when the service starts (table → JSON
+        /// object of options, defaults included), so they hold before a table's first file arrives.
+        public var tableOptions: [String: String] = [:]
+        /// What a table the service creates starts with (the file's `table_defaults`, the seed's CopyCommandOptions).
+        public var newTableOptions: TableOptions?
         public init() {}
     }
 
@@ -21,7 +28,9 @@ public final class LoaderService: @unchecked Sendable {
     let store: any ObjectStore
     let makeBackend: @Sendable () throws -> Backend
     let configuration: Configuration
-    let log: @Sendable (String) -> Void
+    let logger: Logger
+    /// Component notes (a retried request, a skipped path): info lines.
+    var log: @Sendable (String) -> Void { { [logger] in logger.info("\($0)") } }
     private let wake = DispatchSemaphore(value: 0)
     private let lock = DispatchQueue(label: "autoloader.service.state")
     private var stopping = false
@@ -30,15 +39,16 @@ public final class LoaderService: @unchecked Sendable {
     /// about as often as loads ran, and took half the CPU of `run` while thousands of small files loaded.
     private var changed = true
     private var connected = false
+    private var sourceReachable = true
     private var scheduler: Scheduler
     private let group = DispatchGroup()
     private let workersQueue = DispatchQueue(label: "autoloader.loads", attributes: .concurrent)
 
     public init(store: any ObjectStore, configuration: Configuration = .init(),
-                log: @escaping @Sendable (String) -> Void, makeBackend: @escaping @Sendable () throws -> Backend) {
+                logger: Logger, makeBackend: @escaping @Sendable () throws -> Backend) {
         self.store = store
         self.configuration = configuration
-        self.log = log
+        self.logger = logger
         self.makeBackend = makeBackend
         scheduler = Scheduler(workers: configuration.workers)
     }
@@ -60,6 +70,9 @@ public final class LoaderService: @unchecked Sendable {
     /// Whether the warehouse and catalog answered the last time the service asked (for `/ready`).
     public var isConnected: Bool { lock.sync { connected } }
 
+    /// Whether the last listing of the source worked (for `/ready`).
+    public var isSourceReachable: Bool { lock.sync { sourceReachable } }
+
     /// Waits `seconds`, or less if the service is asked to stop. Other wake-ups (a load ended, a file event)
     /// do not cut it short: this is a backoff.
     private func pause(_ seconds: Double) {
@@ -79,7 +92,7 @@ public final class LoaderService: @unchecked Sendable {
             lock.sync { changed = true }
             wake.signal()
         }
-        log("watching \(store.location)\(watch == nil ? " (listing every \(configuration.reconcileSeconds)s)" : " (file events + listing every \(configuration.reconcileSeconds)s)")")
+        logger.notice("watching \(store.location)\(watch == nil ? " (listing every \(configuration.reconcileSeconds)s)" : " (file events + listing every \(configuration.reconcileSeconds)s)")")
         defer { watch?.stop() }
         // A listing after every file event would list thousands of times while `cp -r` writes thousands of files:
         // listings are at least `minScanInterval` apart, and files still settling are listed again when the first
@@ -97,6 +110,7 @@ public final class LoaderService: @unchecked Sendable {
                 if main == nil {
                     let backend = try makeBackend()
                     try backend.catalog.prepare(readOnly: false)
+                    try applyConfiguredOptions(backend.catalog)
                     main = backend
                     if let discoverer {
                         discoverer.catalog = backend.catalog
@@ -105,18 +119,27 @@ public final class LoaderService: @unchecked Sendable {
                         discoverer?.settleNanos = Int64(configuration.settleSeconds * 1e9)
                         discoverer?.schemas = backend.warehouse.capabilities.schemas
                     }
-                    if connectFailures > 0 { log("connected to the warehouse (after \(connectFailures) failed attempt(s))") }
+                    if connectFailures > 0 { logger.notice("connected to the warehouse (after \(connectFailures) failed attempt(s))") }
                     connectFailures = 0
                     lock.sync { connected = true }
                 }
                 if scanning {
                     lastScan = Self.now()
                     lock.sync { changed = false }  // events during the listing set it again
+                    let started = Self.now()
                     let pass = try discoverer!.scan()
+                    Timer(label: Metric.listingSeconds).recordSeconds(Self.now() - started)
                     listed = true
+                    lock.sync { sourceReachable = true }
                     catalogBusy = false
                     settlesAt = pass.settlesAt
-                    for f in pass.recorded { log("discovered \(f.key) → table \(f.table) (\(f.size) bytes)") }
+                    let wall = WallClock.nowNanos()
+                    for f in pass.recorded {
+                        logger.debug("discovered", metadata: ["table": "\(f.table)", "file": "\(f.key)", "bytes": "\(f.size)"])
+                        Counter(label: Metric.filesDiscovered, dimensions: [("table", f.table)]).increment()
+                        // From the file's last change to its record: event and listing latency, and the settle window.
+                        Timer(label: Metric.discoveryLag).recordSeconds(max(0, Double(wall - f.modifiedNanos) / 1e9))
+                    }
                 }
                 try dispatchLoads(catalog: main!.catalog)
             } catch {
@@ -126,8 +149,9 @@ public final class LoaderService: @unchecked Sendable {
                     guard transient else { throw error }
                     connectFailures += 1
                     lock.sync { connected = false }
+                    Counter(label: Metric.warehouseErrors, dimensions: [("kind", "connect")]).increment()
                     let delay = RetryPolicy.connect.delay(afterFailures: connectFailures, jitter: Double.random(in: 0...1))
-                    log("waiting for the warehouse: \(error); retrying in \(String(format: "%.1f", delay)) s")
+                    logger.warning("waiting for the warehouse: \(error); retrying in \(String(format: "%.1f", delay)) s")
                     pause(delay)
                     continue
                 }
@@ -135,14 +159,22 @@ public final class LoaderService: @unchecked Sendable {
                 // connection is replaced; other errors (a listing that failed) are retried.
                 if scanning && !listed { lock.sync { changed = true } }  // the listing (or its recording) is tried again
                 if AutoloaderError.isContention(error) {
-                    if !catalogBusy { log("discovery: the catalog is busy with a load; new files are recorded when it is free") }
+                    // Normal with SQLite's one writer: not a failure.
+                    if !catalogBusy { logger.debug("discovery: the catalog is busy with a load; new files are recorded when it is free") }
                     catalogBusy = true
                 } else {
                     if transient {
                         main = nil
                         lock.sync { connected = false }
                     }
-                    log("discovery: \(error) (retrying)")
+                    if scanning && !listed {
+                        Counter(label: Metric.listingErrors).increment()
+                        // The catalog's own faults are the warehouse's (`isConnected`); anything else is the source's.
+                        var sourceFault = true
+                        if case .warehouse? = error as? AutoloaderError { sourceFault = false }
+                        if sourceFault { lock.sync { sourceReachable = false } }
+                    }
+                    logger.warning("discovery: \(error) (retrying)")
                 }
             }
             let now = Self.now()
@@ -156,7 +188,25 @@ public final class LoaderService: @unchecked Sendable {
             _ = wake.wait(timeout: .now() + timeout)
         }
         group.wait()
-        log("stopped")
+        logger.notice("stopped")
+    }
+
+    /// Wakes the loop to start loads now (a table resumed, files set pending again through the API).
+    public func nudge() { wake.signal() }
+
+    /// The configuration file's table options, laid over what the catalog holds (a table not yet seen gets a record
+    /// for its folder, so the options apply to its first file). Changes only what the file names.
+    func applyConfiguredOptions(_ catalog: any Catalog) throws {
+        if let defaults = configuration.newTableOptions { catalog.newTableOptions = defaults }
+        for (table, patch) in configuration.tableOptions.sorted(by: { $0.key < $1.key }) {
+            let known = try catalog.table(named: table)
+            let current = known?.options ?? configuration.newTableOptions ?? TableOptions()
+            let wanted = try current.merging(json: patch)
+            if wanted != current || known == nil {
+                try catalog.setOptions(table: table, wanted)
+                logger.info("options of \(table) set from the configuration", metadata: ["table": "\(table)", "options": "\(wanted.jsonString())"])
+            }
+        }
     }
 
     private func dispatchLoads(catalog: any Catalog) throws {
@@ -175,7 +225,8 @@ public final class LoaderService: @unchecked Sendable {
                 let outcome = loadNextBatch(table: table)
                 let retry = lock.sync { scheduler.finished(table, outcome.0, now: Self.now(), jitter: Double.random(in: 0...1)) }
                 if let retry, let error = outcome.1 {
-                    log("load of \(table) failed: \(error); its files stay pending, retried in \(String(format: "%.1f", retry.delay)) s")
+                    logger.warning("load of \(table) failed for now: \(error); its files stay pending, retried in \(String(format: "%.1f", retry.delay)) s",
+                                   metadata: ["table": "\(table)"])
                 }
             }
         }
@@ -188,16 +239,41 @@ public final class LoaderService: @unchecked Sendable {
             guard let record = try backend.catalog.table(named: table), record.status == .active else { return (.done, nil) }
             let batch = try backend.catalog.nextBatch(table: table, maxFiles: record.options.maxFilesPerLoad, maxBytes: record.options.maxBytesPerLoad)
             guard !batch.isEmpty else { return (.done, nil) }
+            let started = Self.now()
             let summary = try Self.load(store: store, backend: backend, table: table, files: batch)
-            log(Self.describe(summary))
+            report(summary, bytes: batch.reduce(0) { $0 + $1.size }, seconds: Self.now() - started)
             return (.done, nil)
         } catch {
             if AutoloaderError.isContention(error) { return (.contention, nil) }  // another load's turn: not worth a log line
-            if AutoloaderError.isTransient(error) { return (.transient, error) }
+            if AutoloaderError.isTransient(error) {
+                Counter(label: Metric.warehouseErrors, dimensions: [("kind", "transient")]).increment()
+                return (.transient, error)
+            }
             // A terminal error of the load as a whole: its files are failed with it (see LoadLog.abandonLoad).
-            log("load of \(table) failed: \(error)")
+            Counter(label: Metric.warehouseErrors, dimensions: [("kind", "terminal")]).increment()
+            logger.error("load of \(table) failed: \(error)", metadata: ["table": "\(table)"])
             return (.done, error)
         }
+    }
+
+    /// One log line and the metrics of a finished load.
+    func report(_ s: LoadSummary, bytes: Int64, seconds: Double) {
+        var metadata: Logger.Metadata = [
+            "table": "\(s.table)", "load": .stringConvertible(s.loadID ?? 0), "files": .stringConvertible(s.files.count),
+            "rows": .stringConvertible(s.rowsLoaded), "rejected": .stringConvertible(s.rowsRejected),
+            "seconds": .stringConvertible((seconds * 1000).rounded() / 1000), "status": "\(s.status.rawValue)",
+        ]
+        let troubled = s.files.filter { $0.state == .failed || $0.state == .loadedWithErrors }
+        if let first = troubled.first { metadata["first_problem"] = "\(first.key): \(first.error ?? first.state.rawValue)" }
+        let level: Logger.Level = s.status == .failed || troubled.contains { $0.state == .failed } ? .error : s.rowsRejected > 0 ? .warning : .info
+        logger.log(level: level, "load \(s.status.rawValue)", metadata: metadata)
+        let table = [("table", s.table)]
+        Counter(label: Metric.loads, dimensions: table + [("status", s.status.rawValue)]).increment()
+        Timer(label: Metric.loadSeconds, dimensions: table).recordSeconds(seconds)
+        Counter(label: Metric.bytesRead, dimensions: table).increment(by: Int(bytes))
+        Counter(label: Metric.rowsLoaded, dimensions: table).increment(by: Int(s.rowsLoaded))
+        Counter(label: Metric.rowsRejected, dimensions: table).increment(by: Int(s.rowsRejected))
+        for f in s.files { Counter(label: Metric.files, dimensions: table + [("state", f.state.rawValue)]).increment() }
     }
 
     /// Rows through the loader (SQLite, PostgreSQL), or by reference for a warehouse that reads the files itself (Redshift).
@@ -225,6 +301,7 @@ public final class LoaderService: @unchecked Sendable {
                         progress: (@Sendable (String, Int64, Int64) -> Void)? = nil) throws -> [LoadSummary] {
         var backend = try makeBackend()
         try backend.catalog.prepare(readOnly: false)
+        try applyConfiguredOptions(backend.catalog)
         let discoverer = Discoverer(store: store, catalog: backend.catalog)
         discoverer.settleNanos = 0  // the user named these files: they are complete (markers still gate)
         discoverer.schemas = backend.warehouse.capabilities.schemas
@@ -254,10 +331,29 @@ public final class LoaderService: @unchecked Sendable {
                 let retry = scheduler.finished(table, AutoloaderError.isContention(error) ? .contention : .transient, now: Self.now(),
                                                jitter: Double.random(in: 0...1))
                 if retry?.givesUp == true { throw error }
-                log("\(table): \(error); retrying in \(String(format: "%.1f", retry?.delay ?? 0)) s")
+                logger.warning("\(table): \(error); retrying in \(String(format: "%.1f", retry?.delay ?? 0)) s")
                 backend = try makeBackend()  // the failure may have been a lost connection
             }
         }
         return summaries
     }
+}
+
+/// The metrics' names (Prometheus text format on `/metrics`; README lists them).
+public enum Metric {
+    public static let filesDiscovered = "autoloader_files_discovered_total"
+    /// Files a load finished, by the state they ended in (loaded, loaded_with_errors, failed, duplicate, skipped).
+    public static let files = "autoloader_files_total"
+    public static let loads = "autoloader_loads_total"
+    public static let rowsLoaded = "autoloader_rows_loaded_total"
+    public static let rowsRejected = "autoloader_rows_rejected_total"
+    public static let bytesRead = "autoloader_bytes_read_total"
+    public static let loadSeconds = "autoloader_load_duration_seconds"
+    public static let warehouseErrors = "autoloader_warehouse_errors_total"
+    public static let listingSeconds = "autoloader_listing_duration_seconds"
+    public static let listingErrors = "autoloader_listing_errors_total"
+    public static let discoveryLag = "autoloader_discovery_lag_seconds"
+    public static let backlogFiles = "autoloader_backlog_files"
+    public static let backlogBytes = "autoloader_backlog_bytes"
+    public static let backlogAge = "autoloader_backlog_oldest_seconds"
 }

@@ -16,7 +16,7 @@ struct Autoloader: ParsableCommand {
         """,
         subcommands: [
             RunCommand.self, LoadCommand.self, DetectCommand.self,
-            TablesCommand.self, FilesCommand.self, LoadsCommand.self, ErrorsCommand.self,
+            ConfigCommand.self, TablesCommand.self, FilesCommand.self, LoadsCommand.self, ErrorsCommand.self,
             PauseCommand.self, ResumeCommand.self, ReloadCommand.self, OptionsCommand.self, RetryCommand.self, SetupEventsCommand.self,
         ]
     )

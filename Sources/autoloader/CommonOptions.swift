@@ -3,21 +3,27 @@ import AutoloaderApp
 import AutoloaderCore
 import AutoloaderPipeline
 import Foundation
+import Logging
 
 struct WarehouseOptions: ParsableArguments {
-    @Option(name: .customLong("warehouse"), help: ArgumentHelp("Where rows and the catalog go: sqlite:PATH (or a path ending in .sqlite / .db), or postgres://user@host:port/db?sslmode=…&schema=… (the password from PGPASSWORD or ~/.pgpass: a password in a flag is visible to every user in `ps`), or redshift://CLUSTER/DB?db_user=U&iam_role=ARN / redshift-serverless://WORKGROUP/DB?iam_role=ARN (Data API; COPY reads the files from S3). Default: $AUTOLOADER_WAREHOUSE, else sqlite:./autoloader.sqlite.", valueName: "url"))
-    var flag: String?
+    @Option(help: ArgumentHelp("Configuration file (YAML). Default: $AUTOLOADER_CONFIG, else ./autoloader.yml if present. Its values give way to AUTOLOADER_* variables, which give way to flags; `autoloader config` shows the result.", valueName: "path"))
+    var config: String?
 
-    /// The flag, else AUTOLOADER_WAREHOUSE (which, unlike a flag, other users cannot read in `ps`), else SQLite.
-    var warehouse: String {
-        flag ?? ProcessInfo.processInfo.environment["AUTOLOADER_WAREHOUSE"] ?? "sqlite:./autoloader.sqlite"
-    }
+    @Option(name: .customLong("warehouse"), help: ArgumentHelp("Where rows and the catalog go: sqlite:PATH (or a path ending in .sqlite / .db), or postgres://user@host:port/db?sslmode=…&schema=… (the password from PGPASSWORD or ~/.pgpass: a password in a flag is visible to every user in `ps`), or redshift://CLUSTER/DB?db_user=U&iam_role=ARN / redshift-serverless://WORKGROUP/DB?iam_role=ARN (Data API; COPY reads the files from S3). Default: the configuration file's `warehouse`, $AUTOLOADER_WAREHOUSE, else sqlite:./autoloader.sqlite.", valueName: "url"))
+    var flag: String?
 
     func validate() throws {
         if let flag, let components = URLComponents(string: flag), components.password != nil {
-            Log.line("warning: the password in --warehouse is visible to other users of this machine (`ps`); "
-                     + "give it in PGPASSWORD or ~/.pgpass, or the whole URL in AUTOLOADER_WAREHOUSE")
+            Log.logger.warning("the password in --warehouse is visible to other users of this machine (`ps`); give it in PGPASSWORD or ~/.pgpass, or the whole URL in AUTOLOADER_WAREHOUSE")
         }
+    }
+
+    /// The configuration file, the environment and these flags (plus the command's own, by setting name).
+    func settings(_ flags: [String: String] = [:]) throws -> Settings {
+        let environment = ProcessInfo.processInfo.environment
+        var all = flags
+        if let flag { all[Settings.warehouse.name] = flag }
+        return try Settings.resolve(file: Settings.locate(flag: config, environment: environment), environment: environment, flags: all)
     }
 }
 
@@ -27,8 +33,16 @@ struct SourceOptions: ParsableArguments {
     var endpoint: String?
     @Option(help: ArgumentHelp("SQS queue that receives the bucket's event notifications (see `autoloader setup-events`). Without it, listing alone finds files.", valueName: "name"))
     var queue: String?
-    @Option(name: .customLong("full-listing"), help: "Seconds between full listings of an S3 bucket (between them, each table is listed after its last key).")
-    var fullListing: Double = 60
+    @Option(name: .customLong("full-listing"), help: "Seconds between full listings of an S3 bucket (between them, each table is listed after its last key). Default 60.")
+    var fullListing: Double?
+
+    var flags: [String: String] {
+        var flags: [String: String] = [:]
+        flags[Settings.endpoint.name] = endpoint
+        flags[Settings.queue.name] = queue
+        flags[Settings.fullListing.name] = fullListing.map { "\($0)" }
+        return flags
+    }
 }
 
 struct OutputOptions: ParsableArguments {
@@ -36,17 +50,29 @@ struct OutputOptions: ParsableArguments {
     var json = false
 }
 
-/// The CLI's flags and environment as the program's `Configuration`; `Build` makes the program from it.
+struct LogOptions: ParsableArguments {
+    @Option(name: .customLong("log-level"), help: "trace, debug (one line per discovered file), info (one line per load; default), notice, warning, error.")
+    var level: String?
+    @Option(name: .customLong("log-format"), help: "text (default) or json (one object per line).")
+    var format: String?
+
+    var flags: [String: String] {
+        var flags: [String: String] = [:]
+        flags[Settings.logLevel.name] = level
+        flags[Settings.logFormat.name] = format
+        return flags
+    }
+}
+
+/// The CLI's flags, environment and configuration file as the program's `Configuration`; `Build` makes the
+/// program from it.
 enum Wiring {
-    /// `sourceOptions`: only when the command has them (a default-made option group cannot be read).
-    static func configuration(_ warehouse: WarehouseOptions, source: String = "", sourceOptions: SourceOptions? = nil) -> Configuration {
-        var configuration = Configuration(warehouse: warehouse.warehouse, source: source)
-        if let sourceOptions {
-            configuration.endpoint = sourceOptions.endpoint
-            configuration.queue = sourceOptions.queue
-            configuration.fullListingSeconds = sourceOptions.fullListing
-        }
-        configuration.log = Log.line
+    /// `source`: one the command names itself (`load PATH`); otherwise the `source` setting.
+    static func configuration(_ options: WarehouseOptions, source: String? = nil, flags: [String: String] = [:]) throws -> Configuration {
+        let settings = try options.settings(flags)
+        Log.configure(settings)
+        var configuration = try Configuration(settings: settings, source: source)
+        configuration.logger = Log.logger
         return configuration
     }
 
@@ -54,22 +80,30 @@ enum Wiring {
         try Build.catalog(configuration(options), readOnly: readOnly)
     }
 
-    static func dryRun(source: String, options: WarehouseOptions, sourceOptions: SourceOptions? = nil, store: (any ObjectStore)? = nil) throws -> Build.DryRun {
-        try Build.dryRun(configuration(options, source: source, sourceOptions: sourceOptions), store: store) { print($0) }
+    static func dryRun(source: String, options: WarehouseOptions, flags: [String: String] = [:], store: (any ObjectStore)? = nil) throws -> Build.DryRun {
+        try Build.dryRun(configuration(options, source: source, flags: flags), store: store) { print($0) }
     }
 
-    static func service(source: String, options: WarehouseOptions, configuration service: LoaderService.Configuration = .init(),
-                        sourceOptions: SourceOptions? = nil, store: (any ObjectStore)? = nil, staged: Bool = true) throws -> LoaderService {
-        var configuration = configuration(options, source: source, sourceOptions: sourceOptions)
-        configuration.service = service
+    static func service(source: String, options: WarehouseOptions, flags: [String: String] = [:],
+                        store: (any ObjectStore)? = nil, staged: Bool = true) throws -> LoaderService {
+        var configuration = try configuration(options, source: source, flags: flags)
         configuration.stagedSQLiteLoads = staged
         return try Build.service(configuration, store: store)
     }
 }
 
 enum Log {
+    /// Set once, before any work starts (`configure`), from the settings' log level and format.
+    nonisolated(unsafe) private(set) static var logger = Logger(label: "autoloader") { _ in LogLines(format: .text, level: .info) }
+
+    static func configure(_ settings: Settings) {
+        let format = LogLines.Format(rawValue: settings[Settings.logFormat] ?? "text") ?? .text
+        let level = Logger.Level(rawValue: settings[Settings.logLevel] ?? "info") ?? .info
+        logger = Logger(label: "autoloader") { _ in LogLines(format: format, level: level) }
+    }
+
     @Sendable static func line(_ message: String) {
-        FileHandle.standardError.write(Data("\(WallClock.nowISO()) \(message)\n".utf8))
+        logger.info("\(message)")
     }
 }
 

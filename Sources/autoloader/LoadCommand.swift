@@ -47,12 +47,12 @@ struct LoadCommand: ParsableCommand {
         var summaries: [LoadSummary] = []
         var files: [String: String] = [:]
         // One pass over a source: for real, or as a dry run whose changes are undone once its report is printed.
-        func once(source: String, sourceOptions: SourceOptions? = nil, store: (any ObjectStore)? = nil) throws -> [LoadSummary] {
+        func once(source: String, store: (any ObjectStore)? = nil) throws -> [LoadSummary] {
             guard dryRun else {
-                return try stopper.attach(Wiring.service(source: source, options: warehouse, sourceOptions: sourceOptions, store: store, staged: false))
+                return try stopper.attach(Wiring.service(source: source, options: warehouse, flags: sourceOptions.flags, store: store, staged: false))
                     .runOnce(progress: ProgressBar.callback())
             }
-            let plan = try Wiring.dryRun(source: source, options: warehouse, sourceOptions: sourceOptions, store: store)
+            let plan = try Wiring.dryRun(source: source, options: warehouse, flags: sourceOptions.flags, store: store)
             do {
                 let summaries = try stopper.attach(plan.service).runOnce()
                 print(try plan.report(summaries), terminator: "")
@@ -65,7 +65,7 @@ struct LoadCommand: ParsableCommand {
         }
         for path in paths {
             if path.hasPrefix("s3://") {
-                summaries += try once(source: path, sourceOptions: sourceOptions)
+                summaries += try once(source: path)
                 continue
             }
             var isDir: ObjCBool = false

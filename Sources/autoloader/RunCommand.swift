@@ -1,7 +1,10 @@
 import ArgumentParser
+import AutoloaderApp
+import AutoloaderOps
 import AutoloaderPipeline
 import Dispatch
 import Foundation
+import Logging
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -17,27 +20,53 @@ struct RunCommand: ParsableCommand {
         """
     )
 
-    @Option(help: ArgumentHelp("The landing folder, or s3://bucket/prefix/ (default prefix: s3-to-redshift-loader-utility/); each first-level folder is a table.", valueName: "path|url"))
-    var source = "./landing"
+    @Option(help: ArgumentHelp("The landing folder, or s3://bucket/prefix/ (default prefix: s3-to-redshift-loader-utility/); each first-level folder is a table. Default: the configuration's `source`, else ./landing.", valueName: "path|url"))
+    var source: String?
     @OptionGroup var sourceOptions: SourceOptions
     @OptionGroup var warehouse: WarehouseOptions
-    @Option(help: "Seconds between full reconciliation listings.")
-    var reconcile: Double = 5
-    @Option(help: "Tables loaded at the same time.")
-    var workers = 2
-    @Option(help: ArgumentHelp("Seconds a file must look unchanged before it is loaded (a writer that pauses longer exposes a partial file; a table's settle_seconds or marker option overrides it).", valueName: "seconds"))
-    var settle: Double = 1
+    @OptionGroup var logOptions: LogOptions
+    @Option(help: "Seconds between full reconciliation listings. Default 5.")
+    var reconcile: Double?
+    @Option(help: "Tables loaded at the same time. Default 2.")
+    var workers: Int?
+    @Option(help: ArgumentHelp("Seconds a file must look unchanged before it is loaded (a writer that pauses longer exposes a partial file; a table's settle_seconds or marker option overrides it). Default 1.", valueName: "seconds"))
+    var settle: Double?
+    @Option(help: ArgumentHelp("Serve the HTTP API, dashboard and /metrics at HOST:PORT (loopback unless AUTOLOADER_API_TOKEN is set). Default: the configuration's `http`, else none.", valueName: "host:port"))
+    var http: String?
 
     func run() throws {
+        var flags = sourceOptions.flags.merging(logOptions.flags) { $1 }
+        flags[Settings.source.name] = source
+        flags[Settings.reconcile.name] = reconcile.map { "\($0)" }
+        flags[Settings.workers.name] = workers.map { "\($0)" }
+        flags[Settings.settle.name] = settle.map { "\($0)" }
+        flags[Settings.http.name] = http
+        let settings = try warehouse.settings(flags)
+        Log.configure(settings)
+        for note in settings.notes { Log.logger.notice("\(note)") }
+        var configuration = try Configuration(settings: settings)
+        configuration.logger = Log.logger
         // A fresh checkout has no landing folder yet: make it, so `autoloader run` works as the first command.
-        if !source.contains("://") { try FileManager.default.createDirectory(atPath: source, withIntermediateDirectories: true) }
-        var configuration = LoaderService.Configuration()
-        configuration.reconcileSeconds = reconcile
-        configuration.workers = max(1, workers)
-        configuration.settleSeconds = max(0, settle)
-        let service = try Wiring.service(source: source, options: warehouse, configuration: configuration, sourceOptions: sourceOptions)
+        if !configuration.source.contains("://") {
+            try FileManager.default.createDirectory(atPath: configuration.source, withIntermediateDirectories: true)
+        }
+        let registry = Telemetry.bootstrap()
+        let service = try Build.service(configuration)
+        var server: OpsServer?
+        if let address = configuration.http {
+            let ops = try OpsServer(options: .init(host: address.host, port: address.port, token: configuration.apiToken),
+                                    catalog: { [configuration] in try Build.catalog(configuration, readOnly: false) }, service: service,
+                                    registry: registry, logger: Log.logger)
+            try ops.start(logger: Log.logger)
+            Log.logger.notice("HTTP API and dashboard on http://\(address.host):\(ops.boundPort ?? address.port)/",
+                              metadata: ["changes": "\(configuration.apiToken == nil ? "off (no AUTOLOADER_API_TOKEN)" : "need the bearer token")"])
+            server = ops
+        }
         let signals = SignalHandling.install { service.stop() }
-        defer { _ = signals }
+        defer {
+            _ = signals
+            server?.stop()
+        }
         try service.run()
     }
 }
