@@ -25,6 +25,7 @@ struct API: Sendable {
         router.get("/health") { _, _ in try json(["status": "alive"]) }
         router.get("/ready") { _, _ in await ready() }
         router.get("/metrics") { _, _ in try await metrics() }
+        router.get("/") { _, _ in try await handle { try await Dashboard(access: access, changesEnabled: token != nil).page(tables: try await tables()) } }
 
         let v1 = router.group("/api/v1")
         v1.get("/tables") { _, _ in try await handle { try json(try await tables()) } }

@@ -29,6 +29,20 @@ public enum Gate {
         return endpoint
     }
 
+    /// A program on PATH (chromium, schemathesis): `scripts/test-tools` installs them.
+    public static func tool(_ name: String) -> String? {
+        for dir in (environment["PATH"] ?? "/usr/bin:/bin").split(separator: ":") {
+            let path = "\(dir)/\(name)"
+            if FileManager.default.isExecutableFile(atPath: path) { return path }
+        }
+        return nil
+    }
+
+    public static func requireTool(_ name: String) throws -> String {
+        guard let path = tool(name) else { throw Missing(description: "CI=true but \(name) is not on PATH: scripts/test-tools installs it") }
+        return path
+    }
+
     /// Whether this process may mount file systems (tests of a full disk mount a small tmpfs).
     public static var canMount: Bool { getuid() == 0 || isCI }
 }
@@ -41,6 +55,11 @@ extension Trait where Self == ConditionTrait {
 
     public static var needsS3: Self {
         .enabled(if: Gate.s3, "needs moto_server: AUTOLOADER_TEST_S3_ENDPOINT (scripts/test starts one)")
+    }
+
+    /// Runs the test when the program is on PATH (or under CI=true); otherwise reports it skipped.
+    public static func needsTool(_ name: String) -> Self {
+        .enabled(if: Gate.tool(name) != nil || Gate.isCI, "needs \(name) on PATH (scripts/test-tools installs it)")
     }
 
     /// Mounting a tmpfs needs root (CI runs as root).
