@@ -44,6 +44,8 @@ public struct FileRecord: Sendable, Codable, Equatable {
     public var error: String?
     /// The store's version of the content (S3 ETag), "" for local files.
     public var version: String
+    /// A user approved the schema change this file holds (`autoloader approve`): it loads even under schema_changes=hold.
+    public var approved = false
     public init(id: Int64, table: String, key: String, size: Int64, modifiedNanos: Int64, sha256: String? = nil,
                 partitions: [String: String] = [:], state: FileState = .pending, discoveredAt: String = "", loadID: Int64? = nil,
                 duplicateOf: Int64? = nil, rows: Int64? = nil, error: String? = nil, version: String = "") {
@@ -162,6 +164,10 @@ public protocol Catalog: AnyObject {
     func reload(table: String, sinceNanos: Int64) throws -> Int
     /// Failed files of a load become pending again; returns how many.
     func retry(loadID: Int64) throws -> Int
+    /// Held files of a table become pending, approved: their schema change is applied when they load. Returns how many.
+    func approve(table: String) throws -> Int
+    /// Held files of a table fail with `reason` (the change they proposed is kept in it). Returns how many.
+    func reject(table: String, reason: String) throws -> Int
 }
 
 /// Plan: a table's pending files, oldest first, cut into the next load's batch by count and bytes (always at

@@ -8,16 +8,20 @@
 ///        │                  │ ├──duplicate──▶ duplicate   (same bytes already loaded under another key)
 ///        │                  │ ├──unchanged──▶ skipped     (same key, same bytes as the loaded version)
 ///        │                  │ └──failed─────▶ failed      (the file's own defect)
+///        │                  │ └──hold───────▶ held        (it would change the table and the table's schema_changes is hold)
 ///        └──abandon─────────────────────────▶ failed      (its load was refused for good before the file's turn)
+///     held ──approve──▶ pending (approved: its change is applied when it loads)    held ──reject──▶ failed
 ///     pending ◀──requeue── loaded, loaded_with_errors, failed, skipped, duplicate   (retry, reload, a twin's content changed)
 ///
 /// `loading` is only ever seen inside the load's transaction: the claim commits with the rows, so a crash
 /// leaves the file `pending` and nothing needs repair.
 public enum FileState: String, Codable, Sendable, CaseIterable {
-    case pending, loading, loaded, failed, duplicate, skipped
+    case pending, loading, loaded, failed, duplicate, skipped, held
     case loadedWithErrors = "loaded_with_errors"
 
-    public enum Event: String, Sendable, CaseIterable { case claim, committed, committedWithErrors, duplicate, unchanged, failed, abandon, requeue }
+    public enum Event: String, Sendable, CaseIterable {
+        case claim, committed, committedWithErrors, duplicate, unchanged, failed, abandon, requeue, hold, approve, reject
+    }
 
     /// The states whose rows are in the table.
     public static let rowsKept: [FileState] = [.loaded, .loadedWithErrors]
@@ -32,6 +36,9 @@ public enum FileState: String, Codable, Sendable, CaseIterable {
         case (.loading, .unchanged): return .skipped
         case (.loading, .failed): return .failed
         case (.pending, .abandon): return .failed
+        case (.loading, .hold): return .held
+        case (.held, .approve): return .pending
+        case (.held, .reject): return .failed
         case (.failed, .requeue), (.loaded, .requeue), (.loadedWithErrors, .requeue), (.skipped, .requeue), (.duplicate, .requeue):
             return .pending
         default: return nil
@@ -51,6 +58,7 @@ public enum FileState: String, Codable, Sendable, CaseIterable {
         case .loadedWithErrors: return .committedWithErrors
         case .duplicate: return .duplicate
         case .skipped: return .unchanged
+        case .held: return .hold
         default: return .failed
         }
     }

@@ -138,6 +138,10 @@ public final class SQLCatalog: Catalog, LoadLog {
                   id \(d.serialKey), table_name TEXT NOT NULL, load_id BIGINT, change TEXT NOT NULL, at TEXT NOT NULL)
                 """)
         },
+        // 2: schema_changes=hold — a held file's change approved by a user.
+        { c in
+            try c.q("ALTER TABLE \(c.t("files")) ADD COLUMN approved \(c.dialect.boolean) NOT NULL DEFAULT FALSE")
+        },
     ]
 
     /// The catalog's version: 0 when it does not exist yet (or predates versioning). Reads only.
@@ -275,14 +279,16 @@ public final class SQLCatalog: Catalog, LoadLog {
             """, [.text(table), .text(options.jsonString()), .text(now)])
     }
 
-    static let fileColumns = "id, table_name, key, size, mtime_ns, sha256, partitions, state, discovered_at, load_id, duplicate_of, rows, error, version"
+    static let fileColumns = "id, table_name, key, size, mtime_ns, sha256, partitions, state, discovered_at, load_id, duplicate_of, rows, error, version, CASE WHEN approved THEN 1 ELSE 0 END"
 
     func files(where condition: String, _ binds: [DBValue], limit: Int? = nil) throws -> [FileRecord] {
         try q("SELECT \(Self.fileColumns) FROM \(t("files")) WHERE \(condition) ORDER BY mtime_ns, key, id\(limit.map { " LIMIT \($0)" } ?? "")", binds).map { r in
-            FileRecord(id: r[0].int ?? 0, table: r[1].text ?? "", key: r[2].text ?? "", size: r[3].int ?? 0, modifiedNanos: r[4].int ?? 0,
+            var record = FileRecord(id: r[0].int ?? 0, table: r[1].text ?? "", key: r[2].text ?? "", size: r[3].int ?? 0, modifiedNanos: r[4].int ?? 0,
                        sha256: r[5].text, partitions: Self.decode(r[6], [String: String].self) ?? [:],
                        state: FileState(rawValue: r[7].text ?? "") ?? .pending, discoveredAt: r[8].text ?? "", loadID: r[9].int,
                        duplicateOf: r[10].int, rows: r[11].int, error: r[12].text, version: r[13].text ?? "")
+            record.approved = r[14].int == 1
+            return record
         }
     }
 
@@ -392,6 +398,21 @@ public final class SQLCatalog: Catalog, LoadLog {
         guard try load(id: loadID) != nil else { throw AutoloaderError.unknownLoad(loadID) }
         return try transaction {
             try moveFiles(.requeue, from: [.failed], set: "error=NULL", where: "load_id=$1", [.int(loadID)])
+        }
+    }
+
+    public func approve(table: String) throws -> Int {
+        guard try self.table(named: table) != nil else { throw AutoloaderError.unknownTable(table) }
+        return try transaction {
+            try moveFiles(.approve, set: "approved=TRUE", where: "table_name=$1", [.text(table)])
+        }
+    }
+
+    public func reject(table: String, reason: String) throws -> Int {
+        guard try self.table(named: table) != nil else { throw AutoloaderError.unknownTable(table) }
+        return try transaction {
+            // The held reason names the proposed change: keep it after the user's.
+            try moveFiles(.reject, set: "error=CAST($2 AS TEXT) || ' — ' || COALESCE(error, '')", where: "table_name=$1", [.text(table), .text(reason)])
         }
     }
 

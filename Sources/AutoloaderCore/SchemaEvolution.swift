@@ -49,6 +49,27 @@ public enum SchemaEvolution {
         return Plan(table: schema, columnIndex: columnIndex, differences: differences, refused: policy == .fail && !differences.isEmpty)
     }
 
+    /// What the plan would do to an existing table, as the warehouse would see it: columns added, types widened.
+    /// Empty when the table stays as it is.
+    public static func changes(from table: TableSchema, to planned: TableSchema, spell: (ColumnType) -> String) -> [String] {
+        var changes: [String] = []
+        for column in planned.columns {
+            if let i = table.index(of: column.name) {
+                let was = spell(table.columns[i].type), now = spell(column.type)
+                if was != now { changes.append("widen column \(column.name) from \(was) to \(now)") }
+            } else {
+                changes.append("add column \(column.name) \(spell(column.type))")
+            }
+        }
+        return changes
+    }
+
+    /// Why a held file waits: the change it proposes and what to do.
+    public static func holdReason(table: String, changes: [String]) -> String {
+        "schema change held (schema_changes=hold): " + changes.joined(separator: "; ")
+            + " — `autoloader approve \(table)` applies it and loads the file, `autoloader reject \(table)` fails it"
+    }
+
     /// The located reason a refused file gives.
     public static func refusal(_ plan: Plan) -> String {
         plan.differences.joined(separator: "; ")

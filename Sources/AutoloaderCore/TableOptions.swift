@@ -21,6 +21,15 @@ public struct TableOptions: Codable, Sendable, Equatable {
         case ignore
     }
 
+    /// Whether a file may change an existing table's schema by itself.
+    public enum SchemaChanges: String, Codable, Sendable, CaseIterable {
+        /// Default: the evolution policy applies at once.
+        case auto
+        /// A file that would add or widen columns waits in state `held`, its proposed change shown
+        /// (`autoloader changes`), until `autoloader approve` (applied, then it loads) or `reject` (it fails).
+        case hold
+    }
+
     /// What a file whose columns differ from the table's does (the table exists already).
     public enum Evolution: String, Codable, Sendable, CaseIterable {
         /// Default: new columns are added, columns whose values no longer fit are widened.
@@ -38,6 +47,7 @@ public struct TableOptions: Codable, Sendable, Equatable {
     public var maxErrors: Int?
     public var overwrite: Overwrite
     public var evolution: Evolution = .addColumns
+    public var schemaChanges: SchemaChanges = .auto
     public var maxFilesPerLoad: Int
     public var maxBytesPerLoad: Int64
     /// Overrides for detection, e.g. `{"delimiter": "|", "header": false}`.
@@ -71,7 +81,7 @@ public struct TableOptions: Codable, Sendable, Equatable {
     enum CodingKeys: String, CodingKey, CaseIterable {
         case onError = "on_error", maxErrors = "max_errors", overwrite, evolution, maxFilesPerLoad = "max_files"
         case maxBytesPerLoad = "max_bytes", delimiter, header, types, allText = "all_text", copyOptions = "copy_options"
-        case settleSeconds = "settle_seconds", marker
+        case settleSeconds = "settle_seconds", marker, schemaChanges = "schema_changes"
     }
 
     public init(from decoder: any Decoder) throws {
@@ -81,6 +91,7 @@ public struct TableOptions: Codable, Sendable, Equatable {
         maxErrors = try c.decodeIfPresent(Int.self, forKey: .maxErrors)
         overwrite = try c.decodeIfPresent(Overwrite.self, forKey: .overwrite) ?? d.overwrite
         evolution = try c.decodeIfPresent(Evolution.self, forKey: .evolution) ?? d.evolution
+        schemaChanges = try c.decodeIfPresent(SchemaChanges.self, forKey: .schemaChanges) ?? d.schemaChanges
         maxFilesPerLoad = try c.decodeIfPresent(Int.self, forKey: .maxFilesPerLoad) ?? d.maxFilesPerLoad
         maxBytesPerLoad = try c.decodeIfPresent(Int64.self, forKey: .maxBytesPerLoad) ?? d.maxBytesPerLoad
         delimiter = try c.decodeIfPresent(String.self, forKey: .delimiter)
@@ -161,6 +172,15 @@ public struct TableOptions: Codable, Sendable, Equatable {
             let options = try JSONDecoder().decode(TableOptions.self, from: JSONSerialization.data(withJSONObject: merged))
             if let s = options.settleSeconds, !(s >= 0 && s <= 86_400) {
                 throw AutoloaderError.invalidOptions(reason: "settle_seconds must be between 0 and 86400, got \(s)")
+            }
+            if !(1...1_000_000).contains(options.maxFilesPerLoad) {
+                throw AutoloaderError.invalidOptions(reason: "max_files must be between 1 and 1000000, got \(options.maxFilesPerLoad)")
+            }
+            if !(1...(Int64(1) << 40)).contains(options.maxBytesPerLoad) {
+                throw AutoloaderError.invalidOptions(reason: "max_bytes must be between 1 and 1099511627776 (1 TiB), got \(options.maxBytesPerLoad)")
+            }
+            if let m = options.maxErrors, !(0...1_000_000_000).contains(m) {
+                throw AutoloaderError.invalidOptions(reason: "max_errors must be between 0 and 1000000000, got \(m)")
             }
             if let m = options.marker, m.isEmpty || m.contains("/") {
                 throw AutoloaderError.invalidOptions(reason: "marker must be a file name such as _SUCCESS, got '\(m)'")

@@ -94,6 +94,11 @@ public enum WallClock {
         t.tm_min = Int32(minute)
         t.tm_sec = Int32(second)
         let seconds = Int64(timegm(&t)) - Int64(offset)
-        return seconds * 1_000_000_000 + fraction
+        // Nanoseconds since 1970 fit an Int64 from 1677 to 2262: a time outside is the nearest end (`reload --since
+        // 1000-01-01` means every file), never an overflow trap.
+        let (whole, overflow) = seconds.multipliedReportingOverflow(by: 1_000_000_000)
+        let (total, overflowed) = whole.addingReportingOverflow(fraction)
+        if overflow || overflowed { return seconds < 0 ? Int64.min : Int64.max }
+        return total
     }
 }

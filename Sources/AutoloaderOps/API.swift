@@ -69,6 +69,12 @@ struct API: Sendable {
                 return try json(try await access.run { Array(try $0.loads(table: table, status: status).suffix(limit).reversed()) })
             }
         }
+        v1.get("/changes") { request, _ in
+            try await handle {
+                let table = request.uri.queryParameters.get("table")
+                return try json(try await access.run { try $0.files(table: table, state: .held) })
+            }
+        }
         v1.get("/loads/{id}") { _, context in
             try await handle {
                 let id = try Self.loadID(context)
@@ -115,6 +121,22 @@ struct API: Sendable {
                     return try catalog.reload(table: table, sinceNanos: since)
                 }
                 service?.nudge()
+                return try json(ReloadAnswer(table: table, files: n))
+            }
+        }
+        v1.post("/tables/{table}/approve") { request, context in
+            try await mutation(request) {
+                let table = try context.parameters.require("table")
+                let n = try await access.run { try $0.approve(table: table) }
+                service?.nudge()
+                return try json(ReloadAnswer(table: table, files: n))
+            }
+        }
+        v1.post("/tables/{table}/reject") { request, context in
+            try await mutation(request) {
+                let table = try context.parameters.require("table")
+                let reason: String = request.uri.queryParameters.get("reason") ?? "schema change rejected"
+                let n = try await access.run { try $0.reject(table: table, reason: reason) }
                 return try json(ReloadAnswer(table: table, files: n))
             }
         }

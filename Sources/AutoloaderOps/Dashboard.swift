@@ -16,6 +16,7 @@ struct Dashboard: Sendable {
         var problems: [(load: LoadRecord, errors: [LoadErrorRecord])]
         var failedFiles: [FileRecord]
         var changes: [SchemaChange]
+        var held: [FileRecord]
     }
 
     func page(tables: [API.TableView]) async throws -> Response {
@@ -30,7 +31,8 @@ struct Dashboard: Sendable {
             var changes: [SchemaChange] = []
             for table in tables { changes += try catalog.schemaHistory(table: table.name) }
             changes.sort { $0.at > $1.at }
-            return Snapshot(tables: tables, loads: loads, problems: problems, failedFiles: failed, changes: Array(changes.prefix(30)))
+            return Snapshot(tables: tables, loads: loads, problems: problems, failedFiles: failed, changes: Array(changes.prefix(30)),
+                            held: try catalog.files(table: nil, state: .held))
         }
         let html = render(snapshot, now: WallClock.nowNanos())
         return Response(status: .ok, headers: [.contentType: "text/html; charset=utf-8"], body: .init(byteBuffer: ByteBuffer(string: html)))
@@ -110,6 +112,18 @@ struct Dashboard: Sendable {
             h += "</table>\n"
         }
         h += "</div>\n"
+
+        h += "<h2>Held schema changes</h2>\n<table id=\"held\"><tr><th>table</th><th>file</th><th>proposed change</th>\(changesEnabled ? "<th></th>" : "")</tr>\n"
+        for f in s.held {
+            h += "<tr><td>\(esc(f.table))</td><td>\(esc(f.key))</td><td>\(esc(f.error ?? ""))</td>"
+            if changesEnabled {
+                h += "<td><button data-table=\"\(esc(f.table))\" data-action=\"approve\" onclick=\"act(this)\">Approve</button> "
+                    + "<button data-table=\"\(esc(f.table))\" data-action=\"reject\" onclick=\"act(this)\">Reject</button></td>"
+            }
+            h += "</tr>\n"
+        }
+        if s.held.isEmpty { h += "<tr><td colspan=3>None.</td></tr>\n" }
+        h += "</table>\n"
 
         h += "<h2>Schema changes</h2>\n<table id=\"schema-changes\"><tr><th>at</th><th>table</th><th>load</th><th>change</th></tr>\n"
         for c in s.changes {

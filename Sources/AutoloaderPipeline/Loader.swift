@@ -183,6 +183,13 @@ public struct Loader {
                 SourceLocation(file: file.key, line: named && detection.format == .csv ? 1 + fileDialect.skipLines : nil),
                 reason: SchemaEvolution.refusal(plan)).description)
         }
+        // schema_changes=hold: a file that would change an existing table waits for a user's approval.
+        if let current = schema, options.schemaChanges == .hold, !file.approved {
+            let changes = SchemaEvolution.changes(from: current, to: tableSchema, spell: warehouse.capabilities.typeName)
+            if !changes.isEmpty {
+                return FileOutcome(state: .held, sha256: try hashing.finish(), error: SchemaEvolution.holdReason(table: table, changes: changes))
+            }
+        }
         if schema != nil, options.evolution == .freeze {
             for (k, column) in fileSchema.columns.enumerated() where columnIndex[k] < 0 {
                 try tx.recordError(LoadErrorRecord(loadID: tx.loadID, file: file.key, line: nil, column: column.name, rawText: "",

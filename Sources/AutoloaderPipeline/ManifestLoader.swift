@@ -33,6 +33,7 @@ public struct ManifestLoader {
         var failed: [Int64: String] = [:]
         var skipped: [Int64: String] = [:]
         var empty = Set<Int64>()
+        var held: [Int64: String] = [:]  // schema_changes=hold: files that would change the table, with the change
         var renames: [LoadErrorRecord] = []  // columns loaded under another name than the file's, recorded with the load
         // A file into its COPY group (detected, checked against the table's evolution policy, rewritten where COPY
         // cannot read it); the reason when it cannot be loaded.
@@ -69,6 +70,13 @@ public struct ManifestLoader {
                     : plan.differences.joined(separator: "; ") + " (evolution=\(options.evolution.rawValue) keeps the table as it is, and "
                         + "\(warehouse.capabilities.name)'s COPY cannot drop or rescue columns: set evolution to add_columns, or fix the file)"
                 return AutoloaderError.badInput(SourceLocation(file: file.key), reason: reason).description
+            }
+            if let current = evolving, options.schemaChanges == .hold, !file.approved {
+                let changes = SchemaEvolution.changes(from: current, to: plan.table, spell: warehouse.capabilities.typeName)
+                if !changes.isEmpty {
+                    held[file.id] = SchemaEvolution.holdReason(table: table, changes: changes)
+                    return nil  // not grouped: it waits
+                }
             }
             // What COPY cannot read is rewritten into what it can, next to the manifests.
             var (url, compression, fileDialect, length) = (landedURL, detection.compression, detection.dialect, Int64?.none)
@@ -125,7 +133,7 @@ public struct ManifestLoader {
                 guard let file = loaded.first(where: { $0.key == l.key && $0.size == l.size && $0.modifiedNanos == l.modifiedNanos }) else {
                     throw AutoloaderError.badInput(SourceLocation(file: l.key), reason: "loaded in the same COPY as a replaced file, but no longer a loaded file of the catalog, so it cannot be copied again")
                 }
-                if let reason = try add(file, to: &groups, order: &order) {
+                if let reason = try add(file, to: &groups, order: &order) ?? held[file.id] {
                     throw AutoloaderError.badInput(SourceLocation(file: l.key), reason: "loaded in the same COPY as a replaced file, and cannot be copied again: \(reason)")
                 }
             }
@@ -159,6 +167,8 @@ public struct ManifestLoader {
                 let state: FileState, error: String?
                 if let reason = failed[file.id] {
                     (state, error) = (.failed, reason)
+                } else if let reason = held[file.id] {
+                    (state, error) = (.held, reason)
                 } else if let reason = skipped[file.id] {
                     (state, error) = (.skipped, reason)
                 } else if empty.contains(file.id) {

@@ -17,7 +17,8 @@ struct Autoloader: ParsableCommand {
         subcommands: [
             RunCommand.self, LoadCommand.self, DetectCommand.self,
             ConfigCommand.self, TablesCommand.self, FilesCommand.self, LoadsCommand.self, ErrorsCommand.self,
-            PauseCommand.self, ResumeCommand.self, ReloadCommand.self, OptionsCommand.self, RetryCommand.self, SetupEventsCommand.self,
+            PauseCommand.self, ResumeCommand.self, ReloadCommand.self, OptionsCommand.self, RetryCommand.self,
+            ChangesCommand.self, ApproveCommand.self, RejectCommand.self, SchemaHistoryCommand.self, SetupEventsCommand.self,
         ]
     )
 }

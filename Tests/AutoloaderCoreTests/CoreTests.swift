@@ -43,6 +43,13 @@ import Testing
         #expect(WallClock.parseNanos("2024-01-31 10:00:00+02:00") == 1_706_688_000_000_000_000)
         #expect(WallClock.parseNanos("2024-01-31T08:00:00.000000001Z") == 1_706_688_000_000_000_001)
         #expect(WallClock.parseNanos("2024-01-31T08:00") == 1_706_688_000_000_000_000)
+        // Nanoseconds since 1970 fit from 1677 to 2262: a time outside (schemathesis sent year 3393 to `reload?since=`,
+        // which trapped) is the nearest end.
+        #expect(WallClock.parseNanos("3393-07-04T14:08:41.0677+06:56") == Int64.max)
+        #expect(WallClock.parseNanos("2262-04-11T23:47:16.854775807Z") == Int64.max)
+        #expect(WallClock.parseNanos("2262-04-11T23:47:16.854775808Z") == Int64.max)
+        #expect(WallClock.parseNanos("2262-04-11T23:47:16.854775806Z") == Int64.max - 1)
+        #expect(WallClock.parseNanos("1171-07-14T15:41:05.15+23:35") == Int64.min)
         #expect(WallClock.parseNanos("yesterday") == nil && WallClock.parseNanos("2024-13-01") == nil && WallClock.parseNanos("2024-01-31T08:00:00Zx") == nil)
     }
 }

@@ -149,6 +149,43 @@ import Testing
         }
     }
 
+    /// schema_changes=hold: a file that would add or widen columns waits `held` with its proposed change; files that
+    /// fit the table go on loading; approve applies the change and loads the file; reject fails it with the reason.
+    @Test(arguments: Backend.testable) func heldSchemaChangesWaitForApproval(backend: Backend) throws {
+        let box = try Sandbox(backend)
+        try box.write("t/a.csv", "id,name\n1,ann\n", mtimeOffset: -30)
+        try box.loadOnce()
+        try box.catalog().setOptions(table: "t", try TableOptions().merging(json: #"{"schema_changes": "hold"}"#))
+        try box.write("t/b.csv", "id,name,email\n2,bob,b@x.org\n", mtimeOffset: -20)
+        try box.write("t/c.csv", "id,name\n3,cy\n", mtimeOffset: -10)
+        try box.loadOnce()
+        #expect(try box.column("SELECT CAST(id AS TEXT) FROM t ORDER BY t.id") == ["1", "3"])
+        let held = try box.catalog().files(table: "t", state: .held)
+        #expect(held.map(\.key) == ["t/b.csv"])
+        #expect(held.first?.error?.contains("add column email") == true, "\(held.first?.error ?? "")")
+        let columns = backend == .postgres
+            ? "SELECT column_name FROM information_schema.columns WHERE table_name='t' ORDER BY ordinal_position"
+            : "SELECT name FROM pragma_table_info('t') ORDER BY cid"
+        #expect(try !box.column(columns).contains("email"))
+        #expect(try box.catalog().tablesWithPendingFiles().isEmpty)  // a held file is not retried by itself
+
+        #expect(try box.catalog().approve(table: "t") == 1)
+        try box.loadOnce()
+        #expect(try box.column(columns).contains("email"))
+        #expect(try box.column("SELECT CAST(id AS TEXT) || ':' || COALESCE(email, '-') FROM t ORDER BY t.id") == ["1:-", "2:b@x.org", "3:-"])
+        #expect(try box.catalog().schemaHistory(table: "t").contains { $0.change.contains("email") })
+
+        try box.write("t/d.csv", "id,name,phone\n4,dee,555\n")
+        try box.loadOnce()
+        #expect(try box.catalog().files(table: "t", state: .held).map(\.key) == ["t/d.csv"])
+        #expect(try box.catalog().reject(table: "t", reason: "phone numbers are not wanted") == 1)
+        let rejected = try box.catalog().files(table: "t", state: .failed).first
+        #expect(rejected?.key == "t/d.csv")
+        #expect(rejected?.error?.hasPrefix("phone numbers are not wanted — schema change held") == true, "\(rejected?.error ?? "")")
+        #expect(try !box.column(columns).contains("phone"))
+        #expect(throws: AutoloaderError.self) { try box.catalog().approve(table: "nope") }
+    }
+
     /// Evolution policies once the table exists: `fail` refuses the file (located), `freeze` drops unknown
     /// columns (recorded) and keeps the types, `rescue` keeps unknown columns and misfit values in `_rescued_data`.
     @Test(arguments: Backend.testable) func evolutionPolicies(backend: Backend) throws {

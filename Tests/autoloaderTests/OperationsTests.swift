@@ -158,7 +158,8 @@ import Testing
         let spec = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
             .appendingPathComponent("docs/openapi.yaml")
         let st = try Subprocess.run("schemathesis", ["run", spec.path, "--url", base, "-H", "Authorization: Bearer \(Self.token)",
-                                                     "--checks", "not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance",
+                                                     // every check but TRACE → 405 (Hummingbird answers 404 for a method a path lacks)
+                                                     "--checks", "all", "--exclude-checks", "unsupported_method",
                                                      "--max-examples", "30", "--no-color"])
         #expect(st.status == 0, "\(st.stdout.suffix(4000))\n\(st.stderr.suffix(2000))")
 

@@ -59,8 +59,9 @@ struct RedshiftCLITests {
         try RedshiftDouble.inject(.stall, database: database, match: #""slow""#, seconds: 12)
         try s3.put(w, "slow/a.csv", "id\n1\n")
         let log = w.url.appendingPathComponent("run.log")
+        // debug: one line per discovered file, which is how this test knows `slow` was found.
         let run = try CLI.start(["run", "--source", s3.root, "--endpoint", s3.endpoint, "--warehouse", warehouse(w, database),
-                                 "--reconcile", "0.5"], in: w.url, log: log)
+                                 "--reconcile", "0.5", "--log-level", "debug"], in: w.url, log: log)
         defer { run.interrupt(); run.waitUntilExit() }
         func count(_ table: String) -> String { (try? RedshiftDouble.psql(database, "SELECT count(*) FROM \(table)")) ?? "" }
         // `slow` is being loaded (its statement stalls); then `fast` lands and loads meanwhile.
