@@ -70,7 +70,7 @@ let package = Package(
         ]),
         // Operating the service: the HTTP API and dashboard, Prometheus metrics, notifications.
         .target(name: "AutoloaderOps", dependencies: [
-            "AutoloaderCore", "AutoloaderPipeline",
+            "AutoloaderCore", "AutoloaderPipeline", "AutoloaderStores",
             .product(name: "Hummingbird", package: "hummingbird"), .product(name: "Logging", package: "swift-log"),
             .product(name: "Metrics", package: "swift-metrics"), .product(name: "Prometheus", package: "swift-prometheus"),
         ]),
@@ -92,7 +92,7 @@ let package = Package(
         .testTarget(name: "AutoloaderDetectionTests", dependencies: ["AutoloaderDetection"], resources: [.copy("Fixtures")]),
         .testTarget(
             name: "AutoloaderPipelineTests",
-            dependencies: ["AutoloaderCore", "AutoloaderStores", "AutoloaderSQLite", "AutoloaderPostgres", "AutoloaderPipeline", "CSQLite", "AutoloaderTestSupport", "AutoloaderApp"],
+            dependencies: ["AutoloaderCore", "AutoloaderStores", "AutoloaderSQLite", "AutoloaderPostgres", "AutoloaderPipeline", "CSQLite", "AutoloaderTestSupport", "AutoloaderApp", "AutoloaderOps"],
             resources: [.copy("Fixtures")]
         ),
         .testTarget(name: "autoloaderTests", dependencies: ["autoloader", "CSQLite", "AutoloaderTestSupport"]),

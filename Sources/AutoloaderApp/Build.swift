@@ -45,6 +45,7 @@ public struct Configuration: Sendable {
         if let v = settings[Settings.settle].flatMap(Double.init) { service.settleSeconds = v }
         if let v = settings[Settings.workers].flatMap(Int.init) { service.workers = v }
         http = settings[Settings.http].flatMap(HTTPAddress.init)
+        service.backlogAlertSeconds = settings[Settings.backlogAlert].flatMap(Double.init)
         apiToken = settings[Settings.apiToken]
         if let defaults = settings.optionsPatch(table: nil) { service.newTableOptions = try TableOptions().merging(json: defaults) }
         for table in settings.tables.keys { service.tableOptions[table] = settings.optionsPatch(table: table) }

@@ -104,7 +104,13 @@ public struct Settings: Sendable {
     public static let logLevel = Key(name: "log_level", help: "trace, debug, info, notice, warning, error", check: oneOf(["trace", "debug", "info", "notice", "warning", "error", "critical"]))
     public static let logFormat = Key(name: "log_format", help: "text or json", check: oneOf(["text", "json"]))
 
-    public static let keys: [Key] = [source, warehouse, endpoint, queue, fullListing, reconcile, settle, workers, http, apiToken, logLevel, logFormat]
+    public static let webhookURL = Key(name: "webhook_url", help: "notices as signed JSON POSTs", check: { ["http", "https"].contains(URL(string: $0)?.scheme ?? "") ? nil : "must be an http(s) URL, got '\($0)'" })
+    public static let webhookSecret = Key(name: "webhook_secret", help: "HMAC-SHA256 key of the webhook's X-Autoloader-Signature", check: { $0.count < 16 ? "must be at least 16 characters" : nil }, secret: true)
+    public static let snsTopic = Key(name: "sns_topic", help: "SNS topic ARN for notices (e-mail subscriptions)", check: { $0.hasPrefix("arn:") && $0.contains(":sns:") ? nil : "must be an SNS topic ARN (arn:aws:sns:REGION:ACCOUNT:NAME), got '\($0)'" })
+    public static let backlogAlert = Key(name: "backlog_alert_seconds", help: "announce a table whose oldest pending file waited longer", check: number(min: 1))
+
+    public static let keys: [Key] = [source, warehouse, endpoint, queue, fullListing, reconcile, settle, workers, http, apiToken, logLevel, logFormat,
+                                     webhookURL, webhookSecret, snsTopic, backlogAlert]
 
     /// The seed's CloudFormation parameters, accepted as they are named there.
     static let seedParameters = ["DatabaseName", "DatabaseSchemaName", "DatabaseUserName", "RedshiftClusterIdentifier",

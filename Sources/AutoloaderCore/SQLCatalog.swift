@@ -138,9 +138,12 @@ public final class SQLCatalog: Catalog, LoadLog {
                   id \(d.serialKey), table_name TEXT NOT NULL, load_id BIGINT, change TEXT NOT NULL, at TEXT NOT NULL)
                 """)
         },
-        // 2: schema_changes=hold — a held file's change approved by a user.
+        // 2: schema_changes=hold — a held file's change approved by a user. Checked first, as in 1: a catalog whose
+        // version row was lost has the column already.
         { c in
-            try c.q("ALTER TABLE \(c.t("files")) ADD COLUMN approved \(c.dialect.boolean) NOT NULL DEFAULT FALSE")
+            if try !c.q(c.dialect.columnNames, [.text("files")]).contains(where: { $0.first?.text == "approved" }) {
+                try c.q("ALTER TABLE \(c.t("files")) ADD COLUMN approved \(c.dialect.boolean) NOT NULL DEFAULT FALSE")
+            }
         },
     ]
 

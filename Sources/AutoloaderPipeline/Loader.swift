@@ -12,6 +12,10 @@ public struct LoadSummary: Sendable {
     public var rowsRejected: Int64 = 0
     public var status: LoadStatus = .finished
     public var error: String?
+    public init(loadID: Int64? = nil, table: String) {
+        self.loadID = loadID
+        self.table = table
+    }
 }
 
 /// Loads one batch of a table's pending files in one warehouse transaction. Each file is a savepoint:

@@ -20,6 +20,10 @@ public final class LoaderService: @unchecked Sendable {
         public var tableOptions: [String: String] = [:]
         /// What a table the service creates starts with (the file's `table_defaults`, the seed's CopyCommandOptions).
         public var newTableOptions: TableOptions?
+        /// Where notices go (the webhook and SNS notifier); it must return at once.
+        public var notify: (@Sendable (Notice) -> Void)?
+        /// A table whose oldest pending file waited longer than this is announced (`backlog_old`), once until it clears.
+        public var backlogAlertSeconds: Double?
         public init() {}
     }
 
@@ -98,6 +102,8 @@ public final class LoaderService: @unchecked Sendable {
         // listings are at least `minScanInterval` apart, and files still settling are listed again when the first
         // of them can be recorded, not every 0.1 s. Loads are dispatched on every wake-up.
         var lastScan = -Double.infinity
+        var lastBacklogCheck = -Double.infinity
+        var backlogAlerted = Set<String>()  // tables announced as late, until their backlog is on time again
         var settlesAt: Int64?  // set while files are settling
         while !isStopping {
             // A listing is due on a file event, on the reconcile interval, when settling files can be recorded,
@@ -142,6 +148,10 @@ public final class LoaderService: @unchecked Sendable {
                     }
                 }
                 try dispatchLoads(catalog: main!.catalog)
+                if Self.now() - lastBacklogCheck >= Self.backlogCheckInterval {
+                    lastBacklogCheck = Self.now()
+                    try checkBacklog(main!.catalog, alerted: &backlogAlerted)
+                }
             } catch {
                 let transient = AutoloaderError.isTransient(error)
                 if main == nil {
@@ -189,6 +199,23 @@ public final class LoaderService: @unchecked Sendable {
         }
         group.wait()
         logger.notice("stopped")
+    }
+
+    static let backlogCheckInterval = 10.0
+
+    /// Announces tables whose oldest pending file has waited past `backlogAlertSeconds`, once until they catch up.
+    func checkBacklog(_ catalog: any Catalog, alerted: inout Set<String>) throws {
+        guard let notify = configuration.notify, let limit = configuration.backlogAlertSeconds else { return }
+        let now = WallClock.nowNanos()
+        var late = Set<String>()
+        for b in try catalog.backlog() {
+            guard let since = WallClock.parseNanos(b.oldestDiscoveredAt), Double(now - since) / 1e9 > limit else { continue }
+            late.insert(b.table)
+            if alerted.contains(b.table) { continue }
+            notify(Notice(kind: .backlogOld, table: b.table, load: nil,
+                          message: "\(b.table): \(b.files) file(s) (\(b.bytes) bytes) pending, the oldest discovered \(Int(Double(now - since) / 1e9)) s ago (threshold \(Int(limit)) s)"))
+        }
+        alerted = late
     }
 
     /// Wakes the loop to start loads now (a table resumed, files set pending again through the API).
@@ -242,6 +269,14 @@ public final class LoaderService: @unchecked Sendable {
             let started = Self.now()
             let summary = try Self.load(store: store, backend: backend, table: table, files: batch)
             report(summary, bytes: batch.reduce(0) { $0 + $1.size }, seconds: Self.now() - started)
+            if let notify = configuration.notify, let id = summary.loadID {
+                // The DDL the load ran, read back only when someone listens.
+                var changes: [String] = []
+                do { changes = try backend.catalog.schemaChanges(loadID: id) } catch {
+                    logger.warning("could not read the schema changes of load \(id) for its notice: \(error)")
+                }
+                for notice in Notice.about(summary, changes: changes) { notify(notice) }
+            }
             return (.done, nil)
         } catch {
             if AutoloaderError.isContention(error) { return (.contention, nil) }  // another load's turn: not worth a log line

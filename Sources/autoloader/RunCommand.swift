@@ -2,6 +2,7 @@ import ArgumentParser
 import AutoloaderApp
 import AutoloaderOps
 import AutoloaderPipeline
+import AutoloaderStores
 import Dispatch
 import Foundation
 import Logging
@@ -51,6 +52,13 @@ struct RunCommand: ParsableCommand {
             try FileManager.default.createDirectory(atPath: configuration.source, withIntermediateDirectories: true)
         }
         let registry = Telemetry.bootstrap()
+        if settings[Settings.webhookURL] != nil || settings[Settings.snsTopic] != nil {
+            let notifier = Notifier(webhook: settings[Settings.webhookURL].map { .init(url: $0, secret: settings[Settings.webhookSecret]) },
+                                    snsTopic: settings[Settings.snsTopic],
+                                    aws: settings[Settings.snsTopic].map { _ in AWSClient(configuration: AWSConfiguration(endpoint: configuration.endpoint)) },
+                                    logger: Log.logger)
+            configuration.service.notify = { notifier.send($0) }
+        }
         let service = try Build.service(configuration)
         var server: OpsServer?
         if let address = configuration.http {

@@ -1,5 +1,7 @@
 import AutoloaderApp
 import AutoloaderCore
+import AutoloaderOps
+import AutoloaderPipeline
 import Foundation
 import Testing
 
@@ -167,6 +169,29 @@ struct SettingsTests {
         #expect(Settings.shown(Settings.warehouse, "postgres://u:hunter2@db:5432/x") == "postgres://u:****@db:5432/x")
         #expect(Settings.shown(Settings.apiToken, "a-very-secret-token-123") == "********")
         #expect(Settings.shown(Settings.source, "./landing") == "./landing")
+    }
+
+    /// The webhook's signature is HMAC-SHA256 as RFC 4231 defines it (test case 2), in hex after `sha256=`.
+    @Test func webhookSignatureIsRFC4231HMAC() {
+        #expect(Notifier.signature(body: Array("what do ya want for nothing?".utf8), secret: "Jefe")
+                == "sha256=5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843")
+    }
+
+    /// What a load says to people: each kind once, with the files concerned.
+    @Test func noticesOfALoad() {
+        var s = LoadSummary(loadID: 7, table: "t")
+        s.files = [("t/a.csv", .loaded, 3, nil), ("t/b.csv", .loadedWithErrors, 2, "1 bad row"), ("t/c.csv", .failed, 0, "t/c.csv:2: bad"),
+                   ("t/d.csv", .held, 0, "schema change held: add column x")]
+        s.rowsRejected = 1
+        s.status = .failed
+        let notices = Notice.about(s, changes: ["ALTER TABLE t ADD COLUMN y TEXT"])
+        #expect(notices.map(\.kind) == [.loadFailed, .rowsRejected, .changeHeld, .schemaChanged])
+        #expect(notices[0].files.map(\.key) == ["t/c.csv"])
+        #expect(notices[1].files.map(\.key) == ["t/b.csv"])
+        #expect(notices[2].message.contains("add column x"))
+        var quiet = LoadSummary(loadID: 8, table: "t")
+        quiet.files = [("t/e.csv", .loaded, 1, nil)]
+        #expect(Notice.about(quiet, changes: []).isEmpty)
     }
 
     @Test func httpAddresses() {

@@ -173,4 +173,96 @@ import Testing
         #expect(loadLines.contains { $0["table"] as? String == "messy" && $0["rejected"] as? Int == 1 && $0["rows"] as? Int == 29 })
         #expect(!objects.contains { $0["message"] as? String == "discovered" })
     }
+
+    /// A local HTTP listener that refuses its first request (500) and records the rest, checking each signature
+    /// with Python's own HMAC.
+    static let listener = """
+        import hashlib, hmac, http.server, json, sys
+        portfile, outfile, secret = sys.argv[1:4]
+        seen = {"n": 0}
+        class Hook(http.server.BaseHTTPRequestHandler):
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                seen["n"] += 1
+                if seen["n"] == 1:
+                    self.send_response(500); self.end_headers(); return
+                expected = "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+                valid = hmac.compare_digest(expected, self.headers.get("X-Autoloader-Signature", ""))
+                with open(outfile, "a") as f:
+                    f.write(json.dumps({"valid": valid, "attempt": seen["n"], "notice": json.loads(body)}) + "\\n")
+                self.send_response(204); self.end_headers()
+            def log_message(self, *args): pass
+        server = http.server.HTTPServer(("127.0.0.1", 0), Hook)
+        open(portfile, "w").write(str(server.server_port))
+        server.serve_forever()
+        """
+
+    @Test(.needsS3) func noticesReachASignedWebhookAndAnSNSTopic() throws {
+        let s3 = try TestS3.make()
+        let w = try Workdir()
+        let id = UUID().uuidString.lowercased().prefix(8)
+        let topic = try #require((Self.json(s3.awsOutput("sns create-topic --name notices-\(id)")) as? [String: Any])?["TopicArn"] as? String)
+        #expect(s3.aws("sqs create-queue --queue-name inbox-\(id)") == 0)
+        #expect(s3.aws("sns subscribe --topic-arn \(topic) --protocol sqs --notification-endpoint arn:aws:sqs:us-east-1:123456789012:inbox-\(id)") == 0)
+
+        let script = try w.file("listener.py", Self.listener)
+        let portFile = w.url.appendingPathComponent("port"), received = w.url.appendingPathComponent("received.jsonl")
+        let hook = try Subprocess.start("python3", [script.path, portFile.path, received.path, "webhook-secret-0123456789"], stdout: w.url.appendingPathComponent("listener.log"))
+        defer { hook.terminate() }
+        #expect(CLI.waitFor(seconds: 10) { FileManager.default.fileExists(atPath: portFile.path) && !text(portFile).isEmpty } != nil)
+
+        try w.file("autoloader.yml", """
+            webhook_url: http://127.0.0.1:\(text(portFile))/hook
+            webhook_secret: webhook-secret-0123456789
+            sns_topic: \(topic)
+            endpoint: \(s3.endpoint)
+            backlog_alert_seconds: 1
+            tables:
+              held:
+                schema_changes: hold
+              late:
+                max_files: 10
+            """)
+        let log = w.url.appendingPathComponent("run.log")
+        let run = try CLI.start(["run"], in: w.url, log: log)
+        defer { if run.isRunning { run.terminate() } }
+        try w.file("landing/held/a.csv", "id\n1\n")
+        var messy = "id,n\n"
+        for i in 1...20 { messy += i == 5 ? "5,50,extra\n" : "\(i),\(i)\n" }
+        try w.file("landing/messy/m.csv", messy)
+        try w.file("landing/broken/b.json", "{\"id\": 1}\n{\"id\": \n")
+        #expect(CLI.waitFor(seconds: 20) { CLI.sqlite(w.database, "select count(*) from _autoloader_files where key='held/a.csv' and state='loaded'") == "1" } != nil)
+        try w.file("landing/held/b.csv", "id,extra\n2,x\n")
+        // A paused table's file waits past the 1 s threshold: backlog_old (checked every 10 s). `late` exists from the
+        // configuration before any file of it.
+        let paused = try CLI.run(["pause", "late"], in: w.url)
+        #expect(paused.status == 0, "\(paused.stderr)")
+        try w.file("landing/late/l.csv", "id\n1\n")
+
+        func notices() -> [[String: Any]] { text(received).split(separator: "\n").compactMap { Self.json(String($0)) as? [String: Any] } }
+        func kinds() -> Set<String> { Set(notices().compactMap { ($0["notice"] as? [String: Any])?["kind"] as? String }) }
+        let all: Set<String> = ["load_failed", "rows_rejected", "schema_changed", "change_held", "backlog_old"]
+        #expect(CLI.waitFor(seconds: 40) { kinds().isSuperset(of: all) } != nil, "got \(kinds()); log:\n\(text(log))")
+        #expect(notices().allSatisfy { $0["valid"] as? Bool == true }, "a signature did not verify")
+        #expect(notices().first?["attempt"] as? Int == 2, "the refused first delivery was not retried")
+        let failed = notices().compactMap { $0["notice"] as? [String: Any] }.first { $0["kind"] as? String == "load_failed" }
+        #expect(failed?["table"] as? String == "broken")
+        #expect(((failed?["files"] as? [[String: Any]])?.first?["reason"] as? String)?.contains("broken/b.json:2") == true)
+        let held = notices().compactMap { $0["notice"] as? [String: Any] }.first { $0["kind"] as? String == "change_held" }
+        #expect((held?["message"] as? String)?.contains("add column extra") == true)
+
+        // The same notices through SNS, to the queue subscribed to the topic.
+        var snsKinds = Set<String>()
+        _ = CLI.waitFor(seconds: 20) {
+            let out = s3.awsOutput("sqs receive-message --queue-url \(s3.endpoint)/123456789012/inbox-\(id) --max-number-of-messages 10 --wait-time-seconds 1")
+            for message in ((Self.json(out) as? [String: Any])?["Messages"] as? [[String: Any]]) ?? [] {
+                guard let body = Self.json(message["Body"] as? String ?? "") as? [String: Any],
+                      let notice = Self.json(body["Message"] as? String ?? "") as? [String: Any] else { continue }
+                if let kind = notice["kind"] as? String { snsKinds.insert(kind) }
+            }
+            return snsKinds.isSuperset(of: ["load_failed", "rows_rejected", "change_held"])
+        }
+        #expect(snsKinds.isSuperset(of: ["load_failed", "rows_rejected", "change_held"]), "SNS delivered \(snsKinds)")
+    }
 }
+

@@ -20,7 +20,7 @@ public struct AWSConfiguration: Sendable {
         region = environment["AWS_REGION"] ?? environment["AWS_DEFAULT_REGION"] ?? section["region"] ?? "us-east-1"
         defaultEndpoint = endpoint ?? environment["AWS_ENDPOINT_URL"] ?? section["endpoint_url"]
         var endpoints: [String: String] = [:]
-        for (service, suffix) in [("s3", "S3"), ("sqs", "SQS"), ("redshift-data", "REDSHIFT_DATA"), ("sts", "STS")] {
+        for (service, suffix) in [("s3", "S3"), ("sqs", "SQS"), ("redshift-data", "REDSHIFT_DATA"), ("sts", "STS"), ("sns", "SNS")] {
             if let url = environment["AWS_ENDPOINT_URL_" + suffix] { endpoints[service] = url }
         }
         if let endpoint { endpoints["s3"] = endpoint }
