@@ -253,8 +253,10 @@ public struct Settings: Sendable {
         if let options = v("CopyCommandOptions"), tableDefaults["copy_options"] == nil {
             tableDefaults["copy_options"] = try Self.checkedOption("copy_options", Self.jsonString(options), key: "CopyCommandOptions", origin: at("CopyCommandOptions"))
         }
-        if let schedule = v("CopyCommandSchedule") {
-            notes.append("CopyCommandSchedule '\(schedule)' (\(at("CopyCommandSchedule"))) is not applied: files load continuously, within seconds of arriving")
+        if let schedule = v("CopyCommandSchedule"), tableDefaults["schedule"] == nil {
+            // The seed ran its loads on this schedule; so do tables here unless they say otherwise. `continuous`
+            // (files load within seconds) is what a table gets without it.
+            tableDefaults["schedule"] = try Self.checkedOption("schedule", Self.jsonString(schedule), key: "CopyCommandSchedule", origin: at("CopyCommandSchedule"))
         }
         if let detect = v("InitiateSchemaDetection") {
             guard ["yes", "no", "true", "false"].contains(detect.lowercased()) else {

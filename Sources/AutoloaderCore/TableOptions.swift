@@ -48,6 +48,10 @@ public struct TableOptions: Codable, Sendable, Equatable {
     public var overwrite: Overwrite
     public var evolution: Evolution = .addColumns
     public var schemaChanges: SchemaChanges = .auto
+    /// When pending files load: continuous (default), rate(5 minutes), cron(…), gather(60 seconds). See LoadSchedule.
+    public var schedule: String?
+    /// The schedule, read (it was checked when set).
+    public func loadSchedule() throws -> LoadSchedule { try schedule.map(LoadSchedule.init) ?? .continuous }
     public var maxFilesPerLoad: Int
     public var maxBytesPerLoad: Int64
     /// Overrides for detection, e.g. `{"delimiter": "|", "header": false}`.
@@ -81,7 +85,7 @@ public struct TableOptions: Codable, Sendable, Equatable {
     enum CodingKeys: String, CodingKey, CaseIterable {
         case onError = "on_error", maxErrors = "max_errors", overwrite, evolution, maxFilesPerLoad = "max_files"
         case maxBytesPerLoad = "max_bytes", delimiter, header, types, allText = "all_text", copyOptions = "copy_options"
-        case settleSeconds = "settle_seconds", marker, schemaChanges = "schema_changes"
+        case settleSeconds = "settle_seconds", marker, schemaChanges = "schema_changes", schedule
     }
 
     public init(from decoder: any Decoder) throws {
@@ -92,6 +96,7 @@ public struct TableOptions: Codable, Sendable, Equatable {
         overwrite = try c.decodeIfPresent(Overwrite.self, forKey: .overwrite) ?? d.overwrite
         evolution = try c.decodeIfPresent(Evolution.self, forKey: .evolution) ?? d.evolution
         schemaChanges = try c.decodeIfPresent(SchemaChanges.self, forKey: .schemaChanges) ?? d.schemaChanges
+        schedule = try c.decodeIfPresent(String.self, forKey: .schedule)
         maxFilesPerLoad = try c.decodeIfPresent(Int.self, forKey: .maxFilesPerLoad) ?? d.maxFilesPerLoad
         maxBytesPerLoad = try c.decodeIfPresent(Int64.self, forKey: .maxBytesPerLoad) ?? d.maxBytesPerLoad
         delimiter = try c.decodeIfPresent(String.self, forKey: .delimiter)
@@ -182,6 +187,7 @@ public struct TableOptions: Codable, Sendable, Equatable {
             if let m = options.maxErrors, !(0...1_000_000_000).contains(m) {
                 throw AutoloaderError.invalidOptions(reason: "max_errors must be between 0 and 1000000000, got \(m)")
             }
+            if let schedule = options.schedule { _ = try LoadSchedule(schedule) }
             if let m = options.marker, m.isEmpty || m.contains("/") {
                 throw AutoloaderError.invalidOptions(reason: "marker must be a file name such as _SUCCESS, got '\(m)'")
             }

@@ -103,6 +103,10 @@ public final class LoaderService: @unchecked Sendable {
         // of them can be recorded, not every 0.1 s. Loads are dispatched on every wake-up.
         var lastScan = -Double.infinity
         var lastBacklogCheck = -Double.infinity
+        // Tables that do not load continuously (their `schedule`), read again after each listing; and when the first
+        // of their waiting loads may start (monotonic seconds).
+        var schedules: [String: TableSchedule]?
+        var scheduleWake: Double?
         var backlogAlerted = Set<String>()  // tables announced as late, until their backlog is on time again
         var settlesAt: Int64?  // set while files are settling
         while !isStopping {
@@ -147,7 +151,8 @@ public final class LoaderService: @unchecked Sendable {
                         Timer(label: Metric.discoveryLag).recordSeconds(max(0, Double(wall - f.modifiedNanos) / 1e9))
                     }
                 }
-                try dispatchLoads(catalog: main!.catalog)
+                if listed || schedules == nil { schedules = try Self.schedules(main!.catalog, log: logger) }
+                scheduleWake = try dispatchLoads(catalog: main!.catalog, schedules: schedules ?? [:])
                 if Self.now() - lastBacklogCheck >= Self.backlogCheckInterval {
                     lastBacklogCheck = Self.now()
                     try checkBacklog(main!.catalog, alerted: &backlogAlerted)
@@ -195,6 +200,7 @@ public final class LoaderService: @unchecked Sendable {
             timeout = min(timeout, max(0.01, lastScan + configuration.reconcileSeconds - now))
             if due && !scanning { timeout = min(timeout, max(0.01, lastScan + Self.minScanInterval - now)) }  // the listing put off
             if let next = lock.sync(execute: { scheduler.nextWake(after: now) }) { timeout = min(timeout, max(0.05, next - now)) }
+            if let scheduleWake { timeout = min(timeout, max(0.05, scheduleWake - now)) }
             _ = wake.wait(timeout: .now() + timeout)
         }
         group.wait()
@@ -236,8 +242,47 @@ public final class LoaderService: @unchecked Sendable {
         }
     }
 
-    private func dispatchLoads(catalog: any Catalog) throws {
-        let pending = try catalog.tablesWithPendingFiles()
+    /// A table's schedule and the batch limits `gather` fills up to.
+    struct TableSchedule {
+        var schedule: LoadSchedule
+        var maxFiles: Int
+        var maxBytes: Int64
+    }
+
+    static func schedules(_ catalog: any Catalog, log: Logger) throws -> [String: TableSchedule] {
+        var result: [String: TableSchedule] = [:]
+        for table in try catalog.tables() where table.options.schedule != nil {
+            do {
+                let schedule = try table.options.loadSchedule()
+                if schedule != .continuous {
+                    result[table.name] = TableSchedule(schedule: schedule, maxFiles: table.options.maxFilesPerLoad, maxBytes: table.options.maxBytesPerLoad)
+                }
+            } catch {
+                log.error("\(table.name): \(error); it loads continuously until the schedule is fixed (`autoloader options`)")
+            }
+        }
+        return result
+    }
+
+    /// Starts loads of the tables that may load now; returns when (monotonic seconds) a table waiting for its
+    /// schedule may start, if one is.
+    private func dispatchLoads(catalog: any Catalog, schedules: [String: TableSchedule]) throws -> Double? {
+        var pending = try catalog.tablesWithPendingFiles()
+        var nextStart: Double?
+        if pending.contains(where: { schedules[$0] != nil }) {
+            // Only tables on a schedule pay for the backlog query (it groups their pending files).
+            let backlog = Dictionary(try catalog.backlog().map { ($0.table, $0) }, uniquingKeysWith: { a, _ in a })
+            let wall = WallClock.nowNanos(), monotonic = Self.now()
+            pending = pending.filter { table in
+                guard let s = schedules[table], let b = backlog[table] else { return true }
+                let waiting = LoadSchedule.Backlog(oldestDiscoveredNanos: WallClock.parseNanos(b.oldestDiscoveredAt) ?? wall,
+                                                   files: Int(b.files), bytes: b.bytes)
+                guard let until = s.schedule.waitsUntil(now: wall, backlog: waiting, maxFiles: s.maxFiles, maxBytes: s.maxBytes) else { return true }
+                let at = monotonic + Double(until - wall) / 1e9
+                nextStart = min(nextStart ?? at, at)
+                return false
+            }
+        }
         let started: [String] = lock.sync {
             guard !stopping else { return [] }
             return scheduler.start(from: pending, now: Self.now())
@@ -257,6 +302,7 @@ public final class LoaderService: @unchecked Sendable {
                 }
             }
         }
+        return nextStart
     }
 
     /// Loads one batch; a transient failure is reported for the scheduler's backoff (its files are pending again).

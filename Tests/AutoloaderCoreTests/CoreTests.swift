@@ -263,3 +263,64 @@ import Testing
         #expect(try skip.merging(json: #"{"max_errors": null}"#).maxErrors == nil)
     }
 }
+
+/// When a table on a schedule may load: rate ticks, gather windows, cron times (UTC).
+struct LoadScheduleTests {
+    let second: Int64 = 1_000_000_000
+    func at(_ text: String) -> Int64 { WallClock.parseNanos(text)! }
+
+    @Test func parsesWhatUsersWrite() throws {
+        #expect(try LoadSchedule("continuous") == .continuous)
+        #expect(try LoadSchedule("rate(5 minutes)") == .rate(seconds: 300))
+        #expect(try LoadSchedule("rate(1 hour)") == .rate(seconds: 3600))
+        #expect(try LoadSchedule("gather(30 seconds)") == .gather(seconds: 30))
+        #expect(throws: AutoloaderError.self) { try LoadSchedule("rate(5)") }
+        #expect(throws: AutoloaderError.self) { try LoadSchedule("rate(0 minutes)") }
+        #expect(throws: AutoloaderError.self) { try LoadSchedule("every 5 minutes") }
+        #expect(throws: AutoloaderError.self) { try LoadSchedule("cron(0 12 L * ? *)") }
+        #expect(throws: AutoloaderError.self) { try LoadSchedule("cron(0 12 * *)") }
+        #expect(throws: AutoloaderError.self) { try LoadSchedule("cron(30-10 * * * ? *)") }
+        #expect(throws: AutoloaderError.self) { try LoadSchedule("cron(61 * * * ? *)") }
+        #expect(throws: AutoloaderError.self) { try TableOptions().merging(json: #"{"schedule": "rate(five minutes)"}"#) }
+        #expect(try TableOptions().merging(json: #"{"schedule": "cron(0/5 * ? * * *)"}"#).schedule == "cron(0/5 * ? * * *)")
+    }
+
+    @Test func rateLoadsWhatWasRecordedBeforeEachTick() throws {
+        let rate = try LoadSchedule("rate(5 minutes)")
+        let backlog = LoadSchedule.Backlog(oldestDiscoveredNanos: at("2026-01-01T10:02:30Z"), files: 1, bytes: 10)
+        #expect(rate.waitsUntil(now: at("2026-01-01T10:04:59Z"), backlog: backlog, maxFiles: 100, maxBytes: 1 << 30) == at("2026-01-01T10:05:00Z"))
+        #expect(rate.waitsUntil(now: at("2026-01-01T10:05:00Z"), backlog: backlog, maxFiles: 100, maxBytes: 1 << 30) == nil)
+        // Still due later on (a backlog larger than one batch drains in successive loads).
+        #expect(rate.waitsUntil(now: at("2026-01-01T10:07:00Z"), backlog: backlog, maxFiles: 100, maxBytes: 1 << 30) == nil)
+    }
+
+    @Test func gatherWaitsForTheWindowOrAFullBatch() throws {
+        let gather = try LoadSchedule("gather(60 seconds)")
+        let oldest = at("2026-01-01T10:00:00Z")
+        let few = LoadSchedule.Backlog(oldestDiscoveredNanos: oldest, files: 3, bytes: 100)
+        #expect(gather.waitsUntil(now: oldest + 10 * second, backlog: few, maxFiles: 100, maxBytes: 1 << 30) == oldest + 60 * second)
+        #expect(gather.waitsUntil(now: oldest + 60 * second, backlog: few, maxFiles: 100, maxBytes: 1 << 30) == nil)
+        #expect(gather.waitsUntil(now: oldest + 10 * second, backlog: few, maxFiles: 3, maxBytes: 1 << 30) == nil)
+        #expect(gather.waitsUntil(now: oldest + 10 * second, backlog: few, maxFiles: 100, maxBytes: 100) == nil)
+    }
+
+    @Test func cronNamesTimesInUTC() throws {
+        let every5 = try Cron("0/5 * ? * * *")
+        #expect(every5.next(after: at("2026-01-01T10:02:30Z")) == at("2026-01-01T10:05:00Z"))
+        #expect(every5.next(after: at("2026-01-01T10:05:00Z")) == at("2026-01-01T10:10:00Z"))
+        // Weekdays at noon: 2026-01-02 is a Friday, so after Friday noon comes Monday 2026-01-05.
+        let weekdays = try Cron("0 12 ? * MON-FRI *")
+        #expect(weekdays.next(after: at("2026-01-02T12:00:00Z")) == at("2026-01-05T12:00:00Z"))
+        // EventBridge numbers days from Sunday = 1: 2-6 is Monday to Friday.
+        #expect(try Cron("0 12 ? * 2-6 *").next(after: at("2026-01-02T12:00:00Z")) == at("2026-01-05T12:00:00Z"))
+        // Classic five fields: 02:30 on the first of each month.
+        #expect(try Cron("30 2 1 * *").next(after: at("2026-01-15T00:00:00Z")) == at("2026-02-01T02:30:00Z"))
+        // A year field that is over: nothing.
+        #expect(try Cron("0 0 1 1 ? 2020").next(after: at("2026-01-01T00:00:00Z")) == nil)
+        #expect(try Cron("0 0 1 JAN ? 2027-2030").next(after: at("2026-03-01T00:00:00Z")) == at("2027-01-01T00:00:00Z"))
+        let cron = try LoadSchedule("cron(0 * ? * * *)")
+        let backlog = LoadSchedule.Backlog(oldestDiscoveredNanos: at("2026-01-01T10:20:00Z"), files: 1, bytes: 1)
+        #expect(cron.waitsUntil(now: at("2026-01-01T10:30:00Z"), backlog: backlog, maxFiles: 100, maxBytes: 1 << 30) == at("2026-01-01T11:00:00Z"))
+        #expect(cron.waitsUntil(now: at("2026-01-01T11:00:00Z"), backlog: backlog, maxFiles: 100, maxBytes: 1 << 30) == nil)
+    }
+}

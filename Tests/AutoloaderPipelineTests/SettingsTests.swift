@@ -146,7 +146,8 @@ struct SettingsTests {
         #expect(settings[Settings.source] == "s3://my-bucket/s3-to-redshift-loader-utility/")
         let configuration = try Configuration(settings: settings)
         #expect(configuration.service.newTableOptions?.copyOptions == "delimiter '|' gzip")
-        #expect(settings.notes.contains { $0.contains("CopyCommandSchedule") })
+        #expect(configuration.service.newTableOptions?.schedule == "cron(0/5 * ? * * *)")
+        #expect(try configuration.service.newTableOptions?.loadSchedule() == .cron(try Cron("0/5 * ? * * *")))
 
         // Serverless; our own key wins over the seed's.
         let serverless = try file("""

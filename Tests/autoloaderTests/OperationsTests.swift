@@ -264,5 +264,33 @@ import Testing
         }
         #expect(snsKinds.isSuperset(of: ["load_failed", "rows_rejected", "change_held"]), "SNS delivered \(snsKinds)")
     }
+
+    /// A table on `gather(4 seconds)` with max_files 3: two files wait for the window and load in one load; three
+    /// fill a batch and load at once. A table without a schedule loads meanwhile as files arrive.
+    @Test func gatheredTablesLoadInFewerLargerLoads() throws {
+        let w = try Workdir()
+        try w.file("autoloader.yml", """
+            tables:
+              batched:
+                schedule: gather(4 seconds)
+                max_files: 3
+            """)
+        let log = w.url.appendingPathComponent("run.log")
+        let run = try CLI.start(["run", "--settle", "0.2"], in: w.url, log: log)
+        defer { if run.isRunning { run.terminate() } }
+        #expect(CLI.waitFor(seconds: 10) { text(log).contains("watching") } != nil)
+        func loads(_ table: String) -> String { CLI.sqlite(w.database, "select count(*) from _autoloader_loads where table_name='\(table)' and status='finished'") }
+        try w.file("landing/batched/a.csv", "id\n1\n")
+        try w.file("landing/batched/b.csv", "id\n2\n")
+        try w.file("landing/live/a.csv", "id\n1\n")
+        #expect(CLI.waitFor(seconds: 3) { loads("live") == "1" } != nil, "an unscheduled table waited: \(text(log))")
+        #expect(loads("batched") == "0", "the gathered table loaded before its window")
+        #expect(CLI.waitFor(seconds: 6) { loads("batched") == "1" } != nil, "\(text(log))")
+        #expect(CLI.sqlite(w.database, "select count(*) from batched") == "2")
+        // A full batch does not wait.
+        for n in 3...5 { try w.file("landing/batched/f\(n).csv", "id\n\(n)\n") }
+        #expect(CLI.waitFor(seconds: 2.5) { loads("batched") == "2" } != nil, "a full batch waited for the window: \(text(log))")
+        #expect(CLI.sqlite(w.database, "select count(*) from batched") == "5")
+    }
 }
 
