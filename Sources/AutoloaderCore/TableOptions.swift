@@ -48,6 +48,9 @@ public struct TableOptions: Codable, Sendable, Equatable {
     public var overwrite: Overwrite
     public var evolution: Evolution = .addColumns
     public var schemaChanges: SchemaChanges = .auto
+    /// After this many loads of the table fail in a row, the service pauses it (and says so): a table whose files
+    /// keep failing stops spending the warehouse's time until someone looks. nil: never.
+    public var pauseAfterFailedLoads: Int?
     /// When pending files load: continuous (default), rate(5 minutes), cron(…), gather(60 seconds). See LoadSchedule.
     public var schedule: String?
     /// The schedule, read (it was checked when set).
@@ -86,6 +89,7 @@ public struct TableOptions: Codable, Sendable, Equatable {
         case onError = "on_error", maxErrors = "max_errors", overwrite, evolution, maxFilesPerLoad = "max_files"
         case maxBytesPerLoad = "max_bytes", delimiter, header, types, allText = "all_text", copyOptions = "copy_options"
         case settleSeconds = "settle_seconds", marker, schemaChanges = "schema_changes", schedule
+        case pauseAfterFailedLoads = "pause_after_failed_loads"
     }
 
     public init(from decoder: any Decoder) throws {
@@ -97,6 +101,7 @@ public struct TableOptions: Codable, Sendable, Equatable {
         evolution = try c.decodeIfPresent(Evolution.self, forKey: .evolution) ?? d.evolution
         schemaChanges = try c.decodeIfPresent(SchemaChanges.self, forKey: .schemaChanges) ?? d.schemaChanges
         schedule = try c.decodeIfPresent(String.self, forKey: .schedule)
+        pauseAfterFailedLoads = try c.decodeIfPresent(Int.self, forKey: .pauseAfterFailedLoads)
         maxFilesPerLoad = try c.decodeIfPresent(Int.self, forKey: .maxFilesPerLoad) ?? d.maxFilesPerLoad
         maxBytesPerLoad = try c.decodeIfPresent(Int64.self, forKey: .maxBytesPerLoad) ?? d.maxBytesPerLoad
         delimiter = try c.decodeIfPresent(String.self, forKey: .delimiter)
@@ -188,6 +193,9 @@ public struct TableOptions: Codable, Sendable, Equatable {
                 throw AutoloaderError.invalidOptions(reason: "max_errors must be between 0 and 1000000000, got \(m)")
             }
             if let schedule = options.schedule { _ = try LoadSchedule(schedule) }
+            if let n = options.pauseAfterFailedLoads, !(1...1000).contains(n) {
+                throw AutoloaderError.invalidOptions(reason: "pause_after_failed_loads must be between 1 and 1000, got \(n)")
+            }
             if let m = options.marker, m.isEmpty || m.contains("/") {
                 throw AutoloaderError.invalidOptions(reason: "marker must be a file name such as _SUCCESS, got '\(m)'")
             }

@@ -215,7 +215,12 @@ struct API: Sendable {
     /// 200 when the service reached the warehouse and catalog and its last listing of the source worked.
     func ready() async -> Response {
         var checks: [String: Bool] = [:]
-        checks["catalog"] = (try? await access.run { _ = try $0.tables(); return true }) ?? false  // any failure is "not ready"
+        do {
+            checks["catalog"] = try await access.run { _ = try $0.tables(); return true }
+        } catch {
+            access.logger.warning("/ready: the catalog did not answer: \(error)")
+            checks["catalog"] = false
+        }
         if let service {
             checks["warehouse"] = service.isConnected
             checks["source"] = service.isSourceReachable
@@ -228,7 +233,15 @@ struct API: Sendable {
 
     /// The Prometheus text format; the backlog gauges are read from the catalog at each scrape.
     func metrics() async throws -> Response {
-        if let backlog = try? await access.run({ catalog in (try catalog.backlog(), try catalog.tables().map(\.name)) }) {
+        // The counters are served even when the catalog cannot be read; the gauges keep their last values then.
+        let read: ([Backlog], [String])?
+        do {
+            read = try await access.run { catalog in (try catalog.backlog(), try catalog.tables().map(\.name)) }
+        } catch {
+            access.logger.warning("/metrics: backlog gauges not updated, the catalog did not answer: \(error)")
+            read = nil
+        }
+        if let backlog = read {
             let now = WallClock.nowNanos()
             let pending = Dictionary(backlog.0.map { ($0.table, $0) }, uniquingKeysWith: { a, _ in a })
             for table in backlog.1 {

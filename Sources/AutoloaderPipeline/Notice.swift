@@ -14,6 +14,8 @@ public struct Notice: Sendable, Codable, Equatable {
         case changeHeld = "change_held"
         /// A table's oldest pending file has waited longer than the threshold.
         case backlogOld = "backlog_old"
+        /// The service paused a table whose loads kept failing (its pause_after_failed_loads option).
+        case tablePaused = "table_paused"
     }
 
     public var kind: Kind

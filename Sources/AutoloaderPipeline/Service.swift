@@ -310,18 +310,20 @@ public final class LoaderService: @unchecked Sendable {
         do {
             let backend = try makeBackend()
             guard let record = try backend.catalog.table(named: table), record.status == .active else { return (.done, nil) }
+            defer { pauseIfFailing(record, catalog: backend.catalog) }
             let batch = try backend.catalog.nextBatch(table: table, maxFiles: record.options.maxFilesPerLoad, maxBytes: record.options.maxBytesPerLoad)
             guard !batch.isEmpty else { return (.done, nil) }
             let started = Self.now()
             let summary = try Self.load(store: store, backend: backend, table: table, files: batch)
             report(summary, bytes: batch.reduce(0) { $0 + $1.size }, seconds: Self.now() - started)
-            if let notify = configuration.notify, let id = summary.loadID {
-                // The DDL the load ran, read back only when someone listens.
+            if let id = summary.loadID {
+                // The DDL the load ran (recorded with it): logged, and told to whoever listens.
                 var changes: [String] = []
                 do { changes = try backend.catalog.schemaChanges(loadID: id) } catch {
-                    logger.warning("could not read the schema changes of load \(id) for its notice: \(error)")
+                    logger.warning("could not read the schema changes of load \(id): \(error)")
                 }
-                for notice in Notice.about(summary, changes: changes) { notify(notice) }
+                for change in changes { logger.notice("schema change", metadata: ["table": "\(table)", "load": .stringConvertible(id), "change": "\(change)"]) }
+                if let notify = configuration.notify { for notice in Notice.about(summary, changes: changes) { notify(notice) } }
             }
             return (.done, nil)
         } catch {
@@ -334,6 +336,22 @@ public final class LoaderService: @unchecked Sendable {
             Counter(label: Metric.warehouseErrors, dimensions: [("kind", "terminal")]).increment()
             logger.error("load of \(table) failed: \(error)", metadata: ["table": "\(table)"])
             return (.done, error)
+        }
+    }
+
+    /// The table's pause_after_failed_loads policy, after each of its loads: its last N loads all failed → paused.
+    func pauseIfFailing(_ record: TableRecord, catalog: any Catalog) {
+        guard let n = record.options.pauseAfterFailedLoads else { return }
+        do {
+            let recent = try catalog.loads(table: record.name, status: nil).filter { $0.status != .queued && $0.status != .running }.suffix(n)
+            guard recent.count == n, recent.allSatisfy({ $0.status == .failed }) else { return }
+            try catalog.setStatus(table: record.name, .paused)
+            let message = "\(record.name) paused after \(n) failed load(s) in a row (pause_after_failed_loads); last: \(recent.last?.error ?? "")"
+                + " — fix the files, then `autoloader resume \(record.name)`"
+            logger.error("\(message)", metadata: ["table": "\(record.name)"])
+            configuration.notify?(Notice(kind: .tablePaused, table: record.name, load: recent.last?.id, message: message))
+        } catch {
+            logger.warning("\(record.name): could not apply pause_after_failed_loads: \(error)")
         }
     }
 

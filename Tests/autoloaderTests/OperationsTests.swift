@@ -222,6 +222,8 @@ import Testing
                 schema_changes: hold
               late:
                 max_files: 10
+              broken:
+                pause_after_failed_loads: 1
             """)
         let log = w.url.appendingPathComponent("run.log")
         let run = try CLI.start(["run"], in: w.url, log: log)
@@ -241,13 +243,14 @@ import Testing
 
         func notices() -> [[String: Any]] { text(received).split(separator: "\n").compactMap { Self.json(String($0)) as? [String: Any] } }
         func kinds() -> Set<String> { Set(notices().compactMap { ($0["notice"] as? [String: Any])?["kind"] as? String }) }
-        let all: Set<String> = ["load_failed", "rows_rejected", "schema_changed", "change_held", "backlog_old"]
+        let all: Set<String> = ["load_failed", "rows_rejected", "schema_changed", "change_held", "backlog_old", "table_paused"]
         #expect(CLI.waitFor(seconds: 40) { kinds().isSuperset(of: all) } != nil, "got \(kinds()); log:\n\(text(log))")
         #expect(notices().allSatisfy { $0["valid"] as? Bool == true }, "a signature did not verify")
         #expect(notices().first?["attempt"] as? Int == 2, "the refused first delivery was not retried")
         let failed = notices().compactMap { $0["notice"] as? [String: Any] }.first { $0["kind"] as? String == "load_failed" }
         #expect(failed?["table"] as? String == "broken")
         #expect(((failed?["files"] as? [[String: Any]])?.first?["reason"] as? String)?.contains("broken/b.json:2") == true)
+        #expect(CLI.sqlite(w.database, "select status from _autoloader_tables where name='broken'") == "paused")
         let held = notices().compactMap { $0["notice"] as? [String: Any] }.first { $0["kind"] as? String == "change_held" }
         #expect((held?["message"] as? String)?.contains("add column extra") == true)
 
