@@ -65,6 +65,22 @@ import Testing
         #expect(r.stderr.contains("without a token"), "\(r.stderr)")
     }
 
+    /// While the warehouse cannot be reached, the process is alive but not ready, and the API answers at once.
+    @Test func notReadyWhileTheWarehouseIsDown() throws {
+        let w = try Workdir()
+        let log = w.url.appendingPathComponent("run.log")
+        let run = try CLI.start(["run", "--http", "127.0.0.1:0", "--warehouse", "postgres://nobody@127.0.0.1:1/none?sslmode=disable"], in: w.url, log: log)
+        defer { if run.isRunning { run.terminate() } }
+        #expect(CLI.waitFor(seconds: 30) { Self.port(in: log) != nil } != nil, "\(text(log))")
+        let base = "http://127.0.0.1:\(try #require(Self.port(in: log)))"
+        #expect(try Self.http("GET", base + "/health").status == 200)
+        let ready = try Self.http("GET", base + "/ready")
+        #expect(ready.status == 503)
+        #expect((Self.json(ready.body) as? [String: Bool])?["warehouse"] == false)
+        #expect(try Self.http("GET", base + "/api/v1/tables").status == 503)
+        #expect(run.isRunning, "the service exited instead of waiting for its warehouse: \(text(log))")
+    }
+
     @Test(.needsTool("schemathesis"), .needsTool("chromium"))
     func httpAPIDashboardMetricsAndLogsWhileRunning() throws {
         let w = try Workdir()
