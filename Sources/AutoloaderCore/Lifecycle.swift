@@ -95,3 +95,13 @@ public enum LoadStatus: String, Codable, Sendable, CaseIterable {
 }
 
 public enum TableStatus: String, Codable, Sendable { case active, paused }
+
+extension CaseIterable where Self: RawRepresentable, Self.RawValue == String {
+    /// A state or status as users type it (`--state failed`, `?status=aborted`); a usage error lists the choices.
+    public static func named(_ text: String, what: String) throws -> Self {
+        guard let value = Self(rawValue: text) else {
+            throw AutoloaderError.usage("unknown \(what) '\(text)'; one of \(allCases.map(\.rawValue).joined(separator: ", "))")
+        }
+        return value
+    }
+}

@@ -49,10 +49,7 @@ struct API: Sendable {
             try await handle {
                 let q = request.uri.queryParameters
                 let table = q.get("table")
-                let state = try q.get("state").map { s in
-                    guard let state = FileState(rawValue: s) else { throw Failure(status: .badRequest, reason: "unknown state '\(s)'; one of \(FileState.allCases.map(\.rawValue).joined(separator: ", "))") }
-                    return state
-                }
+                let state = try q.get("state").map { try FileState.named($0, what: "state") }
                 let limit = try Self.limit(q.get("limit"))
                 return try json(try await access.run { Array(try $0.files(table: table, state: state).suffix(limit).reversed()) })
             }
@@ -61,10 +58,7 @@ struct API: Sendable {
             try await handle {
                 let q = request.uri.queryParameters
                 let table = q.get("table")
-                let status = try q.get("status").map { s in
-                    guard let status = LoadStatus(rawValue: s) else { throw Failure(status: .badRequest, reason: "unknown status '\(s)'; one of \(LoadStatus.allCases.map(\.rawValue).joined(separator: ", "))") }
-                    return status
-                }
+                let status = try q.get("status").map { try LoadStatus.named($0, what: "status") }
                 let limit = try Self.limit(q.get("limit"))
                 return try json(try await access.run { Array(try $0.loads(table: table, status: status).suffix(limit).reversed()) })
             }

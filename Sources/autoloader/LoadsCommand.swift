@@ -9,13 +9,7 @@ struct LoadsCommand: ParsableCommand {
     @OptionGroup var output: OutputOptions
 
     func run() throws {
-        var wanted: LoadStatus?
-        if let status {
-            guard let s = LoadStatus(rawValue: status) else {
-                throw ValidationError("unknown status '\(status)'; one of \(LoadStatus.allCases.map(\.rawValue).joined(separator: ", "))")
-            }
-            wanted = s
-        }
+        let wanted = try status.map { try LoadStatus.named($0, what: "status") }
         let loads = try Wiring.catalog(warehouse, readOnly: true).loads(table: table, status: wanted)
         if output.json { return try Output.json(loads) }
         Output.table(["id", "table", "status", "files", "rows", "rejected", "bytes", "started", "finished", "error"], loads.map { l in
