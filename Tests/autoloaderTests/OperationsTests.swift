@@ -157,6 +157,9 @@ import Testing
             .appendingPathComponent(".build/test-artifacts/dashboard.png")
         try FileManager.default.createDirectory(at: screenshot.deletingLastPathComponent(), withIntermediateDirectories: true)
         let browser = ["--headless", "--no-sandbox", "--disable-gpu", "--user-data-dir=\(w.url.path)/chromium"]
+        // More files land, good and bad, while the browser loads the page.
+        for n in 1...20 { try w.file("landing/stream/s\(n).csv", "id,v\n\(n),\(n * 2)\n") }
+        try w.file("landing/stream/bad.json", "{\"id\": ")
         let dom = try Subprocess.run("chromium", browser + ["--dump-dom", base + "/"]).stdout
         let ordersRow = dom.components(separatedBy: "<tr data-table=\"orders\">").dropFirst().first?.components(separatedBy: "</tr>").first ?? ""
         #expect(ordersRow.contains("<td class=\"paused\">paused</td><td class=\"num\">1</td>"), "\(dom)")
