@@ -51,6 +51,17 @@ public struct TableOptions: Codable, Sendable, Equatable {
     /// After this many loads of the table fail in a row, the service pauses it (and says so): a table whose files
     /// keep failing stops spending the warehouse's time until someone looks. nil: never.
     public var pauseAfterFailedLoads: Int?
+    /// JSON: where the records are in a wrapper object, as a dotted path of keys (`data`, `result.items`, `$.data`);
+    /// `$` for the top level (no unwrapping). Without it, one top-level object whose first array member holds
+    /// objects is taken as such a wrapper.
+    public var jsonPath: String?
+    /// The path's keys: nil to detect, [] for the top level.
+    public var jsonPathKeys: [String]? {
+        guard var text = jsonPath?.trimmingCharacters(in: .whitespaces) else { return nil }
+        if text.hasPrefix("$") { text.removeFirst() }
+        if text.hasPrefix(".") { text.removeFirst() }
+        return text.isEmpty ? [] : text.split(separator: ".", omittingEmptySubsequences: false).map(String.init)
+    }
     /// When pending files load: continuous (default), rate(5 minutes), cron(…), gather(60 seconds). See LoadSchedule.
     public var schedule: String?
     /// The schedule, read (it was checked when set).
@@ -89,7 +100,7 @@ public struct TableOptions: Codable, Sendable, Equatable {
         case onError = "on_error", maxErrors = "max_errors", overwrite, evolution, maxFilesPerLoad = "max_files"
         case maxBytesPerLoad = "max_bytes", delimiter, header, types, allText = "all_text", copyOptions = "copy_options"
         case settleSeconds = "settle_seconds", marker, schemaChanges = "schema_changes", schedule
-        case pauseAfterFailedLoads = "pause_after_failed_loads"
+        case pauseAfterFailedLoads = "pause_after_failed_loads", jsonPath = "json_path"
     }
 
     public init(from decoder: any Decoder) throws {
@@ -102,6 +113,7 @@ public struct TableOptions: Codable, Sendable, Equatable {
         schemaChanges = try c.decodeIfPresent(SchemaChanges.self, forKey: .schemaChanges) ?? d.schemaChanges
         schedule = try c.decodeIfPresent(String.self, forKey: .schedule)
         pauseAfterFailedLoads = try c.decodeIfPresent(Int.self, forKey: .pauseAfterFailedLoads)
+        jsonPath = try c.decodeIfPresent(String.self, forKey: .jsonPath)
         maxFilesPerLoad = try c.decodeIfPresent(Int.self, forKey: .maxFilesPerLoad) ?? d.maxFilesPerLoad
         maxBytesPerLoad = try c.decodeIfPresent(Int64.self, forKey: .maxBytesPerLoad) ?? d.maxBytesPerLoad
         delimiter = try c.decodeIfPresent(String.self, forKey: .delimiter)
@@ -193,6 +205,9 @@ public struct TableOptions: Codable, Sendable, Equatable {
                 throw AutoloaderError.invalidOptions(reason: "max_errors must be between 0 and 1000000000, got \(m)")
             }
             if let schedule = options.schedule { _ = try LoadSchedule(schedule) }
+            if let keys = options.jsonPathKeys, keys.contains(where: \.isEmpty) {
+                throw AutoloaderError.invalidOptions(reason: "json_path '\(options.jsonPath ?? "")' has an empty key; write keys joined by dots, e.g. data or result.items ($ for the top level)")
+            }
             if let n = options.pauseAfterFailedLoads, !(1...1000).contains(n) {
                 throw AutoloaderError.invalidOptions(reason: "pause_after_failed_loads must be between 1 and 1000, got \(n)")
             }

@@ -29,6 +29,8 @@ public struct Detection: Codable, Sendable {
     public var quoteObserved: Bool?
     /// JSON only: ndjson, array or object.
     public var jsonLayout: String?
+    /// JSON only: the records are the array at this path of keys (`{"data": [...]}` → ["data"]), detected or given.
+    public var jsonPath: [String]?
     /// Parquet only: the column chunks' codecs (snappy, zstd, …).
     public var parquetCodec: String?
     /// Data records seen in the sample; equals the file's rows when `sampleComplete`.
@@ -51,6 +53,8 @@ public struct DetectionOptions: Sendable {
     public var sampleRows = 100_000
     public var forcedDelimiter: UInt8?
     public var forcedHeader: Bool?
+    /// JSON: where the records are (the table's json_path); [] for the top level, nil to detect.
+    public var forcedJSONPath: [String]?
     public init() {}
 }
 

@@ -58,7 +58,9 @@ struct JSONColumnStats {
 
 enum JSONDetection {
     static func detect(sample: [UInt8], complete: Bool, into result: inout Detection, options: DetectionOptions) {
-        let reader = JSONRecordReader(source: PrefixedReader(prefix: sample, rest: EmptyReader()))
+        // A wrapper object (`{"data": [...]}`) holds the records in an array: read them there, unless the table says.
+        let path = options.forcedJSONPath ?? JSONRecordReader.wrapperPath(sample) ?? []
+        let reader = JSONRecordReader(source: PrefixedReader(prefix: sample, rest: EmptyReader()), path: path)
         var order: [String] = []
         var stats: [String: JSONColumnStats] = [:]
         var rows = 0
@@ -98,6 +100,7 @@ enum JSONDetection {
             return
         }
         result.jsonLayout = reader.layout?.rawValue ?? JSONLayout.object.rawValue
+        result.jsonPath = path.isEmpty ? nil : path
         result.rows = rows
         result.sampleComplete = complete && rows < options.sampleRows
         var columns: [Column] = []
@@ -113,9 +116,4 @@ enum JSONDetection {
         result.columns = detected
         result.schema = TableSchema(columns: columns)
     }
-}
-
-/// A reader with nothing in it (the end of a replayed sample).
-final class EmptyReader: ByteReader {
-    func read(into buffer: UnsafeMutableRawBufferPointer) throws -> Int { 0 }
 }

@@ -40,9 +40,15 @@ public final class JSONRecordReader {
     private var arrayClosed = false
     /// Line on which the current record starts.
     public private(set) var recordLine = 0
+    /// The records are the elements of the array at this path of object keys (`{"data": [...]}`: ["data"]);
+    /// empty: the top level holds them (NDJSON, an array, one object).
+    public let path: [String]
+    /// Objects entered to reach the array, still to be closed after it (their other members are skipped).
+    private var enclosing = 0
 
-    public init(source: any ByteReader) {
+    public init(source: any ByteReader, path: [String] = []) {
         self.source = source
+        self.path = path
     }
 
     private func fill() throws -> Bool {
@@ -112,7 +118,9 @@ public final class JSONRecordReader {
         try skipWhitespace()
         if pos >= buffer.count { return nil }
         if layout == nil {
+            while buffer.count - pos < 3, try fill() {}  // a byte-order mark may straddle reads
             if buffer.count - pos >= 3, buffer[pos] == 0xEF, buffer[pos + 1] == 0xBB, buffer[pos + 2] == 0xBF { pos += 3; try skipWhitespace() }
+            if !path.isEmpty { try enterRecords() }
             if pos < buffer.count, buffer[pos] == UInt8(ascii: "[") {
                 layout = .array
                 inArray = true
@@ -120,14 +128,21 @@ public final class JSONRecordReader {
                 try skipWhitespace()
             }
         }
-        if inArray {
-            if arrayClosed { _ = try trailing(); return nil }
-            if pos < buffer.count, buffer[pos] == UInt8(ascii: "]") {
+        while inArray {
+            if !arrayClosed, pos < buffer.count, buffer[pos] == UInt8(ascii: "]") {
                 arrayClosed = true
                 pos += 1
-                _ = try trailing()
-                return nil
             }
+            guard arrayClosed else { break }
+            if path.isEmpty { _ = try trailing(); return nil }
+            // Records inside objects: close them; another wrapper may follow (concatenated responses, as Firehose writes).
+            try closeEnclosing()
+            try skipWhitespace()
+            if pos >= buffer.count { return nil }
+            arrayClosed = false
+            try enterRecords()
+            pos += 1
+            try skipWhitespace()
         }
         guard pos < buffer.count else {
             if inArray { throw JSONSyntaxError(line: line, reason: "the top-level array is not closed (truncated file?)") }
@@ -148,6 +163,7 @@ public final class JSONRecordReader {
             try skipWhitespace()
             if pos < buffer.count, buffer[pos] == UInt8(ascii: ",") { pos += 1 }
             else if pos < buffer.count, buffer[pos] == UInt8(ascii: "]") { arrayClosed = true; pos += 1 }
+            else if pos >= buffer.count { throw JSONSyntaxError(line: line, reason: "the array of records is not closed (truncated file?)") }
             else { throw JSONSyntaxError(line: line, reason: "expected ',' or ']' after an array element") }
         }
     }
@@ -156,6 +172,121 @@ public final class JSONRecordReader {
         try skipWhitespace()
         if pos < buffer.count { throw JSONSyntaxError(line: line, reason: "unexpected text after the top-level array") }
         return nil
+    }
+
+    /// Walks into a wrapper object to the records' array; leaves `pos` at its `[`.
+    private func enterRecords() throws {
+        try descend()
+        guard pos < buffer.count, buffer[pos] == UInt8(ascii: "[") else {
+            throw JSONSyntaxError(line: line, reason: "the value at json_path \(path.joined(separator: ".")) is not an array of records")
+        }
+    }
+
+    /// After the records' array: the wrapper objects' remaining members are skipped, then they close.
+    private func closeEnclosing() throws {
+        while enclosing > 0 {
+            try skipWhitespace()
+            while pos < buffer.count, buffer[pos] == UInt8(ascii: ",") {
+                pos += 1
+                _ = try member()
+                try skip()
+                try skipWhitespace()
+            }
+            guard pos < buffer.count, buffer[pos] == UInt8(ascii: "}") else {
+                throw JSONSyntaxError(line: line, reason: "expected ',' or '}' after the records at json_path \(path.joined(separator: "."))")
+            }
+            pos += 1
+            enclosing -= 1
+        }
+    }
+
+    /// Walks into the objects named by `path`, skipping other members, to the value at its end.
+    private func descend() throws {
+        for key in path {
+            try skipWhitespace()
+            guard pos < buffer.count, buffer[pos] == UInt8(ascii: "{") else {
+                throw JSONSyntaxError(line: line, reason: "json_path \(path.joined(separator: ".")): expected an object around '\(key)'")
+            }
+            pos += 1
+            enclosing += 1
+            while true {
+                try skipWhitespace()
+                guard pos < buffer.count, buffer[pos] != UInt8(ascii: "}") else {
+                    throw JSONSyntaxError(line: line, reason: "json_path \(path.joined(separator: ".")): no key '\(key)' in the object")
+                }
+                if try member() == key { break }
+                try skip()
+                try skipWhitespace()
+                if pos < buffer.count, buffer[pos] == UInt8(ascii: ",") { pos += 1 } else {
+                    throw JSONSyntaxError(line: line, reason: "json_path \(path.joined(separator: ".")): no key '\(key)' in the object")
+                }
+            }
+            try skipWhitespace()
+        }
+    }
+
+    /// An object member's key and its ':'; leaves `pos` at the value.
+    private func member() throws -> String {
+        try skipWhitespace()
+        guard pos < buffer.count, buffer[pos] == UInt8(ascii: "\"") else { throw JSONSyntaxError(line: line, reason: "expected a key") }
+        let end = try elementEnd()
+        var parser = ElementParser(bytes: buffer, pos: pos, end: end, line: line)
+        let key = try parser.parseString()
+        pos = end
+        try skipWhitespace()
+        guard pos < buffer.count, buffer[pos] == UInt8(ascii: ":") else { throw JSONSyntaxError(line: line, reason: "expected ':' after the key \"\(key)\"") }
+        pos += 1
+        try skipWhitespace()
+        return key
+    }
+
+    /// Skips the value at `pos` (a member the path does not name).
+    private func skip() throws {
+        try skipWhitespace()
+        let end = try elementEnd()
+        for b in buffer[pos..<end] where b == 0x0A { line += 1 }
+        pos = end
+    }
+
+    /// The wrapper of the common case, from the start of a file: one top-level object whose first member that is an
+    /// array starts with an object (`{"data": [{…}, …], "meta": …}`, `{"count": 2, "results": [{…}]}`). nil for
+    /// NDJSON (an object followed by another), a top-level array, or an object without such a member.
+    public static func wrapperPath(_ sample: [UInt8]) -> [String]? {
+        let reader = JSONRecordReader(source: PrefixedReader(prefix: sample, rest: EmptyReader()))
+        do {
+            try reader.skipWhitespace()
+            if sample.starts(with: [0xEF, 0xBB, 0xBF]) { reader.pos = 3; try reader.skipWhitespace() }
+            guard reader.pos < reader.buffer.count, reader.buffer[reader.pos] == UInt8(ascii: "{") else { return nil }
+            reader.pos += 1
+            while true {
+                try reader.skipWhitespace()
+                guard reader.pos < reader.buffer.count, reader.buffer[reader.pos] == UInt8(ascii: "\"") else { return nil }
+                let key = try reader.member()
+                if reader.pos < reader.buffer.count, reader.buffer[reader.pos] == UInt8(ascii: "[") {
+                    var i = reader.pos + 1
+                    while i < reader.buffer.count, [0x20, 0x09, 0x0A, 0x0D].contains(reader.buffer[i]) { i += 1 }
+                    guard i < reader.buffer.count, reader.buffer[i] == UInt8(ascii: "{") else { return nil }
+                    // Found; but a whole object followed by another is NDJSON whose records hold arrays.
+                    reader.pos = 0
+                    reader.line = 1
+                    if sample.starts(with: [0xEF, 0xBB, 0xBF]) { reader.pos = 3 }
+                    try reader.skipWhitespace()
+                    let end: Int
+                    do { end = try reader.elementEnd() } catch {
+                        return [key]  // the object goes on past the sample: one large object (a defect shows when it is read)
+                    }
+                    reader.pos = end
+                    try reader.skipWhitespace()
+                    return reader.pos >= reader.buffer.count ? [key] : nil
+                }
+                try reader.skip()
+                try reader.skipWhitespace()
+                guard reader.pos < reader.buffer.count, reader.buffer[reader.pos] == UInt8(ascii: ",") else { return nil }
+                reader.pos += 1
+            }
+        } catch {
+            return nil
+        }
     }
 
     /// Offset just past the element starting at `pos`, reading more input as needed.
@@ -185,6 +316,8 @@ public final class JSONRecordReader {
                     case UInt8(ascii: "\""): inString = true
                     case UInt8(ascii: "{"), UInt8(ascii: "["): depth += 1
                     case UInt8(ascii: "}"), UInt8(ascii: "]"):
+                        // A scalar member of a wrapper object ends at its object's close (`"t": 1}`).
+                        if depth == 0 && i > pos { return i }
                         depth -= 1
                         if depth == 0 { return i + 1 }
                         if depth < 0 { throw JSONSyntaxError(line: line, reason: "unbalanced '\(UnicodeScalar(b))'") }

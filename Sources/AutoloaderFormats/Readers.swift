@@ -194,6 +194,12 @@ public func readPrefix(_ reader: any ByteReader, maxBytes: Int) throws -> (bytes
     return (out, false)
 }
 
+/// A reader with nothing in it (the end of a replayed sample).
+public final class EmptyReader: ByteReader {
+    public init() {}
+    public func read(into buffer: UnsafeMutableRawBufferPointer) throws -> Int { 0 }
+}
+
 /// Replays bytes already read (the detection sample), then continues with the rest of the stream.
 public final class PrefixedReader: ByteReader {
     private let prefix: [UInt8]

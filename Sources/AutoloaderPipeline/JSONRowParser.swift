@@ -14,8 +14,12 @@ final class JSONRowParser: RecordParser, @unchecked Sendable {
     let rescue: Bool
     let source: any ByteReader
     let hashing: HashingReader
+    /// Where the records are (a wrapper object's array), as detection found or the table says.
+    let path: [String]
 
-    init(spec: RowSinkSpec, keys: [String], converters: [Converter], rescue: Bool = false, source: any ByteReader, hashing: HashingReader) {
+    init(spec: RowSinkSpec, keys: [String], converters: [Converter], rescue: Bool = false, source: any ByteReader, hashing: HashingReader,
+         path: [String] = []) {
+        self.path = path
         self.spec = spec
         self.keys = keys
         self.rescue = rescue
@@ -45,7 +49,7 @@ final class JSONRowParser: RecordParser, @unchecked Sendable {
     /// Records scanned in place: each member's bytes go to its column's converter, with no String or JSONValue
     /// made for it (that was most of loading NDJSON). Same results as `parseValues`, which stays for rescue.
     private func parseScanned(_ channel: BoundedChannel<Parsed>) throws -> Loader.FileOutcome {
-        let reader = JSONRecordReader(source: source)
+        let reader = JSONRecordReader(source: source, path: path)
         var sink = spec.sink(into: channel)
         var converters = self.converters  // called in place (see Converter.append)
         var scanner = JSONObjectScanner()
@@ -129,7 +133,7 @@ final class JSONRowParser: RecordParser, @unchecked Sendable {
     }
 
     private func parseValues(_ channel: BoundedChannel<Parsed>) throws -> Loader.FileOutcome {
-        let reader = JSONRecordReader(source: source)
+        let reader = JSONRecordReader(source: source, path: path)
         var sink = spec.sink(into: channel)
         var values = [JSONValue?](repeating: nil, count: converters.count)
         var converters = self.converters  // called in place (see Converter.append)

@@ -126,6 +126,7 @@ public struct Loader {
         var detectOptions = DetectionOptions()
         detectOptions.forcedDelimiter = options.delimiter?.utf8.first
         detectOptions.forcedHeader = options.header
+        detectOptions.forcedJSONPath = options.jsonPathKeys
         var parquet: ParquetFile?
         let detection: Detection
         var sample: [UInt8] = []
@@ -263,7 +264,8 @@ public struct Loader {
         } else {
             let source = PrefixedReader(prefix: sample, rest: inline ? decoded : ReadAheadReader(decoded))
             if detection.format == .json {
-                parser = JSONRowParser(spec: spec, keys: sourceNames, converters: converters, rescue: rescuing, source: source, hashing: hashing)
+                parser = JSONRowParser(spec: spec, keys: sourceNames, converters: converters, rescue: rescuing, source: source, hashing: hashing,
+                                       path: detection.jsonPath ?? [])
             } else {
                 parser = RowParser(spec: spec, dialect: fileDialect,
                                    columnNames: fileSchema.columns.enumerated().map { k, c in columnIndex[k] >= 0 ? tableSchema.columns[columnIndex[k]].name : c.name },

@@ -23,6 +23,7 @@ public struct ManifestLoader {
         var detectOptions = DetectionOptions()
         detectOptions.forcedDelimiter = options.delimiter?.utf8.first
         detectOptions.forcedHeader = options.header
+        detectOptions.forcedJSONPath = options.jsonPathKeys
         detectOptions.sampleBytes = 1 << 20  // only the schema is needed here; the warehouse reads the rest
 
         var evolving = record?.schema
@@ -208,26 +209,27 @@ public struct ManifestLoader {
 /// A file a warehouse's reader cannot read as it is, rewritten into one it can (Redshift COPY: JSON 'auto' reads
 /// objects one after another, not a top-level array; COPY reads UTF-8 and UTF-16, not Latin-1).
 enum Restaging: Equatable {
-    /// A top-level JSON array → one object per line.
-    case ndjson
+    /// A top-level JSON array, or the records' array in a wrapper object (at `path`) → one object per line.
+    case ndjson(path: [String])
     /// Text in an encoding COPY cannot read (Latin-1, Windows-1252, UTF-8 with Windows-1252 bytes in it,
     /// Shift-JIS, GB18030…) → UTF-8.
     case utf8(from: Dialect.Encoding)
 
     init?(_ detection: Detection) {
-        if detection.format == .json, detection.jsonLayout == JSONLayout.array.rawValue { self = .ndjson; return }
+        if detection.format == .json, detection.jsonLayout == JSONLayout.array.rawValue { self = .ndjson(path: detection.jsonPath ?? []); return }
         if detection.format == .csv, let encoding = detection.dialect?.encoding, !encoding.isUnicode { self = .utf8(from: encoding); return }
         return nil
     }
 
-    var fileExtension: String { self == .ndjson ? "json" : "csv" }
+    var fileExtension: String { if case .ndjson = self { return "json" } else { return "csv" } }
 
     func rewrite(_ reader: any ByteReader, name: String) throws -> [UInt8] {
         var out: [UInt8] = []
+        let json = fileExtension == "json"
         func check() throws {
             if out.count > Limits.maxRestageBytes {
-                throw AutoloaderError.badInput(SourceLocation(file: name), reason: "the file must be rewritten for COPY (\(self == .ndjson ? "a top-level JSON array" : "text that is not UTF-8")) "
-                    + "and is larger than \(Limits.maxRestageBytes >> 20) MiB: land it as \(self == .ndjson ? "one object per line" : "UTF-8") instead")
+                throw AutoloaderError.badInput(SourceLocation(file: name), reason: "the file must be rewritten for COPY (\(json ? "JSON records in an array" : "text that is not UTF-8")) "
+                    + "and is larger than \(Limits.maxRestageBytes >> 20) MiB: land it as \(json ? "one object per line" : "UTF-8") instead")
             }
         }
         switch self {
@@ -240,8 +242,8 @@ enum Restaging: Equatable {
                 out += chunk[0..<n]
                 try check()
             }
-        case .ndjson:
-            let records = JSONRecordReader(source: reader)
+        case let .ndjson(path):
+            let records = JSONRecordReader(source: reader, path: path)
             do {
                 while let record = try records.next() {
                     out.append(UInt8(ascii: "{"))

@@ -149,3 +149,42 @@ func records(_ text: String, _ dialect: Dialect = Dialect(), step: Int = 1 << 20
         #expect(Array("😀é".utf8).withUnsafeBufferPointer { UTF8Validation.codePointCount($0) } == 2)
     }
 }
+
+/// Records inside wrapper objects (`{"data": [...]}`): found by path, across every buffer boundary.
+@Suite struct JSONWrapperTests {
+    func ids(_ text: String, path: [String], step: Int) throws -> [String] {
+        let reader = JSONRecordReader(source: TrickleReader(text, step: step), path: path)
+        var out: [String] = []
+        while let record = try reader.next() {
+            if case let .number(n)? = record.first(where: { $0.0 == "id" })?.1 { out.append(String(decoding: n, as: UTF8.self)) }
+        }
+        return out
+    }
+
+    @Test func recordsAtAPath() throws {
+        let nested = #"{"status": "ok", "result": {"page": {"n": [1, {"x": "]"}]}, "items": [{"id": 1, "s": "a}b"}, {"id": 2}], "more": "x"}, "t": 1}"#
+        let concatenated = "{\"data\": [{\"id\": 1}]}\n{\"data\": []}{\"data\": [{\"id\": 2}, {\"id\": 3}], \"meta\": {}}\n"
+        for step in [1, 3, 7, 1 << 20] {
+            #expect(try ids(nested, path: ["result", "items"], step: step) == ["1", "2"])
+            #expect(try ids(concatenated, path: ["data"], step: step) == ["1", "2", "3"])
+            #expect(try ids("\u{FEFF}{\"d\\u0061ta\": [{\"id\": 9}]}", path: ["data"], step: step) == ["9"])
+        }
+        #expect(throws: JSONSyntaxError.self) { try ids(#"{"data": {"id": 1}}"#, path: ["data"], step: 5) }
+        #expect(throws: JSONSyntaxError.self) { try ids(#"{"other": [{"id": 1}]}"#, path: ["data"], step: 5) }
+        #expect(throws: JSONSyntaxError.self) { try ids(#"{"data": [{"id": 1}"#, path: ["data"], step: 5) }
+        #expect(throws: JSONSyntaxError.self) { try ids(#"{"data": [{"id": 1}] "x": 1}"#, path: ["data"], step: 5) }
+    }
+
+    @Test func theCommonWrapperIsDetected() {
+        func path(_ text: String) -> [String]? { JSONRecordReader.wrapperPath(Array(text.utf8)) }
+        #expect(path(#"{"data": [{"id": 1}], "meta": {"n": 1}}"#) == ["data"])
+        #expect(path(#"{"count": 2, "next": null, "results": [ {"id": 1} ]}"#) == ["results"])
+        // A file larger than the sample: the object does not end in it.
+        #expect(path(#"{"records": [{"id": 1}, {"id": 2"#) == ["records"])
+        // Not wrappers: NDJSON whose records hold arrays, a top-level array, an array of numbers, a plain record.
+        #expect(path("{\"id\": 1, \"tags\": [{\"a\": 1}]}\n{\"id\": 2, \"tags\": []}\n") == nil)
+        #expect(path(#"[{"id": 1}]"#) == nil)
+        #expect(path(#"{"id": 1, "scores": [1, 2]}"#) == nil)
+        #expect(path(#"{"id": 1, "name": "x"}"#) == nil)
+    }
+}

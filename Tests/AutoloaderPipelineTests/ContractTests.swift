@@ -149,6 +149,26 @@ import Testing
         }
     }
 
+    /// JSON in wrapper objects: `{"data": [...]}` and API pages with metadata are found by themselves; concatenated
+    /// wrappers (one per response) by json_path; `$` keeps a file as one record; a truncated wrapper fails, located.
+    @Test(arguments: Backend.testable) func jsonRecordsInWrapperObjects(backend: Backend) throws {
+        let box = try Sandbox(backend)
+        try box.write("wrapped/a.json", #"{"data": [{"id": 1, "v": "a"}, {"id": 2, "v": "b"}], "meta": {"n": 2}}"#)
+        try box.write("pages/a.json", "{\"count\": 2, \"next\": null, \"results\": [\n {\"id\": 1, \"v\": \"a\"},\n {\"id\": 2, \"v\": \"b\"}\n], \"tail\": [1]}\n")
+        try box.write("responses/a.json", "{\"data\": [{\"id\": 1}]}\n{\"data\": []}\n{\"data\": [{\"id\": 2}, {\"id\": 3}]}\n")
+        try box.write("whole/a.json", #"{"data": [{"id": 1}], "meta": {"n": 1}}"#)
+        try box.write("cut/a.json", "{\"data\": [{\"id\": 1},\n{\"id\": 2}")
+        try box.catalog().setOptions(table: "responses", try TableOptions().merging(json: #"{"json_path": "data"}"#))
+        try box.catalog().setOptions(table: "whole", try TableOptions().merging(json: #"{"json_path": "$"}"#))
+        try box.loadOnce()
+        #expect(try box.column("SELECT CAST(id AS TEXT) || v FROM wrapped ORDER BY wrapped.id") == ["1a", "2b"])
+        #expect(try box.column("SELECT CAST(id AS TEXT) || v FROM pages ORDER BY pages.id") == ["1a", "2b"])
+        #expect(try box.column("SELECT CAST(id AS TEXT) FROM responses ORDER BY responses.id") == ["1", "2", "3"])
+        #expect(try box.count("whole") == 1)
+        let cut = try box.catalog().files(table: "cut", state: .failed).first
+        #expect(cut?.error?.contains("cut/a.json:2") == true && cut?.error?.contains("not closed") == true, "\(cut?.error ?? "no failed file")")
+    }
+
     /// schema_changes=hold: a file that would add or widen columns waits `held` with its proposed change; files that
     /// fit the table go on loading; approve applies the change and loads the file; reject fails it with the reason.
     @Test(arguments: Backend.testable) func heldSchemaChangesWaitForApproval(backend: Backend) throws {
