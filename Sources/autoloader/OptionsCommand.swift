@@ -10,7 +10,10 @@ struct OptionsCommand: ParsableCommand {
         Options (JSON): on_error (abort_file | skip_rows | continue), max_errors, overwrite (replace | append | ignore), \
         evolution (add_columns | rescue | fail | freeze), max_files and max_bytes per load, delimiter and header \
         (override detection), types, all_text, copy_options (Redshift), settle_seconds (how long a file must look \
-        unchanged), marker (e.g. _SUCCESS: a folder's files wait for it). A table with no files yet can be given \
+        unchanged), marker (e.g. _SUCCESS: a folder's files wait for it), schema_changes (auto | hold: a change waits \
+        for `autoloader approve`), schedule (continuous | rate(5 minutes) | cron(0/5 * ? * * *) | gather(60 seconds)), \
+        pause_after_failed_loads, json_path (where JSON records are in a wrapper object, e.g. data; $ for the top \
+        level). A table with no files yet can be given \
         options too (for the landing folder of the same name), so they apply from its first file. Example:
           autoloader options orders '{"on_error": "skip_rows", "max_errors": 10}'
         """
