@@ -74,4 +74,8 @@ public enum Limits {
     /// Largest file rewritten in memory into what a warehouse's own reader can read (Redshift COPY: a top-level
     /// JSON array as one object per line, Latin-1 as UTF-8); a larger one is refused with what to do instead.
     public static let maxRestageBytes = 512 << 20
+    /// Deepest nesting of a JSON value loaded into a typed json column. PostgreSQL's parser gives up on its stack
+    /// (~100,000 levels with the default max_stack_depth) and fails the whole COPY; past this a value is a bad row
+    /// of its own, located, and the file's other rows load.
+    public static let maxJSONDepth = 1000
 }

@@ -19,6 +19,8 @@ struct Converter {
     let integerRange: ClosedRange<Int64>
     let maxIntegerDigits: Int
     let typeDescription: String
+    /// A json column of a typed warehouse: values nested deeper are refused (Limits.maxJSONDepth).
+    let maxJSONDepth: Int?
 
     /// A file column the table does not load (evolution freeze/rescue): appends nothing.
     static let dropped = Converter(dropping: ())
@@ -32,11 +34,13 @@ struct Converter {
         integerRange = 0...0
         maxIntegerDigits = 0
         typeDescription = "dropped"
+        maxJSONDepth = nil
     }
 
     init(column: Column, fileFormat: String?, strict: Bool = false) {
         self.strict = strict
-        typeDescription = column.type.description
+        maxJSONDepth = strict && column.type.kind == .json ? Limits.maxJSONDepth : nil
+        typeDescription = column.type.description + (maxJSONDepth.map { ", nested at most \($0) levels deep" } ?? "")
         switch column.type.kind {
         case .smallint: integerRange = Int64(Int16.min)...Int64(Int16.max)
         case .integer: integerRange = Int64(Int32.min)...Int64(Int32.max)
@@ -77,7 +81,9 @@ struct Converter {
     @inline(__always) mutating func appendValue(_ b: UnsafeBufferPointer<UInt8>, to batch: inout RowBatch) -> Bool {
         switch kind {
         case .dropped: break
-        case .text: batch.appendText(b)
+        case .text:
+            if let maxJSONDepth, !Self.nests(b, within: maxJSONDepth) { return false }
+            batch.appendText(b)
         case .integer:
             if let v = Values.int64(b), integerRange.contains(v) { batch.cells.append(.int(v)) } else if strict { return false } else { batch.appendText(b) }
         case .real:
@@ -116,7 +122,31 @@ extension Converter {
             var s = s
             return s.withUTF8 { appendValue($0, to: &batch) }
         case let .nested(text)?:
-            if case .text = kind { batch.appendText(text) } else if strict { return false } else { batch.appendText(text) }
+            if case .text = kind {
+                var text = text
+                if let maxJSONDepth, !text.withUTF8({ Self.nests($0, within: maxJSONDepth) }) { return false }
+                batch.appendText(text)
+            } else if strict { return false } else { batch.appendText(text) }
+        }
+        return true
+    }
+
+    /// Whether JSON text nests arrays and objects at most `limit` deep (brackets inside strings do not count).
+    static func nests(_ b: UnsafeBufferPointer<UInt8>, within limit: Int) -> Bool {
+        var depth = 0, inString = false, escaped = false
+        for c in b {
+            if inString {
+                if escaped { escaped = false } else if c == UInt8(ascii: "\\") { escaped = true } else if c == UInt8(ascii: "\"") { inString = false }
+                continue
+            }
+            switch c {
+            case UInt8(ascii: "\""): inString = true
+            case UInt8(ascii: "["), UInt8(ascii: "{"):
+                depth += 1
+                if depth > limit { return false }
+            case UInt8(ascii: "]"), UInt8(ascii: "}"): depth -= 1
+            default: break
+            }
         }
         return true
     }

@@ -169,6 +169,27 @@ import Testing
         #expect(cut?.error?.contains("cut/a.json:2") == true && cut?.error?.contains("not closed") == true, "\(cut?.error ?? "no failed file")")
     }
 
+    /// Deeply nested values stay JSON and never crash anything: into PostgreSQL, a value nested deeper than
+    /// Limits.maxJSONDepth is a located bad row (its server would fail the whole COPY); SQLite keeps it as text.
+    @Test(arguments: Backend.testable) func deeplyNestedJSONValues(backend: Backend) throws {
+        let box = try Sandbox(backend)
+        let deep = String(repeating: "[", count: 100_000) + "1" + String(repeating: "]", count: 100_000)
+        let fine = String(repeating: "[", count: 500) + "1" + String(repeating: "]", count: 500)
+        try box.write("deep/a.json", "{\"id\": 1, \"d\": {\"x\": 1}}\n{\"id\": 2, \"d\": \(deep)}\n{\"id\": 3, \"d\": \(fine)}\n")
+        try box.loadOnce()
+        let file = try #require(try box.catalog().files(table: "deep", state: nil).first)
+        if backend == .postgres {
+            #expect(file.state == .loadedWithErrors)
+            #expect(try box.column("SELECT CAST(id AS TEXT) FROM deep ORDER BY deep.id") == ["1", "3"])
+            let rejected = try box.catalog().errors(loadID: try #require(file.loadID))
+            #expect(rejected.first?.line == 2 && rejected.first?.column == "d", "\(rejected)")
+            #expect(rejected.first?.reason.contains("nested at most 1000 levels") == true)
+        } else {
+            #expect(file.state == .loaded)
+            #expect(try box.column("SELECT CAST(length(d) AS TEXT) FROM deep WHERE id = 2") == ["200001"])
+        }
+    }
+
     /// schema_changes=hold: a file that would add or widen columns waits `held` with its proposed change; files that
     /// fit the table go on loading; approve applies the change and loads the file; reject fails it with the reason.
     @Test(arguments: Backend.testable) func heldSchemaChangesWaitForApproval(backend: Backend) throws {
