@@ -2,7 +2,8 @@ import AutoloaderCore
 import CCompression
 
 /// Parquet: the footer's Thrift metadata (schema, row groups) and, for flat columns, the values
-/// (PLAIN and dictionary encodings; data pages v1 and v2; uncompressed, Snappy, gzip and zstd pages).
+/// (PLAIN, dictionary, DELTA and BYTE_STREAM_SPLIT encodings; data pages v1 and v2; uncompressed, Snappy, gzip and
+/// zstd pages).
 public final class ParquetFile {
     public struct Node: Sendable {
         public var name: String
@@ -293,8 +294,33 @@ public final class ParquetFile {
                     guard i < dictionary.count else { throw bad("dictionary index \(i) out of range") }
                     decoded.append(dictionary[i])
                 }
+            case 5:  // DELTA_BINARY_PACKED (INT32, INT64)
+                var d = DeltaDecoder(valuesBytes)
+                for v in try d.values(present) { decoded.append(.int(physical == 1 ? Int64(Int32(truncatingIfNeeded: v)) : v)) }
+            case 6:  // DELTA_LENGTH_BYTE_ARRAY
+                var d = DeltaDecoder(valuesBytes)
+                for v in try d.lengthPrefixedBytes(present) { decoded.append(.bytes(v)) }
+            case 7:  // DELTA_BYTE_ARRAY: each value shares a prefix with the one before
+                var d = DeltaDecoder(valuesBytes)
+                let prefixes = try d.values(present)
+                let suffixes = try d.lengthPrefixedBytes(present)
+                var previous: [UInt8] = []
+                for (p, suffix) in zip(prefixes, suffixes) {
+                    guard p >= 0, Int(p) <= previous.count else { throw bad("DELTA_BYTE_ARRAY prefix longer than the value before") }
+                    previous = Array(previous[0..<Int(p)]) + suffix
+                    decoded.append(.bytes(previous))
+                }
+            case 9:  // BYTE_STREAM_SPLIT: byte k of every value, then byte k+1 of every value…
+                let width = physical == 1 || physical == 4 ? 4 : physical == 2 || physical == 5 ? 8 : field.node.typeLength
+                guard width > 0, valuesBytes.count >= width * present else { throw bad("BYTE_STREAM_SPLIT page shorter than its values") }
+                var value = [UInt8](repeating: 0, count: width)
+                for i in 0..<present {
+                    for k in 0..<width { value[k] = valuesBytes[k * present + i] }
+                    var p = PlainDecoder(bytes: value, physical: physical, typeLength: width)
+                    decoded.append(try p.next())
+                }
             default:
-                throw bad("encoding \(encoding) is not supported yet (PLAIN and dictionary are)")
+                throw bad("encoding \(encoding) is not supported (PLAIN, dictionary, DELTA_BINARY_PACKED, DELTA_LENGTH_BYTE_ARRAY, DELTA_BYTE_ARRAY and BYTE_STREAM_SPLIT are)")
             }
             pageRows = numValues
             levelIndex = 0
@@ -325,6 +351,89 @@ public final class ParquetFile {
         default:
             throw AutoloaderError.badInput(SourceLocation(file: name), reason: "Parquet codec \(Self.codecNames[codec] ?? "\(codec)") is not supported yet")
         }
+    }
+}
+
+/// Parquet's DELTA_BINARY_PACKED integers (and the lengths and prefixes of the DELTA byte-array encodings): a
+/// header (block size, miniblocks per block, count, first value), then blocks of a minimum delta, one bit width
+/// per miniblock, and the miniblocks' deltas bit-packed little-endian. Arithmetic wraps, as writers' does.
+struct DeltaDecoder {
+    let bytes: [UInt8]
+    var pos = 0
+    init(_ bytes: [UInt8]) { self.bytes = bytes }
+
+    mutating func uleb() throws -> UInt64 {
+        var v: UInt64 = 0, shift: UInt64 = 0
+        while true {
+            guard pos < bytes.count, shift < 64 else { throw ThriftError(description: "Parquet: DELTA header runs past its page") }
+            let b = bytes[pos]
+            pos += 1
+            v |= UInt64(b & 0x7F) << shift
+            if b & 0x80 == 0 { return v }
+            shift += 7
+        }
+    }
+
+    mutating func zigzag() throws -> Int64 {
+        let u = try uleb()
+        return Int64(bitPattern: u >> 1) ^ -Int64(bitPattern: u & 1)
+    }
+
+    /// `expected` values (the page's present values); leaves `pos` after the last miniblock that holds any.
+    mutating func values(_ expected: Int) throws -> [Int64] {
+        let blockSize = Int(try uleb()), miniblocks = Int(try uleb()), total = Int(try uleb())
+        var last = try zigzag()
+        guard blockSize > 0, blockSize % 128 == 0, miniblocks > 0, blockSize % miniblocks == 0, (blockSize / miniblocks) % 32 == 0, total >= 0 else {
+            throw ThriftError(description: "Parquet: bad DELTA_BINARY_PACKED header")
+        }
+        guard total == expected else { throw ThriftError(description: "Parquet: DELTA_BINARY_PACKED holds \(total) values, the page \(expected)") }
+        var out: [Int64] = []
+        out.reserveCapacity(total)
+        if total > 0 { out.append(last) }
+        let perMiniblock = blockSize / miniblocks
+        while out.count < total {
+            let minDelta = try zigzag()
+            guard pos + miniblocks <= bytes.count else { throw ThriftError(description: "Parquet: DELTA block runs past its page") }
+            let widths = Array(bytes[pos..<(pos + miniblocks)])
+            pos += miniblocks
+            for width in widths where out.count < total {
+                let w = Int(width)
+                guard w <= 64 else { throw ThriftError(description: "Parquet: DELTA bit width \(w)") }
+                let length = perMiniblock * w / 8
+                guard pos + length <= bytes.count else { throw ThriftError(description: "Parquet: DELTA miniblock runs past its page") }
+                var bitPos = pos * 8
+                for _ in 0..<perMiniblock {
+                    var delta: UInt64 = 0
+                    var got = 0
+                    while got < w {
+                        let byte = UInt64(bytes[bitPos >> 3]) >> UInt64(bitPos & 7)
+                        let take = min(w - got, 8 - (bitPos & 7))
+                        delta |= (byte & ((1 << UInt64(take)) - 1)) << UInt64(got)
+                        got += take
+                        bitPos += take
+                    }
+                    if out.count < total {
+                        last = last &+ minDelta &+ Int64(bitPattern: delta)
+                        out.append(last)
+                    }
+                }
+                pos += length
+            }
+        }
+        return out
+    }
+
+    /// DELTA_LENGTH_BYTE_ARRAY: the lengths (DELTA_BINARY_PACKED), then the bytes one after another.
+    mutating func lengthPrefixedBytes(_ expected: Int) throws -> [[UInt8]] {
+        let lengths = try values(expected)
+        var out: [[UInt8]] = []
+        out.reserveCapacity(lengths.count)
+        for n in lengths {
+            guard n >= 0, pos + Int(n) <= bytes.count else { throw ThriftError(description: "Parquet: byte array runs past its page") }
+            out.append(Array(bytes[pos..<(pos + Int(n))]))
+            pos += Int(n)
+        }
+        return out
     }
 }
 

@@ -114,6 +114,27 @@ import Testing
         }
     }
 
+    /// Parquet's other encodings (pyarrow, `Fixtures/make_parquet_encodings.py`): DELTA_BINARY_PACKED, DELTA_LENGTH_BYTE_ARRAY,
+    /// DELTA_BYTE_ARRAY and BYTE_STREAM_SPLIT, data pages v1 and v2, zstd, nulls, two row groups of many pages.
+    @Test(arguments: Backend.testable) func parquetEncodings(backend: Backend) throws {
+        let box = try Sandbox(backend)
+        let fixtures = Bundle.module.resourceURL!.appendingPathComponent("Fixtures")
+        for v in ["v1", "v2"] {
+            try box.write("e\(v)/a.parquet", bytes: [UInt8](try Data(contentsOf: fixtures.appendingPathComponent("parquet_encodings_\(v).parquet"))))
+        }
+        try box.loadOnce()
+        for t in ["ev1", "ev2"] {
+            let files = try box.catalog().files(table: t, state: nil)
+            #expect(files.map(\.state) == [.loaded], "\(files.map { $0.error ?? "" })")
+            #expect(try box.column("""
+                SELECT CAST(count(*) AS TEXT) || ' ' || CAST(sum(id) AS TEXT) || ' ' || CAST(sum(small) AS TEXT) || ' ' || CAST(sum(big) AS TEXT)
+                  || ' ' || CAST(count(big) AS TEXT) || ' ' || CAST(sum(length(word)) AS TEXT) || ' ' || CAST(count(word) AS TEXT)
+                  || ' ' || CAST(sum(length(path)) AS TEXT) || ' ' || CAST(sum(ratio) AS TEXT) || ' ' || CAST(CAST(sum(score) AS BIGINT) AS TEXT) FROM \(t)
+                """) == ["3000 4501500 -1500 40010009999976006 2667 26261 2728 135000 562687.5 5400000"])
+            #expect(try box.column("SELECT word || ' ' || path FROM \(t) WHERE id = 2999") == ["wwwwwwwww2999 s3://bucket/year=2024/month=11/part-02999.csv"])
+        }
+    }
+
     @Test(arguments: Backend.testable) func pauseReloadAndTheCatalog(backend: Backend) throws {
         let box = try Sandbox(backend)
         try box.write("orders/a.csv", orders, mtimeOffset: -3600)
