@@ -86,7 +86,7 @@ let package = Package(
         // The one gate for tests that need a service (skipped without it, failed under CI=true).
         .target(name: "AutoloaderTestSupport", path: "Sources/AutoloaderTestSupport"),
         .testTarget(name: "AutoloaderCoreTests", dependencies: ["AutoloaderCore"]),
-        .testTarget(name: "AutoloaderFormatsTests", dependencies: ["AutoloaderFormats"]),
+        .testTarget(name: "AutoloaderFormatsTests", dependencies: ["AutoloaderFormats", "CCompression"]),
         .testTarget(name: "AutoloaderStoresTests", dependencies: ["AutoloaderStores", "AutoloaderCore", "AutoloaderTestSupport"]),
         .testTarget(name: "AutoloaderRedshiftTests", dependencies: ["AutoloaderRedshift", "AutoloaderStores", "AutoloaderPostgres", "AutoloaderCore", "AutoloaderTestSupport"]),
         .testTarget(name: "AutoloaderDetectionTests", dependencies: ["AutoloaderDetection"], resources: [.copy("Fixtures")]),

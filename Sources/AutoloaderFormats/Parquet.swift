@@ -329,6 +329,11 @@ public final class ParquetFile {
     }
 
     func decompress(_ page: [UInt8], codec: Int, size: Int) throws -> [UInt8] {
+        try Self.decompress(page, codec: codec, size: size, name: name)
+    }
+
+    /// A page's bytes under its column chunk's codec; `size` is the uncompressed size its header states.
+    static func decompress(_ page: [UInt8], codec: Int, size: Int, name: String) throws -> [UInt8] {
         switch codec {
         case 0: return page
         case 1: return try Snappy.decompress(page)
@@ -348,9 +353,60 @@ public final class ParquetFile {
             guard ZSTD_isError(n) == 0 else { throw AutoloaderError.badInput(SourceLocation(file: name), reason: "Parquet: corrupt zstd page") }
             out.removeSubrange(n...)
             return out
+        case 7:
+            return try lz4Block(page, size: size, name: name)
+        case 5:
+            // "LZ4" as Hadoop frames it: blocks of [uncompressed size][compressed size] (big-endian) and LZ4 data.
+            // Some writers put a bare block under this codec: read it so when the framing does not add up.
+            return try hadoopLZ4(page, size: size, name: name) ?? lz4Block(page, size: size, name: name)
+        case 4:
+            var out = [UInt8](repeating: 0, count: max(size, 1))
+            var produced = out.count
+            let status = out.withUnsafeMutableBufferPointer { o in
+                page.withUnsafeBufferPointer { i in BrotliDecoderDecompress(i.count, i.baseAddress, &produced, o.baseAddress) }
+            }
+            guard status == BROTLI_DECODER_RESULT_SUCCESS, produced == size else {
+                throw AutoloaderError.badInput(SourceLocation(file: name), reason: "Parquet: corrupt Brotli page")
+            }
+            out.removeSubrange(produced...)
+            return out
         default:
-            throw AutoloaderError.badInput(SourceLocation(file: name), reason: "Parquet codec \(Self.codecNames[codec] ?? "\(codec)") is not supported yet")
+            throw AutoloaderError.badInput(SourceLocation(file: name), reason: "Parquet codec \(Self.codecNames[codec] ?? "\(codec)") is not supported (uncompressed, snappy, gzip, zstd, lz4, lz4_raw and brotli are)")
         }
+    }
+
+    /// One LZ4 block (no frame) that decompresses to exactly `size` bytes.
+    static func lz4Block(_ page: [UInt8], size: Int, name: String) throws -> [UInt8] {
+        var out = [UInt8](repeating: 0, count: max(size, 1))
+        let n = out.withUnsafeMutableBufferPointer { o in
+            page.withUnsafeBufferPointer { i in
+                i.withMemoryRebound(to: CChar.self) { src in
+                    o.withMemoryRebound(to: CChar.self) { dst in LZ4_decompress_safe(src.baseAddress, dst.baseAddress, Int32(src.count), Int32(dst.count)) }
+                }
+            }
+        }
+        guard n == size else { throw AutoloaderError.badInput(SourceLocation(file: name), reason: "Parquet: corrupt LZ4 page") }
+        out.removeSubrange(Int(n)...)
+        return out
+    }
+
+    /// Hadoop's LZ4 framing, or nil when the page is not framed so.
+    static func hadoopLZ4(_ page: [UInt8], size: Int, name: String) throws -> [UInt8]? {
+        func be32(_ at: Int) -> Int { Int(page[at]) << 24 | Int(page[at + 1]) << 16 | Int(page[at + 2]) << 8 | Int(page[at + 3]) }
+        var out: [UInt8] = []
+        out.reserveCapacity(size)
+        var pos = 0
+        while pos < page.count {
+            guard pos + 8 <= page.count else { return nil }
+            let expected = be32(pos), compressed = be32(pos + 4)
+            pos += 8
+            guard expected <= size - out.count, compressed <= page.count - pos else { return nil }
+            // A block that does not decode to its stated size means the page is not Hadoop-framed: nil, and the caller
+            // reads it as one bare block (which reports a corrupt page itself).
+            do { out += try lz4Block(Array(page[pos..<(pos + compressed)]), size: expected, name: name) } catch { return nil }
+            pos += compressed
+        }
+        return out.count == size ? out : nil
     }
 }
 

@@ -1,4 +1,5 @@
 import AutoloaderCore
+import CCompression
 import Testing
 @testable import AutoloaderFormats
 
@@ -186,5 +187,36 @@ func records(_ text: String, _ dialect: Dialect = Dialect(), step: Int = 1 << 20
         #expect(path(#"[{"id": 1}]"#) == nil)
         #expect(path(#"{"id": 1, "scores": [1, 2]}"#) == nil)
         #expect(path(#"{"id": 1, "name": "x"}"#) == nil)
+    }
+}
+
+/// Parquet's LZ4 codecs: LZ4_RAW is one bare block; "LZ4" is Hadoop's framing ([uncompressed][compressed] sizes,
+/// big-endian, then a block), or a bare block from writers that ignored the framing.
+@Suite struct ParquetLZ4Tests {
+    func block(_ data: [UInt8]) -> [UInt8] {
+        var out = [UInt8](repeating: 0, count: Int(LZ4_compressBound(Int32(data.count))))
+        let n = data.withUnsafeBufferPointer { i in
+            out.withUnsafeMutableBufferPointer { o in
+                i.withMemoryRebound(to: CChar.self) { src in
+                    o.withMemoryRebound(to: CChar.self) { dst in LZ4_compress_default(src.baseAddress, dst.baseAddress, Int32(src.count), Int32(dst.count)) }
+                }
+            }
+        }
+        return Array(out[0..<Int(n)])
+    }
+
+    func be32(_ n: Int) -> [UInt8] { [UInt8(n >> 24 & 0xFF), UInt8(n >> 16 & 0xFF), UInt8(n >> 8 & 0xFF), UInt8(n & 0xFF)] }
+
+    @Test func rawHadoopFramedAndBareBlocks() throws {
+        let first = Array((0..<5000).map { UInt8($0 % 251) }), second = Array("the second block, repeated ".utf8) + Array(repeating: UInt8(ascii: "z"), count: 3000)
+        let whole = first + second
+        #expect(try ParquetFile.decompress(block(whole), codec: 7, size: whole.count, name: "t.parquet") == whole)
+        let a = block(first), b = block(second)
+        let framed = be32(first.count) + be32(a.count) + a + be32(second.count) + be32(b.count) + b
+        #expect(try ParquetFile.decompress(framed, codec: 5, size: whole.count, name: "t.parquet") == whole)
+        #expect(try ParquetFile.decompress(block(whole), codec: 5, size: whole.count, name: "t.parquet") == whole)
+        #expect(throws: AutoloaderError.self) { try ParquetFile.decompress(Array(framed.dropLast(7)), codec: 5, size: whole.count, name: "t.parquet") }
+        #expect(throws: AutoloaderError.self) { try ParquetFile.decompress(block(whole), codec: 7, size: whole.count + 1, name: "t.parquet") }
+        #expect(throws: AutoloaderError.self) { try ParquetFile.decompress([1, 2, 3], codec: 3, size: 3, name: "t.parquet") }
     }
 }

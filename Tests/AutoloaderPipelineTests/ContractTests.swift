@@ -115,15 +115,19 @@ import Testing
     }
 
     /// Parquet's other encodings (pyarrow, `Fixtures/make_parquet_encodings.py`): DELTA_BINARY_PACKED, DELTA_LENGTH_BYTE_ARRAY,
-    /// DELTA_BYTE_ARRAY and BYTE_STREAM_SPLIT, data pages v1 and v2, zstd, nulls, two row groups of many pages.
+    /// DELTA_BYTE_ARRAY and BYTE_STREAM_SPLIT, data pages v1 and v2, zstd, nulls, two row groups of many pages; and the
+    /// same rows under the LZ4_RAW and Brotli codecs.
     @Test(arguments: Backend.testable) func parquetEncodings(backend: Backend) throws {
         let box = try Sandbox(backend)
         let fixtures = Bundle.module.resourceURL!.appendingPathComponent("Fixtures")
         for v in ["v1", "v2"] {
             try box.write("e\(v)/a.parquet", bytes: [UInt8](try Data(contentsOf: fixtures.appendingPathComponent("parquet_encodings_\(v).parquet"))))
         }
+        for codec in ["lz4", "brotli"] {
+            try box.write("c\(codec)/a.parquet", bytes: [UInt8](try Data(contentsOf: fixtures.appendingPathComponent("parquet_codec_\(codec).parquet"))))
+        }
         try box.loadOnce()
-        for t in ["ev1", "ev2"] {
+        for t in ["ev1", "ev2", "clz4", "cbrotli"] {
             let files = try box.catalog().files(table: t, state: nil)
             #expect(files.map(\.state) == [.loaded], "\(files.map { $0.error ?? "" })")
             #expect(try box.column("""

@@ -28,3 +28,7 @@ for version in ("1.0", "2.0"):
 print("sum small", sum(small), "sum big", sum(b for b in big if b is not None), "null big", big.count(None))
 print("word bytes", sum(len(w) for w in word if w is not None), "null word", word.count(None), "path bytes", sum(len(p) for p in path))
 print("sum ratio", sum(ratio), "sum score", sum(s for s in score if s is not None))
+# The codecs pyarrow writes besides snappy, gzip and zstd: LZ4_RAW ("lz4") and Brotli, data page v2, nulls.
+for codec in ("lz4", "brotli"):
+    pq.write_table(table, f"parquet_codec_{codec}.parquet", row_group_size=1500, data_page_size=1024, data_page_version="2.0",
+                   compression=codec)
