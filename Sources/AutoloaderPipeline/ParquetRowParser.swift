@@ -17,7 +17,8 @@ final class ParquetRowParser: RecordParser, @unchecked Sendable {
     struct Plan {
         var kind: TypeKind
         var unitsPerSecond: Int64
-        var scale: Double
+        /// Decimal digits after the point (DECIMAL columns).
+        var scale: Int
         var iso: TemporalFormat?
         var name: String
     }
@@ -34,7 +35,7 @@ final class ParquetRowParser: RecordParser, @unchecked Sendable {
             let field = parquet.fields[index]
             var kind = type.kind
             if field.node.physical == 3 { kind = .timestamp }  // INT96 is a timestamp whatever the column says
-            return Plan(kind: kind, unitsPerSecond: Self.unitsPerSecond(field), scale: (0..<(type.scale ?? 0)).reduce(1.0) { v, _ in v * 10 },
+            return Plan(kind: kind, unitsPerSecond: Self.unitsPerSecond(field), scale: max(0, type.scale ?? 0),
                         iso: TemporalFormat("", kind: kind), name: field.name)
         }
     }
@@ -84,19 +85,53 @@ final class ParquetRowParser: RecordParser, @unchecked Sendable {
             case .date: writeTemporal(TemporalFormat.Value(sinceEpoch: v * 86400, unitsPerSecond: 1), column: c, to: &batch)
             case .timestamp, .timestamptz, .time:
                 writeTemporal(TemporalFormat.Value(sinceEpoch: v, unitsPerSecond: plans[c].unitsPerSecond), column: c, to: &batch)
-            case .decimal: batch.cells.append(.double(Double(v) / plans[c].scale))
+            case .decimal: Self.appendDecimal(magnitude: v.magnitude.bigEndianBytes, negative: v < 0, scale: plans[c].scale, to: &batch)
             default: batch.cells.append(.int(v))
             }
         case let .bytes(b):
             if plans[c].kind == .decimal {
-                // Big-endian two's complement unscaled value.
-                var v: Int64 = b.first.map { $0 & 0x80 != 0 ? -1 : 0 } ?? 0
-                for byte in b.suffix(8) { v = v << 8 | Int64(byte) }
-                batch.cells.append(.double(Double(v) / plans[c].scale))
+                // Big-endian two's complement unscaled value of any width (FIXED_LEN_BYTE_ARRAY(16) holds 38 digits).
+                let negative = b.first.map { $0 & 0x80 != 0 } ?? false
+                var magnitude = b
+                if negative {  // two's complement: invert and add one
+                    var carry = 1
+                    for i in magnitude.indices.reversed() {
+                        let sum = Int(~magnitude[i]) + carry
+                        magnitude[i] = UInt8(truncatingIfNeeded: sum)
+                        carry = sum >> 8
+                    }
+                }
+                Self.appendDecimal(magnitude: magnitude, negative: negative, scale: plans[c].scale, to: &batch)
             } else {
                 b.withUnsafeBufferPointer { batch.appendText($0) }
             }
         }
+    }
+
+    /// A decimal as exact text (`-12345.678`), from its unscaled magnitude (big-endian) and scale: through a Double it
+    /// lost digits past 15 and wrapped past 18.
+    static func appendDecimal(magnitude: [UInt8], negative: Bool, scale: Int, to batch: inout RowBatch) {
+        var n = magnitude
+        var digits: [UInt8] = []  // least significant first
+        var first = n.firstIndex { $0 != 0 } ?? n.count
+        while first < n.count {
+            var remainder = 0
+            for i in first..<n.count {
+                let value = remainder << 8 | Int(n[i])
+                n[i] = UInt8(value / 10)
+                remainder = value % 10
+            }
+            digits.append(UInt8(ascii: "0") + UInt8(remainder))
+            while first < n.count, n[first] == 0 { first += 1 }
+        }
+        while digits.count <= scale { digits.append(UInt8(ascii: "0")) }
+        var text: [UInt8] = negative && digits.contains(where: { $0 != UInt8(ascii: "0") }) ? [UInt8(ascii: "-")] : []
+        text.reserveCapacity(digits.count + 2)
+        for (k, d) in digits.enumerated().reversed() {
+            text.append(d)
+            if k == scale && scale > 0 { text.append(UInt8(ascii: ".")) }
+        }
+        text.withUnsafeBufferPointer { batch.appendText($0) }
     }
 
     private func rescue(_ value: ParquetFile.Value, name: String, into rescued: inout RescuedData) {
@@ -130,4 +165,9 @@ final class ParquetRowParser: RecordParser, @unchecked Sendable {
         format.writeISO(v, into: &batch.arena)
         batch.cells.append(.text(start: start, count: Int32(truncatingIfNeeded: batch.arena.count) - start))
     }
+}
+
+extension UInt64 {
+    /// The eight bytes, most significant first.
+    var bigEndianBytes: [UInt8] { (0..<8).map { UInt8(truncatingIfNeeded: self >> (56 - 8 * UInt64($0))) } }
 }

@@ -32,3 +32,13 @@ print("sum ratio", sum(ratio), "sum score", sum(s for s in score if s is not Non
 for codec in ("lz4", "brotli"):
     pq.write_table(table, f"parquet_codec_{codec}.parquet", row_group_size=1500, data_page_size=1024, data_page_version="2.0",
                    compression=codec)
+# Decimals as writers store them: INT32 (precision ≤ 9), INT64 (≤ 18) and FIXED_LEN_BYTE_ARRAY (38 digits), negative
+# values and nulls; ContractTests.parquetDecimalsAreExact compares the text PostgreSQL holds with these.
+import decimal
+dec = pa.table({"id": pa.array([1, 2, 3, 4], pa.int32()),
+                "d32": pa.array([decimal.Decimal("1234567.89"), decimal.Decimal("-0.05"), None, decimal.Decimal("0.00")], pa.decimal128(9, 2)),
+                "d64": pa.array([decimal.Decimal("-123456789012345.678"), decimal.Decimal("0.001"), decimal.Decimal("999999999999999.999"), None], pa.decimal128(18, 3)),
+                "d38": pa.array([decimal.Decimal("12345678901234567890123456789012345.678"), decimal.Decimal("-98765432109876543210987654321098765.432"),
+                                 decimal.Decimal("-0.001"), None], pa.decimal128(38, 3))})
+pq.write_table(dec, "parquet_decimals.parquet", store_decimal_as_integer=True, compression="snappy")
+print(pq.ParquetFile("parquet_decimals.parquet").schema)
