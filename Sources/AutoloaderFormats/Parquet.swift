@@ -111,6 +111,7 @@ public final class ParquetFile {
         if logical?[6] != nil || n.converted == 6 { return ColumnType(kind: .date) }
         if logical?[7] != nil || n.converted == 7 || n.converted == 8 { return ColumnType(kind: .time) }
         if logical?[12] != nil || n.converted == 19 { return .json }
+        if logical?[14] != nil { return .varchar(36) }  // UUID: 16 bytes, loaded in its canonical text form
         if let integer = logical?[10] {
             let bits = integer[1]?.int ?? 32, signed = integer[2]?.bool ?? true
             switch (bits, signed) {

@@ -21,6 +21,8 @@ final class ParquetRowParser: RecordParser, @unchecked Sendable {
         var scale: Int
         var iso: TemporalFormat?
         var name: String
+        /// A UUID column (16 bytes): written as 8-4-4-4-12 hex digits.
+        var uuid: Bool
     }
     let plans: [Plan]
 
@@ -36,7 +38,7 @@ final class ParquetRowParser: RecordParser, @unchecked Sendable {
             var kind = type.kind
             if field.node.physical == 3 { kind = .timestamp }  // INT96 is a timestamp whatever the column says
             return Plan(kind: kind, unitsPerSecond: Self.unitsPerSecond(field), scale: max(0, type.scale ?? 0),
-                        iso: TemporalFormat("", kind: kind), name: field.name)
+                        iso: TemporalFormat("", kind: kind), name: field.name, uuid: field.node.logical?[14] != nil)
         }
     }
 
@@ -102,6 +104,16 @@ final class ParquetRowParser: RecordParser, @unchecked Sendable {
                     }
                 }
                 Self.appendDecimal(magnitude: magnitude, negative: negative, scale: plans[c].scale, to: &batch)
+            } else if plans[c].uuid, b.count == 16 {
+                let hex = Array("0123456789abcdef".utf8)
+                var text: [UInt8] = []
+                text.reserveCapacity(36)
+                for (i, byte) in b.enumerated() {
+                    if i == 4 || i == 6 || i == 8 || i == 10 { text.append(UInt8(ascii: "-")) }
+                    text.append(hex[Int(byte >> 4)])
+                    text.append(hex[Int(byte & 0xF)])
+                }
+                text.withUnsafeBufferPointer { batch.appendText($0) }
             } else {
                 b.withUnsafeBufferPointer { batch.appendText($0) }
             }

@@ -139,7 +139,7 @@ import Testing
         }
     }
 
-    /// Parquet decimals keep every digit: INT32, INT64 and FIXED_LEN_BYTE_ARRAY(16) unscaled values, negative ones, nulls
+    /// Parquet decimals keep every digit, and UUIDs are text: INT32, INT64 and FIXED_LEN_BYTE_ARRAY(16) unscaled values, negative ones, nulls
     /// (they went through a Double, which lost digits past 15 and wrapped past 18). SQLite's NUMERIC affinity turns
     /// long decimals into REALs whatever it is given, so there only the 9-digit column is compared.
     @Test(arguments: Backend.testable) func parquetDecimalsAreExact(backend: Backend) throws {
@@ -154,6 +154,9 @@ import Testing
         } else {
             #expect(try box.column("SELECT COALESCE(CAST(d32 AS TEXT), '-') FROM dec ORDER BY id") == ["1234567.89", "-0.05", "-", "0"])
         }
+        // UUID logical type: the canonical text form.
+        #expect(try box.column("SELECT COALESCE(u, '-') FROM dec ORDER BY id")
+                == ["12345678-9abc-def0-1234-56789abcdef0", "00000000-0000-0000-0000-000000000000", "-", "ffffffff-ffff-ffff-ffff-ffffffffffff"])
     }
 
     @Test(arguments: Backend.testable) func pauseReloadAndTheCatalog(backend: Backend) throws {

@@ -35,7 +35,10 @@ for codec in ("lz4", "brotli"):
 # Decimals as writers store them: INT32 (precision ≤ 9), INT64 (≤ 18) and FIXED_LEN_BYTE_ARRAY (38 digits), negative
 # values and nulls; ContractTests.parquetDecimalsAreExact compares the text PostgreSQL holds with these.
 import decimal
+import uuid
+ids4 = [uuid.UUID("12345678-9abc-def0-1234-56789abcdef0"), uuid.UUID(int=0), None, uuid.UUID(int=2**128 - 1)]
 dec = pa.table({"id": pa.array([1, 2, 3, 4], pa.int32()),
+                "u": pa.ExtensionArray.from_storage(pa.uuid(), pa.array([u.bytes if u else None for u in ids4], pa.binary(16))),
                 "d32": pa.array([decimal.Decimal("1234567.89"), decimal.Decimal("-0.05"), None, decimal.Decimal("0.00")], pa.decimal128(9, 2)),
                 "d64": pa.array([decimal.Decimal("-123456789012345.678"), decimal.Decimal("0.001"), decimal.Decimal("999999999999999.999"), None], pa.decimal128(18, 3)),
                 "d38": pa.array([decimal.Decimal("12345678901234567890123456789012345.678"), decimal.Decimal("-98765432109876543210987654321098765.432"),
