@@ -159,6 +159,22 @@ import Testing
                 == ["12345678-9abc-def0-1234-56789abcdef0", "00000000-0000-0000-0000-000000000000", "-", "ffffffff-ffff-ffff-ffff-ffffffffffff"])
     }
 
+    /// A file DuckDB wrote (`Fixtures/make_parquet_duckdb.py`: its own writer, dictionary pages, decimals as INT64,
+    /// UUID, dates, timestamps, nulls) loads row for row as pyarrow reads it back.
+    @Test(arguments: Backend.testable) func parquetWrittenByDuckDB(backend: Backend) throws {
+        let box = try Sandbox(backend)
+        let fixtures = Bundle.module.resourceURL!.appendingPathComponent("Fixtures")
+        try box.write("duck/a.parquet", bytes: [UInt8](try Data(contentsOf: fixtures.appendingPathComponent("parquet_duckdb.parquet"))))
+        try box.loadOnce()
+        #expect(try box.column("""
+            SELECT CAST(count(*) AS TEXT) || ' ' || CAST(sum(id) AS TEXT) || ' ' || CAST(CAST(sum(dbl) AS BIGINT) AS TEXT)
+              || ' ' || CAST(CAST(sum(dec) * 10 AS BIGINT) AS TEXT) || ' ' || CAST(sum(qty) AS TEXT)
+              || ' ' || CAST(sum(CASE WHEN qty IS NULL THEN 1 ELSE 0 END) AS TEXT) || ' ' || CAST(sum(CASE WHEN flag THEN 1 ELSE 0 END) AS TEXT) FROM duck
+            """) == ["3000 4501500 6752250 50641875 142627 428 1500"])
+        #expect(try box.column("SELECT name || ' ' || CAST(day AS TEXT) || ' ' || CAST(ts AS TEXT) || ' ' || u FROM duck WHERE id = 3000")
+                == ["name_0 2024-03-21 2024-01-01 00:50:00 00000000-0000-0000-0000-000000003000"])
+    }
+
     @Test(arguments: Backend.testable) func pauseReloadAndTheCatalog(backend: Backend) throws {
         let box = try Sandbox(backend)
         try box.write("orders/a.csv", orders, mtimeOffset: -3600)
