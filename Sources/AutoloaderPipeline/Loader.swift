@@ -61,6 +61,9 @@ public struct Loader {
         do {
             for file in files {
                 try tx.beginFile(file)
+                // What the table is before this file: a file whose savepoint rolls back (failed, duplicate, held) undoes
+                // its DDL too, so the next file must not take the table as that file left it.
+                let before = (schema, dialect, partitionColumns)
                 var outcome: FileOutcome
                 do {
                     outcome = try loadFile(file, table: table, options: record.options, tx: tx, schema: &schema,
@@ -73,6 +76,7 @@ public struct Loader {
                 }
                 try tx.endFile(file, state: outcome.state, sha256: outcome.sha256, rows: outcome.state.keepsRows ? outcome.rows : 0,
                                duplicateOf: outcome.duplicateOf, error: outcome.error)
+                if !outcome.state.keepsRows { (schema, dialect, partitionColumns) = before }
                 // The table holds the current content of every current file. A new version replaces its key's rows
                 // even when its content is a duplicate of another file's (the file's savepoint, rolled back for a
                 // duplicate, undid the delete: do it again), and files that were duplicates of the replaced

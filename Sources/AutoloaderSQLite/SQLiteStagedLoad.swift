@@ -35,6 +35,9 @@ final class SQLiteStagedLoadTransaction: LoadTransaction {
     private var fileTable: String?
     /// Columns the recorded DDL will have added, by table (later files of the batch must not add them again).
     private var added: [String: Set<String>] = [:]
+    /// `added` when the current file began: a file whose steps are dropped takes its DDL with it, so the next file of
+    /// the batch must create (or add) what it had planned.
+    private var addedAtFileStart: [String: Set<String>] = [:]
     private lazy var deferred = DeferredLoadLog(owner: self)
     var log: any LoadLog { deferred }
 
@@ -106,6 +109,7 @@ final class SQLiteStagedLoadTransaction: LoadTransaction {
 
     func beginFile(_ file: FileRecord) throws {
         fileStart = steps.count
+        addedAtFileStart = added
         fileTable = nil
     }
 
@@ -140,6 +144,7 @@ final class SQLiteStagedLoadTransaction: LoadTransaction {
         inserter = nil
         if !keep {
             steps.removeSubrange(fileStart...)
+            added = addedAtFileStart
             if let stage, let fileTable { try stage.execute("DELETE FROM \(fileTable)") }  // its rows will not be merged
         }
     }

@@ -175,6 +175,27 @@ import Testing
                 == ["name_0 2024-03-21 2024-01-01 00:50:00 00000000-0000-0000-0000-000000003000"])
     }
 
+    /// Damaged Parquet files fail alone, each with its file named and the reason, and the others load: a footer cut
+    /// short, and pages overwritten with garbage.
+    @Test(arguments: Backend.testable) func damagedParquetFilesFailLocated(backend: Backend) throws {
+        let box = try Sandbox(backend)
+        let fixtures = Bundle.module.resourceURL!.appendingPathComponent("Fixtures")
+        let good = [UInt8](try Data(contentsOf: fixtures.appendingPathComponent("parquet_encodings_v2.parquet")))
+        try box.write("bad/cut.parquet", bytes: Array(good.dropLast(60)) + Array("PAR1".utf8))
+        var garbled = good
+        for i in 2_000..<6_000 { garbled[i] = UInt8(truncatingIfNeeded: i &* 131) }
+        try box.write("bad/garbled.parquet", bytes: garbled)
+        try box.write("bad/good.parquet", bytes: good)
+        try box.loadOnce()
+        let files = Dictionary(uniqueKeysWithValues: try box.catalog().files(table: "bad", state: nil).map { ($0.key, $0) })
+        #expect(files["bad/good.parquet"]?.state == .loaded)
+        for key in ["bad/cut.parquet", "bad/garbled.parquet"] {
+            #expect(files[key]?.state == .failed, "\(key): \(files[key]?.state.rawValue ?? "-") \(files[key]?.error ?? "")")
+            #expect(files[key]?.error?.contains(key) == true && files[key]?.error?.contains("Parquet") == true, "\(files[key]?.error ?? "")")
+        }
+        #expect(try box.count("bad") == 3000)
+    }
+
     @Test(arguments: Backend.testable) func pauseReloadAndTheCatalog(backend: Backend) throws {
         let box = try Sandbox(backend)
         try box.write("orders/a.csv", orders, mtimeOffset: -3600)
