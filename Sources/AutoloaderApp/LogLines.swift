@@ -46,8 +46,12 @@ public struct LogLines: LogHandler {
         case .json:
             var object: [String: Any] = ["time": time, "level": level.rawValue, "message": message]
             for (key, value) in fields where object[key] == nil { object[key] = json(value) }
-            let data = (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes])) ?? Data()
-            return String(decoding: data, as: UTF8.self)
+            do {
+                return String(decoding: try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes]), as: UTF8.self)
+            } catch {
+                // A value JSON cannot hold (a non-finite number): the line still goes out, as text.
+                return render(format: .text, time: time, level: level, message: message, fields: fields)
+            }
         }
     }
 

@@ -13,16 +13,13 @@ import Prometheus
 /// connection used from one thread, off the event loop.
 public final class OpsServer: @unchecked Sendable {
     public struct Options: Sendable {
-        public var host: String
-        public var port: Int
+        public var address: HTTPAddress
         /// Bearer token the POSTs need; without one they are refused.
         public var token: String?
-        public init(host: String, port: Int, token: String?) {
-            self.host = host
-            self.port = port
+        public init(address: HTTPAddress, token: String?) {
+            self.address = address
             self.token = token
         }
-        public var isLoopback: Bool { host == "localhost" || host == "::1" || host.hasPrefix("127.") }
     }
 
     public enum StartError: Error, CustomStringConvertible {
@@ -46,7 +43,7 @@ public final class OpsServer: @unchecked Sendable {
 
     public init(options: Options, catalog: @escaping @Sendable () throws -> any Catalog, service: LoaderService?,
                 registry: PrometheusCollectorRegistry, logger: Logger) throws {
-        if !options.isLoopback && options.token == nil { throw StartError.tokenRequired("\(options.host):\(options.port)") }
+        if !options.address.isLoopback && options.token == nil { throw StartError.tokenRequired("\(options.address)") }
         self.options = options
         api = API(access: CatalogAccess(open: catalog, logger: logger), service: service, token: options.token, registry: registry)
     }
@@ -62,7 +59,7 @@ public final class OpsServer: @unchecked Sendable {
         let outcome = Outcome()
         let app = Application(
             router: router,
-            configuration: .init(address: .hostname(options.host, port: options.port), serverName: "autoloader"),
+            configuration: .init(address: .hostname(options.address.host, port: options.address.port), serverName: "autoloader"),
             onServerRunning: { channel in
                 outcome.port = channel.localAddress?.port
                 ready.signal()
@@ -79,9 +76,9 @@ public final class OpsServer: @unchecked Sendable {
             }
         }
         guard ready.wait(timeout: .now() + 30) == .success else {
-            throw StartError.cannotListen("\(options.host):\(options.port)", reason: "the server did not start within 30 s")
+            throw StartError.cannotListen("\(options.address)", reason: "the server did not start within 30 s")
         }
-        if let error = outcome.error { throw StartError.cannotListen("\(options.host):\(options.port)", reason: "\(error)") }
+        if let error = outcome.error { throw StartError.cannotListen("\(options.address)", reason: "\(error)") }
         boundPort = outcome.port
     }
 

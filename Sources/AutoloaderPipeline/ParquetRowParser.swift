@@ -87,7 +87,7 @@ final class ParquetRowParser: RecordParser, @unchecked Sendable {
             case .date: writeTemporal(TemporalFormat.Value(sinceEpoch: v * 86400, unitsPerSecond: 1), column: c, to: &batch)
             case .timestamp, .timestamptz, .time:
                 writeTemporal(TemporalFormat.Value(sinceEpoch: v, unitsPerSecond: plans[c].unitsPerSecond), column: c, to: &batch)
-            case .decimal: Self.appendDecimal(magnitude: v.magnitude.bigEndianBytes, negative: v < 0, scale: plans[c].scale, to: &batch)
+            case .decimal: Self.appendDecimal(v, scale: plans[c].scale, to: &batch)
             default: batch.cells.append(.int(v))
             }
         case let .bytes(b):
@@ -117,6 +117,22 @@ final class ParquetRowParser: RecordParser, @unchecked Sendable {
             } else {
                 b.withUnsafeBufferPointer { batch.appendText($0) }
             }
+        }
+    }
+
+    /// An INT32/INT64 decimal (the common case, per cell): digits straight from the integer, no arrays made.
+    static func appendDecimal(_ unscaled: Int64, scale: Int, to batch: inout RowBatch) {
+        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 24 + scale) { buf in
+            var m = unscaled.magnitude, end = buf.count, k = 0
+            repeat {
+                if k == scale && scale > 0 { end -= 1; buf[end] = UInt8(ascii: ".") }
+                end -= 1
+                buf[end] = UInt8(ascii: "0") + UInt8(m % 10)
+                m /= 10
+                k += 1
+            } while m > 0 || k <= scale
+            if unscaled < 0 { end -= 1; buf[end] = UInt8(ascii: "-") }
+            batch.appendText(UnsafeBufferPointer(rebasing: buf[end...]))
         }
     }
 
@@ -177,9 +193,4 @@ final class ParquetRowParser: RecordParser, @unchecked Sendable {
         format.writeISO(v, into: &batch.arena)
         batch.cells.append(.text(start: start, count: Int32(truncatingIfNeeded: batch.arena.count) - start))
     }
-}
-
-extension UInt64 {
-    /// The eight bytes, most significant first.
-    var bigEndianBytes: [UInt8] { (0..<8).map { UInt8(truncatingIfNeeded: self >> (56 - 8 * UInt64($0))) } }
 }

@@ -69,11 +69,17 @@ struct LogOptions: ParsableArguments {
 enum Wiring {
     /// `source`: one the command names itself (`load PATH`); otherwise the `source` setting.
     static func configuration(_ options: WarehouseOptions, source: String? = nil, flags: [String: String] = [:]) throws -> Configuration {
+        try settingsAndConfiguration(options, source: source, flags: flags).1
+    }
+
+    /// The settings too, for what only `run` builds from them (the notifier).
+    static func settingsAndConfiguration(_ options: WarehouseOptions, source: String? = nil,
+                                         flags: [String: String] = [:]) throws -> (Settings, Configuration) {
         let settings = try options.settings(flags)
         Log.configure(settings)
         var configuration = try Configuration(settings: settings, source: source)
         configuration.logger = Log.logger
-        return configuration
+        return (settings, configuration)
     }
 
     static func catalog(_ options: WarehouseOptions, readOnly: Bool) throws -> any Catalog {

@@ -1,5 +1,6 @@
 import ArgumentParser
 import AutoloaderApp
+import AutoloaderPipeline
 import Foundation
 
 struct ConfigCommand: ParsableCommand {
@@ -43,9 +44,11 @@ struct ConfigCommand: ParsableCommand {
         for note in settings.notes { print("note: \(note)") }
     }
 
-    /// What applies when nothing sets a key (the flags' defaults).
-    static let defaults: [String: String] = [
-        "source": "./landing", "warehouse": "sqlite:./autoloader.sqlite", "full_listing": "60", "reconcile": "5", "settle": "1",
-        "workers": "2", "log_level": "info", "log_format": "text",
-    ]
+    /// What applies when nothing sets a key: read off the program's own defaults, so this list cannot drift from them.
+    static var defaults: [String: String] {
+        let c = Configuration(), s = LoaderService.Configuration()
+        return ["source": c.source, "warehouse": c.warehouse, "full_listing": "\(c.fullListingSeconds)",
+                "reconcile": "\(s.reconcileSeconds)", "settle": "\(s.settleSeconds)", "workers": "\(s.workers)",
+                "log_level": "info", "log_format": LogLines.Format.text.rawValue]
+    }
 }

@@ -42,11 +42,8 @@ struct RunCommand: ParsableCommand {
         flags[Settings.workers.name] = workers.map { "\($0)" }
         flags[Settings.settle.name] = settle.map { "\($0)" }
         flags[Settings.http.name] = http
-        let settings = try warehouse.settings(flags)
-        Log.configure(settings)
+        var (settings, configuration) = try Wiring.settingsAndConfiguration(warehouse, flags: flags)
         for note in settings.notes { Log.logger.notice("\(note)") }
-        var configuration = try Configuration(settings: settings)
-        configuration.logger = Log.logger
         // A fresh checkout has no landing folder yet: make it, so `autoloader run` works as the first command.
         if !configuration.source.contains("://") {
             try FileManager.default.createDirectory(atPath: configuration.source, withIntermediateDirectories: true)
@@ -62,7 +59,7 @@ struct RunCommand: ParsableCommand {
         let service = try Build.service(configuration)
         var server: OpsServer?
         if let address = configuration.http {
-            let ops = try OpsServer(options: .init(host: address.host, port: address.port, token: configuration.apiToken),
+            let ops = try OpsServer(options: .init(address: address, token: configuration.apiToken),
                                     catalog: { [configuration] in try Build.catalog(configuration, readOnly: false) }, service: service,
                                     registry: registry, logger: Log.logger)
             try ops.start(logger: Log.logger)
