@@ -54,6 +54,13 @@ public struct RowBatch: Sendable {
         cells.append(.text(start: start, count: Int32(truncatingIfNeeded: bytes.count)))
     }
 
+    /// A text cell whose bytes `write` appends to the arena (formatted in place, no temporary array).
+    @inline(__always) public mutating func appendText(writing write: (inout [UInt8]) -> Void) {
+        let start = arena.count
+        write(&arena)
+        cells.append(.text(start: Int32(truncatingIfNeeded: start), count: Int32(truncatingIfNeeded: arena.count - start)))
+    }
+
     public mutating func appendText(_ string: String) {
         var s = string
         s.withUTF8 { appendText($0) }

@@ -1,9 +1,9 @@
 import AutoloaderCore
 import CCompression
 
-/// Parquet: the footer's Thrift metadata (schema, row groups) and, for flat columns, the values
-/// (PLAIN, dictionary, DELTA and BYTE_STREAM_SPLIT encodings; data pages v1 and v2; uncompressed, Snappy, gzip and
-/// zstd pages).
+/// Parquet: the footer's Thrift metadata (schema, row groups) and the column chunks' values and levels (PLAIN,
+/// dictionary, RLE booleans, DELTA and BYTE_STREAM_SPLIT encodings; data pages v1 and v2; uncompressed, Snappy, gzip,
+/// zstd, LZ4 and Brotli pages). Nested fields are reassembled by `NestedFieldReader`.
 public final class ParquetFile {
     public struct Node: Sendable {
         public var name: String
@@ -17,14 +17,27 @@ public final class ParquetFile {
         public var logical: ThriftValue?
     }
 
-    /// A top-level field: a flat leaf (loadable) or a group / repeated field (a JSON column).
+    /// A top-level field: a flat leaf (loaded as its type) or a group / repeated field (loaded as a JSON value).
     public struct Field: Sendable {
         public var name: String
         public var node: Node
+        /// Its index in `nodes`.
+        public var nodeIndex: Int
         public var nullable: Bool
         /// Index of the leaf column chunk, for flat fields.
         public var leaf: Int?
+        /// Its leaf column chunks (one for a flat field).
+        public var leaves: Range<Int>
         public var maxDefinition: Int
+    }
+
+    /// A primitive column (one column chunk per row group): where it sits in the schema, and its levels' ranges.
+    public struct Leaf: Sendable {
+        public var node: Int
+        /// Node indexes from the top-level field down to this leaf.
+        public var path: [Int]
+        public var maxDefinition: Int
+        public var maxRepetition: Int
     }
 
     public let name: String
@@ -32,6 +45,10 @@ public final class ParquetFile {
     public let numRows: Int64
     public let createdBy: String?
     public let fields: [Field]
+    /// The flattened schema (Thrift's depth-first list), each node's children, and the leaves in column-chunk order.
+    public let nodes: [Node]
+    public let children: [[Int]]
+    public let leaves: [Leaf]
     /// Per row group: its rows and its column chunks' metadata (ColumnMetaData structs), by leaf index.
     public let rowGroups: [(rows: Int64, chunks: [ThriftValue])]
     public let codecs: Set<String>
@@ -61,29 +78,39 @@ public final class ParquetFile {
                  precision: e[8]?.int.map(Int.init), logical: e[10])
         } ?? []
         guard let root = nodes.first else { throw bad("empty schema") }
-        // Walk the schema tree: top-level fields are the root's children; leaves are numbered in order.
+        // Walk the schema tree: top-level fields are the root's children; leaves are numbered in order. A file that
+        // nests deeper than any writer does is refused rather than walked (the walk recurses).
         var fields: [Field] = []
+        var children = [[Int]](repeating: [], count: nodes.count)
+        var leaves: [Leaf] = []
         var index = 1
-        var leafCount = 0
-        func skipSubtree() -> (leaves: Int, maxDef: Int) {
-            let node = nodes[index]
+        func walk(path: [Int], definition: Int, repetition: Int) throws {
+            guard index < nodes.count else { throw bad("the schema ends inside a group") }
+            guard path.count < 64 else { throw bad("the schema nests more than 64 levels deep") }
+            let me = index
             index += 1
-            if node.children == 0 { return (1, node.repetition == 0 ? 0 : 1) }
-            var leaves = 0, def = 0
-            for _ in 0..<node.children where index < nodes.count {
-                let r = skipSubtree()
-                leaves += r.leaves
-                def = max(def, r.maxDef)
+            let node = nodes[me]
+            let d = definition + (node.repetition == 0 ? 0 : 1), r = repetition + (node.repetition == 2 ? 1 : 0)
+            if node.children == 0 {
+                leaves.append(Leaf(node: me, path: path + [me], maxDefinition: d, maxRepetition: r))
+                return
             }
-            return (leaves, def + (node.repetition == 0 ? 0 : 1))
+            for _ in 0..<node.children {
+                children[me].append(index)
+                try walk(path: path + [me], definition: d, repetition: r)
+            }
         }
-        for _ in 0..<root.children where index < nodes.count {
-            let node = nodes[index]
-            let (leaves, maxDef) = skipSubtree()
+        for _ in 0..<root.children {
+            let me = index, first = leaves.count
+            try walk(path: [], definition: 0, repetition: 0)
+            let node = nodes[me]
             let flat = node.children == 0 && node.repetition != 2
-            fields.append(Field(name: node.name, node: node, nullable: node.repetition == 1, leaf: flat ? leafCount : nil, maxDefinition: maxDef))
-            leafCount += leaves
+            fields.append(Field(name: node.name, node: node, nodeIndex: me, nullable: node.repetition == 1, leaf: flat ? first : nil,
+                                leaves: first..<leaves.count, maxDefinition: leaves[first].maxDefinition))
         }
+        self.nodes = nodes
+        self.children = children
+        self.leaves = leaves
         self.fields = fields
         rowGroups = meta[4]?.list.map { rg in
             (rows: rg[3]?.int ?? 0, chunks: rg[1]?.list.map { $0[3] ?? .structure([:]) } ?? [])
@@ -154,34 +181,49 @@ public final class ParquetFile {
         return out
     }
 
-    /// One flat column of one row group, read page by page: it holds one page's values and the dictionary, never
+    /// One column chunk of one row group, read page by page: it holds one page's values and the dictionary, never
     /// the column chunk, so memory does not grow with the row group (pyarrow writes 1M rows as one group).
+    /// A flat column gives a value per row (`next`); a leaf of a nested field gives its level entries (`nextEntry`).
     public final class ColumnReader {
         let file: ParquetFile
-        let field: Field
+        let node: Node
+        let column: String
         let codec: Int
         let physical: Int
-        /// Rows in the chunk, and rows handed out so far.
+        public let maxDefinition: Int
+        public let maxRepetition: Int
+        /// Level entries in the chunk (rows, for a flat column), and entries handed out so far.
         public let count: Int
         private var handed = 0
         /// The next page header's file offset, and where the chunk ends.
         private var pos: Int64
         private let end: Int64
         private var dictionary: [Value] = []
-        /// The current page: definition levels (empty when the column has no nulls) and its present values.
+        /// The current page: definition levels (empty when the column has no nulls), repetition levels (empty when
+        /// nothing above it repeats) and its present values.
         private var levels: [Int] = []
+        private var repetitions: [Int] = []
         private var decoded: [Value] = []
         private var levelIndex = 0, valueIndex = 0, pageRows = 0
 
-        public init(file: ParquetFile, field: Field, rowGroup: Int) throws {
+        /// A flat field's column.
+        public convenience init(file: ParquetFile, field: Field, rowGroup: Int) throws {
             guard let leaf = field.leaf else {
-                throw AutoloaderError.badInput(SourceLocation(file: file.name, column: field.name), reason: "nested Parquet columns (struct/list/map) are not loadable yet")
+                throw AutoloaderError.badInput(SourceLocation(file: file.name, column: field.name), reason: "Parquet: a nested field has no single column to read")
             }
+            try self.init(file: file, leaf: leaf, rowGroup: rowGroup)
+        }
+
+        public init(file: ParquetFile, leaf: Int, rowGroup: Int) throws {
             self.file = file
-            self.field = field
+            let l = file.leaves[leaf]
+            node = file.nodes[l.node]
+            column = l.path.map { file.nodes[$0].name }.joined(separator: ".")
+            maxDefinition = l.maxDefinition
+            maxRepetition = l.maxRepetition
             let chunk = file.rowGroups[rowGroup].chunks[leaf]
             codec = Int(chunk[4]?.int ?? 0)
-            physical = field.node.physical ?? 6
+            physical = node.physical ?? 6
             let dataOffset = chunk[9]?.int ?? 0
             let dictOffset = chunk[11]?.int ?? 0
             pos = dictOffset > 0 && dictOffset < dataOffset ? dictOffset : dataOffset
@@ -190,7 +232,7 @@ public final class ParquetFile {
             guard pos >= 0, end <= file.reader.size else { throw bad("column chunk runs past the end of the file") }
         }
 
-        func bad(_ why: String) -> AutoloaderError { .badInput(SourceLocation(file: file.name, column: field.name), reason: "Parquet: \(why)") }
+        func bad(_ why: String) -> AutoloaderError { .badInput(SourceLocation(file: file.name, column: column), reason: "Parquet: \(why)") }
 
         /// The next row's value (`.null` for a null).
         public func next() throws -> Value {
@@ -200,10 +242,32 @@ public final class ParquetFile {
             }
             handed += 1
             defer { levelIndex += 1 }
-            if !levels.isEmpty && levels[levelIndex] < field.maxDefinition { return .null }
+            if !levels.isEmpty && levels[levelIndex] < maxDefinition { return .null }
             guard valueIndex < decoded.count else { throw bad("fewer values than levels") }
             defer { valueIndex += 1 }
             return decoded[valueIndex]
+        }
+
+        /// The next level entry's repetition level without taking it; nil once the chunk is read.
+        public func peekRepetition() throws -> Int? {
+            while levelIndex == pageRows {
+                guard handed < count else { return nil }
+                try readPage()
+            }
+            return repetitions.isEmpty ? 0 : repetitions[levelIndex]
+        }
+
+        /// The next level entry: where a value repeats, how deep it is defined, and the value when fully defined.
+        public func nextEntry() throws -> (repetition: Int, definition: Int, value: Value) {
+            guard try peekRepetition() != nil else { throw bad("column chunk holds \(handed) values, metadata says more rows") }
+            handed += 1
+            let r = repetitions.isEmpty ? 0 : repetitions[levelIndex]
+            let d = levels.isEmpty ? maxDefinition : levels[levelIndex]
+            levelIndex += 1
+            if d < maxDefinition { return (r, d, .null) }
+            guard valueIndex < decoded.count else { throw bad("fewer values than levels") }
+            valueIndex += 1
+            return (r, d, decoded[valueIndex - 1])
         }
 
         /// Reads page headers until a data page: a dictionary page fills the dictionary, index pages are skipped.
@@ -239,7 +303,7 @@ public final class ParquetFile {
                 case 2:  // dictionary page
                     let page = try file.reader.read(at: start, count: compressedSize)
                     let data = try file.decompress(page, codec: codec, size: uncompressedSize)
-                    var d = PlainDecoder(bytes: data, physical: physical, typeLength: field.node.typeLength)
+                    var d = PlainDecoder(bytes: data, physical: physical, typeLength: node.typeLength)
                     let n = Int(header[7]?[1]?.int ?? 0)
                     dictionary.removeAll(keepingCapacity: true)
                     dictionary.reserveCapacity(n)
@@ -258,35 +322,38 @@ public final class ParquetFile {
             let h = v2 ? header[8] : header[5]
             let numValues = Int(h?[1]?.int ?? 0)
             let encoding = Int(h?[v2 ? 4 : 2]?.int ?? 0)
-            let nullable = field.maxDefinition > 0
+            let nullable = maxDefinition > 0, repeated = maxRepetition > 0
+            let defWidth = Self.bitWidth(maxDefinition), repWidth = Self.bitWidth(maxRepetition)
             var valuesBytes: [UInt8]
             if v2 {
                 let defLength = Int(h?[5]?.int ?? 0), repLength = Int(h?[6]?.int ?? 0)
                 guard defLength >= 0, repLength >= 0, repLength + defLength <= page.count else { throw bad("levels longer than the page") }
-                levels = nullable ? try RLEHybrid.decode(Array(page[repLength..<(repLength + defLength)]), bitWidth: 1, count: numValues) : []
+                repetitions = repeated ? try RLEHybrid.decode(Array(page[0..<repLength]), bitWidth: repWidth, count: numValues) : []
+                levels = nullable ? try RLEHybrid.decode(Array(page[repLength..<(repLength + defLength)]), bitWidth: defWidth, count: numValues) : []
                 let rest = Array(page[(repLength + defLength)...])
                 let compressed = h?[7]?.bool ?? true
                 valuesBytes = compressed ? try file.decompress(rest, codec: codec, size: uncompressedSize - repLength - defLength) : rest
             } else {
                 let data = try file.decompress(page, codec: codec, size: uncompressedSize)
                 var offset = 0
-                if nullable {
-                    guard data.count >= 4 else { throw bad("page too short for its levels") }
-                    let length = Int(data[0]) | Int(data[1]) << 8 | Int(data[2]) << 16 | Int(data[3]) << 24
-                    guard 4 + length <= data.count else { throw bad("levels longer than the page") }
-                    levels = try RLEHybrid.decode(Array(data[4..<(4 + length)]), bitWidth: 1, count: numValues)
-                    offset = 4 + length
-                } else {
-                    levels = []
+                // v1: repetition levels, then definition levels, each behind its 4-byte length.
+                func levelRun(width: Int) throws -> [Int] {
+                    guard data.count >= offset + 4 else { throw bad("page too short for its levels") }
+                    let length = Int(data[offset]) | Int(data[offset + 1]) << 8 | Int(data[offset + 2]) << 16 | Int(data[offset + 3]) << 24
+                    guard offset + 4 + length <= data.count else { throw bad("levels longer than the page") }
+                    defer { offset += 4 + length }
+                    return try RLEHybrid.decode(Array(data[(offset + 4)..<(offset + 4 + length)]), bitWidth: width, count: numValues)
                 }
+                repetitions = repeated ? try levelRun(width: repWidth) : []
+                levels = nullable ? try levelRun(width: defWidth) : []
                 valuesBytes = offset == 0 ? data : Array(data[offset...])
             }
-            let present = nullable ? levels.reduce(0) { $0 + ($1 == field.maxDefinition ? 1 : 0) } : numValues
+            let present = nullable ? levels.reduce(0) { $0 + ($1 == maxDefinition ? 1 : 0) } : numValues
             decoded.removeAll(keepingCapacity: true)
             decoded.reserveCapacity(present)
             switch encoding {
             case 0:
-                var d = PlainDecoder(bytes: valuesBytes, physical: physical, typeLength: field.node.typeLength)
+                var d = PlainDecoder(bytes: valuesBytes, physical: physical, typeLength: node.typeLength)
                 for _ in 0..<present { decoded.append(try d.next()) }
             case 2, 8:
                 guard let width = valuesBytes.first else { if present == 0 { break }; throw bad("empty dictionary-encoded page") }
@@ -295,6 +362,11 @@ public final class ParquetFile {
                     guard i < dictionary.count else { throw bad("dictionary index \(i) out of range") }
                     decoded.append(dictionary[i])
                 }
+            case 3 where physical == 0:  // RLE booleans (data page v2 writes them so): a 4-byte length, then the runs
+                guard valuesBytes.count >= 4 else { if present == 0 { break }; throw bad("RLE boolean page too short") }
+                let length = Int(valuesBytes[0]) | Int(valuesBytes[1]) << 8 | Int(valuesBytes[2]) << 16 | Int(valuesBytes[3]) << 24
+                guard 4 + length <= valuesBytes.count else { throw bad("RLE boolean runs longer than the page") }
+                for b in try RLEHybrid.decode(Array(valuesBytes[4..<(4 + length)]), bitWidth: 1, count: present) { decoded.append(.bool(b != 0)) }
             case 5:  // DELTA_BINARY_PACKED (INT32, INT64)
                 var d = DeltaDecoder(valuesBytes)
                 for v in try d.values(present) { decoded.append(.int(physical == 1 ? Int64(Int32(truncatingIfNeeded: v)) : v)) }
@@ -312,7 +384,7 @@ public final class ParquetFile {
                     decoded.append(.bytes(previous))
                 }
             case 9:  // BYTE_STREAM_SPLIT: byte k of every value, then byte k+1 of every value…
-                let width = physical == 1 || physical == 4 ? 4 : physical == 2 || physical == 5 ? 8 : field.node.typeLength
+                let width = physical == 1 || physical == 4 ? 4 : physical == 2 || physical == 5 ? 8 : node.typeLength
                 guard width > 0, valuesBytes.count >= width * present else { throw bad("BYTE_STREAM_SPLIT page shorter than its values") }
                 var value = [UInt8](repeating: 0, count: width)
                 for i in 0..<present {
@@ -321,12 +393,14 @@ public final class ParquetFile {
                     decoded.append(try p.next())
                 }
             default:
-                throw bad("encoding \(encoding) is not supported (PLAIN, dictionary, DELTA_BINARY_PACKED, DELTA_LENGTH_BYTE_ARRAY, DELTA_BYTE_ARRAY and BYTE_STREAM_SPLIT are)")
+                throw bad("encoding \(encoding) is not supported (PLAIN, dictionary, RLE booleans, DELTA_BINARY_PACKED, DELTA_LENGTH_BYTE_ARRAY, DELTA_BYTE_ARRAY and BYTE_STREAM_SPLIT are)")
             }
             pageRows = numValues
             levelIndex = 0
             valueIndex = 0
         }
+
+        static func bitWidth(_ maxLevel: Int) -> Int { maxLevel == 0 ? 0 : Int.bitWidth - maxLevel.leadingZeroBitCount }
     }
 
     func decompress(_ page: [UInt8], codec: Int, size: Int) throws -> [UInt8] {

@@ -1,8 +1,8 @@
 import AutoloaderCore
 import AutoloaderFormats
 
-/// Parquet row groups → converted cells. Flat columns only for now: a nested field fails the file with a
-/// clear reason (its schema is still detected: a json column).
+/// Parquet row groups → converted cells. Flat fields are read value by value; a nested field (struct, list, map)
+/// becomes one JSON value per row.
 final class ParquetRowParser: RecordParser, @unchecked Sendable {
     let spec: RowSinkSpec
     let parquet: ParquetFile
@@ -16,13 +16,10 @@ final class ParquetRowParser: RecordParser, @unchecked Sendable {
     /// lookup and a compiled format each).
     struct Plan {
         var kind: TypeKind
-        var unitsPerSecond: Int64
-        /// Decimal digits after the point (DECIMAL columns).
-        var scale: Int
+        var form: ParquetFile.ScalarForm
+        var physical: Int?
         var iso: TemporalFormat?
         var name: String
-        /// A UUID column (16 bytes): written as 8-4-4-4-12 hex digits.
-        var uuid: Bool
     }
     let plans: [Plan]
 
@@ -37,9 +34,15 @@ final class ParquetRowParser: RecordParser, @unchecked Sendable {
             let field = parquet.fields[index]
             var kind = type.kind
             if field.node.physical == 3 { kind = .timestamp }  // INT96 is a timestamp whatever the column says
-            return Plan(kind: kind, unitsPerSecond: Self.unitsPerSecond(field), scale: max(0, type.scale ?? 0),
-                        iso: TemporalFormat("", kind: kind), name: field.name, uuid: field.node.logical?[14] != nil)
+            return Plan(kind: kind, form: ParquetFile.ScalarForm(field.node), physical: field.node.physical, iso: TemporalFormat("", kind: kind),
+                        name: field.name)
         }
+    }
+
+    /// A field's reader in one row group.
+    enum FieldReader {
+        case flat(ParquetFile.ColumnReader)
+        case nested(ParquetFile.NestedFieldReader)
     }
 
     func run(into channel: BoundedChannel<Parsed>) {
@@ -55,16 +58,36 @@ final class ParquetRowParser: RecordParser, @unchecked Sendable {
         var rescued = RescuedData()
         for group in parquet.rowGroups.indices {
             // Page by page, a value at a time: memory holds one page per column, whatever the row group's size.
-            let columns = try fieldIndex.map { try ParquetFile.ColumnReader(file: parquet, field: parquet.fields[$0], rowGroup: group) }
+            let columns = try fieldIndex.map { i -> FieldReader in
+                let field = parquet.fields[i]
+                return field.leaf == nil ? .nested(try ParquetFile.NestedFieldReader(file: parquet, field: field, rowGroup: group))
+                    : .flat(try ParquetFile.ColumnReader(file: parquet, field: field, rowGroup: group))
+            }
+            var scratch: [UInt8] = []
             for _ in 0..<Int(parquet.rowGroups[group].rows) {
                 rescued.reset()
                 for c in columns.indices {
-                    let value = try columns[c].next()
-                    if converters[c].isDropped {
-                        if rescue { rescue(value, name: plans[c].name, into: &rescued) }
-                        continue
+                    switch columns[c] {
+                    case let .flat(reader):
+                        let value = try reader.next()
+                        if converters[c].isDropped {
+                            if rescue { rescue(value, name: plans[c].name, into: &rescued) }
+                            continue
+                        }
+                        append(value, column: c, to: &sink.batch)
+                    case let .nested(reader):
+                        if converters[c].isDropped {
+                            scratch.removeAll(keepingCapacity: true)
+                            if try reader.next(into: &scratch), rescue { rescued.add(plans[c].name, value: .nested(String(decoding: scratch, as: UTF8.self))) }
+                            continue
+                        }
+                        let start = sink.batch.arena.count
+                        if try reader.next(into: &sink.batch.arena) {
+                            sink.batch.cells.append(.text(start: Int32(truncatingIfNeeded: start), count: Int32(truncatingIfNeeded: sink.batch.arena.count - start)))
+                        } else {
+                            sink.batch.cells.append(.null)
+                        }
                     }
-                    append(value, column: c, to: &sink.batch)
                 }
                 if rescue { rescued.append(to: &sink.batch) }
                 try sink.endRow()
@@ -83,83 +106,28 @@ final class ParquetRowParser: RecordParser, @unchecked Sendable {
             let days = Int64(julian) - 2_440_588
             writeTemporal(TemporalFormat.Value(sinceEpoch: days * 86_400_000_000_000 + nanos, unitsPerSecond: 1_000_000_000), column: c, to: &batch)
         case let .int(v):
-            switch plans[c].kind {
+            let plan = plans[c]
+            switch plan.kind {
             case .date: writeTemporal(TemporalFormat.Value(sinceEpoch: v * 86400, unitsPerSecond: 1), column: c, to: &batch)
             case .timestamp, .timestamptz, .time:
-                writeTemporal(TemporalFormat.Value(sinceEpoch: v, unitsPerSecond: plans[c].unitsPerSecond), column: c, to: &batch)
-            case .decimal: Self.appendDecimal(v, scale: plans[c].scale, to: &batch)
-            default: batch.cells.append(.int(v))
+                writeTemporal(TemporalFormat.Value(sinceEpoch: v, unitsPerSecond: plan.form.unitsPerSecond), column: c, to: &batch)
+            case .decimal:
+                if plan.form.kind == .unsigned {  // UINT_64: all 64 bits are magnitude
+                    batch.appendText { ExactText.decimal(magnitude: plan.form.unsignedValue(v, physical: plan.physical), negative: false, scale: 0, into: &$0) }
+                } else {
+                    batch.appendText { ExactText.decimal(magnitude: v.magnitude, negative: v < 0, scale: max(0, plan.form.scale), into: &$0) }
+                }
+            default:
+                // UINT_32 is stored in an INT32: read back, its top bit is a sign unless taken as unsigned.
+                batch.cells.append(.int(plan.form.kind == .unsigned ? Int64(truncatingIfNeeded: plan.form.unsignedValue(v, physical: plan.physical)) : v))
             }
         case let .bytes(b):
-            if plans[c].kind == .decimal {
-                // Big-endian two's complement unscaled value of any width (FIXED_LEN_BYTE_ARRAY(16) holds 38 digits).
-                let negative = b.first.map { $0 & 0x80 != 0 } ?? false
-                var magnitude = b
-                if negative {  // two's complement: invert and add one
-                    var carry = 1
-                    for i in magnitude.indices.reversed() {
-                        let sum = Int(~magnitude[i]) + carry
-                        magnitude[i] = UInt8(truncatingIfNeeded: sum)
-                        carry = sum >> 8
-                    }
-                }
-                Self.appendDecimal(magnitude: magnitude, negative: negative, scale: plans[c].scale, to: &batch)
-            } else if plans[c].uuid, b.count == 16 {
-                let hex = Array("0123456789abcdef".utf8)
-                var text: [UInt8] = []
-                text.reserveCapacity(36)
-                for (i, byte) in b.enumerated() {
-                    if i == 4 || i == 6 || i == 8 || i == 10 { text.append(UInt8(ascii: "-")) }
-                    text.append(hex[Int(byte >> 4)])
-                    text.append(hex[Int(byte & 0xF)])
-                }
-                text.withUnsafeBufferPointer { batch.appendText($0) }
-            } else {
-                b.withUnsafeBufferPointer { batch.appendText($0) }
+            switch plans[c].form.kind {
+            case .decimal: batch.appendText { ExactText.decimal(twosComplement: b, scale: max(0, plans[c].form.scale), into: &$0) }
+            case .uuid where b.count == 16: batch.appendText { ExactText.uuid(b, into: &$0) }
+            default: b.withUnsafeBufferPointer { batch.appendText($0) }
             }
         }
-    }
-
-    /// An INT32/INT64 decimal (the common case, per cell): digits straight from the integer, no arrays made.
-    static func appendDecimal(_ unscaled: Int64, scale: Int, to batch: inout RowBatch) {
-        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 24 + scale) { buf in
-            var m = unscaled.magnitude, end = buf.count, k = 0
-            repeat {
-                if k == scale && scale > 0 { end -= 1; buf[end] = UInt8(ascii: ".") }
-                end -= 1
-                buf[end] = UInt8(ascii: "0") + UInt8(m % 10)
-                m /= 10
-                k += 1
-            } while m > 0 || k <= scale
-            if unscaled < 0 { end -= 1; buf[end] = UInt8(ascii: "-") }
-            batch.appendText(UnsafeBufferPointer(rebasing: buf[end...]))
-        }
-    }
-
-    /// A decimal as exact text (`-12345.678`), from its unscaled magnitude (big-endian) and scale: through a Double it
-    /// lost digits past 15 and wrapped past 18.
-    static func appendDecimal(magnitude: [UInt8], negative: Bool, scale: Int, to batch: inout RowBatch) {
-        var n = magnitude
-        var digits: [UInt8] = []  // least significant first
-        var first = n.firstIndex { $0 != 0 } ?? n.count
-        while first < n.count {
-            var remainder = 0
-            for i in first..<n.count {
-                let value = remainder << 8 | Int(n[i])
-                n[i] = UInt8(value / 10)
-                remainder = value % 10
-            }
-            digits.append(UInt8(ascii: "0") + UInt8(remainder))
-            while first < n.count, n[first] == 0 { first += 1 }
-        }
-        while digits.count <= scale { digits.append(UInt8(ascii: "0")) }
-        var text: [UInt8] = negative && digits.contains(where: { $0 != UInt8(ascii: "0") }) ? [UInt8(ascii: "-")] : []
-        text.reserveCapacity(digits.count + 2)
-        for (k, d) in digits.enumerated().reversed() {
-            text.append(d)
-            if k == scale && scale > 0 { text.append(UInt8(ascii: ".")) }
-        }
-        text.withUnsafeBufferPointer { batch.appendText($0) }
     }
 
     private func rescue(_ value: ParquetFile.Value, name: String, into rescued: inout RescuedData) {
@@ -170,18 +138,6 @@ final class ParquetRowParser: RecordParser, @unchecked Sendable {
         case let .int(v): rescued.add(name, value: .number(Array(String(v).utf8)))
         case let .int96(nanos, julian): rescued.add(name, value: .number(Array(String((Int64(julian) - 2_440_588) * 86_400_000_000_000 + nanos).utf8)))
         case let .bytes(b): b.withUnsafeBufferPointer { rescued.add(name, text: $0) }
-        }
-    }
-
-    private static func unitsPerSecond(_ field: ParquetFile.Field) -> Int64 {
-        if let unit = field.node.logical?[8]?[2] ?? field.node.logical?[7]?[2] {
-            if unit[1] != nil { return 1000 }
-            if unit[2] != nil { return 1_000_000 }
-            return 1_000_000_000
-        }
-        switch field.node.converted {
-        case 7, 9: return 1000
-        default: return 1_000_000
         }
     }
 
