@@ -58,5 +58,5 @@ public struct Dialect: Codable, Sendable, Equatable {
 }
 
 /// The file formats the loader knows. Only CSV is loaded so far; the others are recognised and refused clearly.
-public enum FileFormat: String, Codable, Sendable { case csv, json, parquet, invalid }
+public enum FileFormat: String, Codable, Sendable { case csv, json, parquet, avro, invalid }
 public enum Compression: String, Codable, Sendable { case none, gzip, bzip2, zstd }

@@ -55,9 +55,9 @@ public struct RowBatch: Sendable {
     }
 
     /// A text cell whose bytes `write` appends to the arena (formatted in place, no temporary array).
-    @inline(__always) public mutating func appendText(writing write: (inout [UInt8]) -> Void) {
+    @inline(__always) public mutating func appendText(writing write: (inout [UInt8]) throws -> Void) rethrows {
         let start = arena.count
-        write(&arena)
+        try write(&arena)
         cells.append(.text(start: Int32(truncatingIfNeeded: start), count: Int32(truncatingIfNeeded: arena.count - start)))
     }
 

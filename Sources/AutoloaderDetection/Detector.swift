@@ -33,6 +33,8 @@ public struct Detection: Codable, Sendable {
     public var jsonPath: [String]?
     /// Parquet only: the column chunks' codecs (snappy, zstd, …).
     public var parquetCodec: String?
+    /// Avro only: the blocks' codec (null, deflate, snappy, zstandard, bzip2).
+    public var avroCodec: String?
     /// Data records seen in the sample; equals the file's rows when `sampleComplete`.
     public var rows: Int?
     public var sampleComplete: Bool?
@@ -85,6 +87,12 @@ public enum Detector {
         return detect(sample: raw, complete: complete, compression: compression, name: name, options: options)
     }
 
+    /// An error as `Detection.error`, which the loader locates itself: the file is named once, not twice.
+    static func reason(_ error: any Error) -> String {
+        guard case let .badInput(location, reason)? = error as? AutoloaderError else { return "\(error)" }
+        return location.column.map { "column \($0): \(reason)" } ?? reason
+    }
+
     /// Parquet is read by offset (its schema is in the footer), so it is told apart before any streaming.
     /// Throws when the first bytes cannot be read (a throttled source): guessing "not Parquet" then would
     /// read a Parquet file as text.
@@ -95,6 +103,9 @@ public enum Detector {
     /// Detection over a (decompressed) sample already read: the loader reads it once and replays it into the parser.
     public static func detect(sample raw: [UInt8], complete: Bool, compression: Compression, name: String,
                               options: DetectionOptions = .init()) -> Detection {
+        if AvroDetection.isAvro(raw) {
+            return AvroDetection.detect(sample: raw, complete: complete, compression: compression, name: name, options: options)
+        }
         var result = Detection(file: name, format: .invalid, compression: compression)
         // UTF-16 is known by its byte-order mark; everything after works on the UTF-8 transcoding.
         var utf16: Dialect.Encoding?

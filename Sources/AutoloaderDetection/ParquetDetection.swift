@@ -11,7 +11,7 @@ public enum ParquetDetection {
             file = try ParquetFile(reader: reader, name: name)
         } catch {
             result.format = .invalid
-            result.error = "\(error)"
+            result.error = Detector.reason(error)
             return result
         }
         result.rows = Int(file.numRows)

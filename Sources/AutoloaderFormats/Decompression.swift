@@ -41,19 +41,22 @@ private struct InputBuffer {
 }
 
 /// gzip (and zlib) via zlib's inflate. Concatenated members (`cat a.gz b.gz`) are read one after another;
-/// a stream that ends before its trailer is an error, never a silently short file.
+/// a stream that ends before its trailer is an error, never a silently short file. `raw`: bare deflate data with
+/// no header or trailer (Avro's deflate codec), one stream.
 public final class GzipReader: ByteReader {
     private let inner: any ByteReader
     private let name: String
+    private let raw: Bool
     private var stream = z_stream()
     private var input = InputBuffer()
     private var finished = false
 
-    public init(_ inner: any ByteReader, name: String) throws {
+    public init(_ inner: any ByteReader, name: String, raw: Bool = false) throws {
         self.inner = inner
         self.name = name
-        // 15 + 32: any window size, gzip or zlib header detected automatically.
-        guard inflateInit2_(&stream, 15 + 32, zlibVersion(), Int32(MemoryLayout<z_stream>.size)) == Z_OK else {
+        self.raw = raw
+        // 15 + 32: any window size, gzip or zlib header detected automatically; -15: no header at all.
+        guard inflateInit2_(&stream, raw ? -15 : 15 + 32, zlibVersion(), Int32(MemoryLayout<z_stream>.size)) == Z_OK else {
             throw AutoloaderError.badInput(SourceLocation(file: name), reason: "cannot start gzip decompression")
         }
     }
@@ -79,6 +82,7 @@ public final class GzipReader: ByteReader {
             switch status {
             case Z_STREAM_END:
                 // Another member may follow.
+                if raw { finished = true; break }
                 try input.fill(from: inner)
                 if input.available == 0 && input.eof { finished = true } else { inflateReset(&stream) }
             case Z_OK, Z_BUF_ERROR:

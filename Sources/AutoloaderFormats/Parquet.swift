@@ -413,15 +413,7 @@ public final class ParquetFile {
         case 0: return page
         case 1: return try Snappy.decompress(page)
         case 2:
-            var out: [UInt8] = []
-            let r = try GzipReader(BytesReader(page), name: name)
-            var chunk = [UInt8](repeating: 0, count: 1 << 16)
-            while true {
-                let n = try chunk.withUnsafeMutableBytes { try r.read(into: $0) }
-                if n == 0 { break }
-                out.append(contentsOf: chunk[0..<n])
-            }
-            return out
+            return try readAll(GzipReader(BytesReader(page), name: name), sizeHint: size)
         case 6:
             var out = [UInt8](repeating: 0, count: max(size, 0))
             let n = out.withUnsafeMutableBytes { o in page.withUnsafeBytes { i in ZSTD_decompress(o.baseAddress, o.count, i.baseAddress, i.count) } }

@@ -126,6 +126,17 @@ public enum ExactText {
         }
     }
 
+    /// A date, time or timestamp as ISO text (`TemporalFormat.writeISO`), without quotes.
+    public static func temporal(_ value: TemporalFormat.Value, kind: TypeKind, into out: inout [UInt8]) {
+        var v = value
+        if kind == .time { v.year = 1970; v.month = 1; v.day = 1 }
+        isoFormats[kind]?.writeISO(v, into: &out)
+    }
+
+    static let isoFormats: [TypeKind: TemporalFormat] = Dictionary(uniqueKeysWithValues: [TypeKind.date, .time, .timestamp, .timestamptz].compactMap { kind in
+        TemporalFormat("", kind: kind).map { (kind, $0) }
+    })
+
     /// A double as JSON: the shortest text that reads back the same; NaN and the infinities, which JSON lacks, as
     /// strings (as Spark and pandas write them).
     public static func jsonDouble(_ d: Double, into out: inout [UInt8]) {
@@ -311,17 +322,11 @@ extension ParquetFile {
             }
         }
 
-        static let isoFormats: [TypeKind: TemporalFormat] = Dictionary(uniqueKeysWithValues: [TypeKind.date, .time, .timestamp, .timestamptz].compactMap { kind in
-            TemporalFormat("", kind: kind).map { (kind, $0) }
-        })
-
         /// One stored value as JSON: numbers as numbers (decimals exact), dates and times as ISO text, bytes as strings.
         static func writeJSON(_ v: Value, form: ScalarForm, physical: Int?, into out: inout [UInt8]) {
             func quotedTemporal(_ value: TemporalFormat.Value, _ kind: TypeKind) {
                 out.append(UInt8(ascii: "\""))
-                var v = value
-                if kind == .time { v.year = 1970; v.month = 1; v.day = 1 }
-                isoFormats[kind]?.writeISO(v, into: &out)
+                ExactText.temporal(value, kind: kind, into: &out)
                 out.append(UInt8(ascii: "\""))
             }
             switch v {

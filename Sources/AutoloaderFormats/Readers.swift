@@ -195,6 +195,18 @@ public func readPrefix(_ reader: any ByteReader, maxBytes: Int) throws -> (bytes
 }
 
 /// A reader with nothing in it (the end of a replayed sample).
+/// Everything a reader gives, to its end (a block or page decompressed whole).
+public func readAll(_ reader: any ByteReader, sizeHint: Int = 0) throws -> [UInt8] {
+    var out: [UInt8] = []
+    out.reserveCapacity(sizeHint)
+    var chunk = [UInt8](repeating: 0, count: 1 << 16)
+    while true {
+        let n = try chunk.withUnsafeMutableBytes { try reader.read(into: $0) }
+        if n == 0 { return out }
+        out.append(contentsOf: chunk[0..<n])
+    }
+}
+
 public final class EmptyReader: ByteReader {
     public init() {}
     public func read(into buffer: UnsafeMutableRawBufferPointer) throws -> Int { 0 }

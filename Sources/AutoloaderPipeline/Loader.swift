@@ -267,7 +267,10 @@ public struct Loader {
                                       hashing: hashing)
         } else {
             let source = PrefixedReader(prefix: sample, rest: inline ? decoded : ReadAheadReader(decoded))
-            if detection.format == .json {
+            if detection.format == .avro {
+                parser = AvroRowParser(spec: spec, source: source, types: fileSchema.columns.map(\.type), converters: converters, rescue: rescuing,
+                                       hashing: hashing)
+            } else if detection.format == .json {
                 parser = JSONRowParser(spec: spec, keys: sourceNames, converters: converters, rescue: rescuing, source: source, hashing: hashing,
                                        path: detection.jsonPath ?? [])
             } else {

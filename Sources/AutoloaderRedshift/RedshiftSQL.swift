@@ -252,6 +252,8 @@ public enum RedshiftSQL {
                 break  // returned above
             case .json:
                 options.append("FORMAT AS JSON 'auto ignorecase'")
+            case .avro:
+                options.append("FORMAT AS AVRO 'auto ignorecase'")
             case .csv, .invalid:
                 let d = dialect ?? Dialect()
                 let delimiter = "DELIMITER " + (d.delimiter == UInt8(ascii: "\t") ? "'\\t'" : literal(String(UnicodeScalar(d.delimiter))))

@@ -45,6 +45,8 @@ struct DetectCommand: ParsableCommand {
                 print("header:      \(d.header == true ? "yes" : "no")   skipped lines: \(d.skipLines ?? 0)   rows: \(d.rows ?? 0)\(d.sampleComplete == true ? "" : " (in the sample)")\(d.badRows?.isEmpty == false ? "   bad rows at lines \(d.badRows!.map(String.init).joined(separator: ", "))" : "")")
             case .json:
                 print("layout:      \(d.jsonLayout ?? "-")   rows: \(d.rows ?? 0)\(d.sampleComplete == true ? "" : " (in the sample)")")
+            case .avro:
+                print("avro:        codec \(d.avroCodec ?? "-")   rows: \(d.rows ?? 0)\(d.sampleComplete == true ? "" : " (in the sample)") (types from the header's schema)")
             default:
                 print("parquet:     codec \(d.parquetCodec ?? "-")   rows: \(d.rows ?? 0) (from the footer; types from the declared schema)")
             }
