@@ -7,7 +7,8 @@ and the objects from moto's S3, parses them the way Redshift's COPY does (CSV, t
 REMOVEQUOTES, JSON 'auto', Parquet via pyarrow), checks every value against the target column as Redshift
 would (error codes 1202, 1204, 1205, 1206, 1207, 1214, 1216, 1220, 1224) and streams the rows into PostgreSQL;
 rejected rows go to stl_load_errors / sys_load_error_detail with Redshift's columns (outside the transaction, as
-on Redshift); SUPER becomes JSONB; string literals read backslash escapes.
+on Redshift); SUPER becomes JSONB (Parquet's nested columns and JSON's objects and arrays load into it); JSON numbers
+keep their text (a DECIMAL(38,4) gets every digit); string literals read backslash escapes.
 
 Enforced (each from AWS's documentation; ../shared/reference/redshift-rules.md lists the pages):
   * BatchExecuteStatement: 1-40 statements; any statement at most 100 KB; ClientToken 1-64 characters and
@@ -37,7 +38,9 @@ and by the tests with the same DDL). A row applies to submissions to its databas
 Not modelled (README -> Redshift says so too): distribution, sort keys and compression encodings (ignored),
 Redshift's query planner and its own SQL functions beyond those translated here, VARCHAR being counted in
 bytes by PostgreSQL itself (we check values, PostgreSQL stores characters), COPY from anything but S3,
-JSONPaths files, FIXEDWIDTH, SHAPEFILE, ORC and Avro, IAM (any role is accepted), the 24-hour result retention.
+JSONPaths files, FIXEDWIDTH, SHAPEFILE, ORC and Avro (the loader restages Avro as JSON), SERIALIZETOJSON, how
+SUPER spells a nested Parquet date or decimal (the double writes them as text), IAM (any role is accepted), the 24-hour
+result retention.
 """
 import bz2
 import csv
@@ -566,7 +569,8 @@ def text_records(params, text, csv_mode):
 
 def json_records(params, text, url):
     arg = params.get("FORMAT_ARG", "auto").lower()
-    dec = json.JSONDecoder()
+    # Numbers keep their text (COPY reads a JSON number into DECIMAL(38,4) digit for digit, not through a double).
+    dec = json.JSONDecoder(parse_float=decimal.Decimal)
     i, n = 0, len(text)
     while True:
         while i < n and text[i] in " \t\r\n":
@@ -650,9 +654,13 @@ def check_value(value, column, params):
     if value is None:
         return None
     if isinstance(value, (dict, list)):
+        # Nested values: JSON numbers as numbers; Parquet's dates, decimals and bytes (as pyarrow reads them) as text.
+        text = json.dumps(value, default=lambda v: float(v) if isinstance(v, decimal.Decimal) else str(v))
         if typ == "jsonb":
-            return json.dumps(value)
-        value = json.dumps(value)
+            return text
+        value = text
+    if isinstance(value, decimal.Decimal):
+        value = format(value, "f")
     if isinstance(value, bool):
         value = "true" if value else "false"
     elif not isinstance(value, str):

@@ -81,7 +81,9 @@ public struct ManifestLoader {
             }
             // What COPY cannot read is rewritten into what it can, next to the manifests.
             var (url, compression, fileDialect, length) = (landedURL, detection.compression, detection.dialect, Int64?.none)
+            var format = detection.format
             if let kind = Restaging(detection) {
+                format = kind.format(format)
                 do {
                     let body = try kind.rewrite(Decompression.open(store.open(key: file.key), name: file.key).reader, name: file.key)
                     url = try warehouse.stage(table: table, name: "\(file.id)-\(file.modifiedNanos).\(kind.fileExtension)", body: body)
@@ -99,10 +101,10 @@ public struct ManifestLoader {
             let names = fileSchema.columns.map(\.name)
             // One COPY per layout: the same columns, date layouts and null spellings, dialect, compression, partition values.
             let layout = zip(fileSchema.columns, sourceNames).map { "\($0.name)<\($1):\($0.type.format ?? ""):\($0.nullTokens)" }
-            let key = "\(detection.format)|\(compression)|\(String(describing: fileDialect))|\(layout)|\(partitions.map { "\($0.0)=\($0.1)" })"
+            let key = "\(format)|\(compression)|\(String(describing: fileDialect))|\(layout)|\(partitions.map { "\($0.0)=\($0.1)" })"
             if groups[key] == nil {
                 order.append(key)
-                groups[key] = CopyGroup(files: [], urls: [:], format: detection.format, compression: compression,
+                groups[key] = CopyGroup(files: [], urls: [:], format: format, compression: compression,
                                         dialect: detection.format == .csv ? fileDialect : nil, columns: names, partitions: partitions,
                                         fileColumns: fileSchema.columns, sourceColumns: sourceNames)
             }
@@ -207,8 +209,12 @@ public struct ManifestLoader {
 }
 
 /// A file a warehouse's reader cannot read as it is, rewritten into one it can (Redshift COPY: JSON 'auto' reads
-/// objects one after another, not a top-level array; COPY reads UTF-8 and UTF-16, not Latin-1).
+/// objects one after another, not a top-level array; COPY reads UTF-8 and UTF-16, not Latin-1; Avro is read by our
+/// decoder, whose rules for logical types, bytes and nested values are the row loaders').
 enum Restaging: Equatable {
+    /// Avro records → one JSON object per line, values as the row loaders write them (dates and times ISO, decimals
+    /// exact, bytes base64, records, arrays and maps as JSON for SUPER columns).
+    case avroToJSON
     /// A top-level JSON array, or the records' array in a wrapper object (at `path`) → one object per line.
     case ndjson(path: [String])
     /// Text in an encoding COPY cannot read (Latin-1, Windows-1252, UTF-8 with Windows-1252 bytes in it,
@@ -217,22 +223,48 @@ enum Restaging: Equatable {
 
     init?(_ detection: Detection) {
         if detection.format == .json, detection.jsonLayout == JSONLayout.array.rawValue { self = .ndjson(path: detection.jsonPath ?? []); return }
+        if detection.format == .avro { self = .avroToJSON; return }
         if detection.format == .csv, let encoding = detection.dialect?.encoding, !encoding.isUnicode { self = .utf8(from: encoding); return }
         return nil
     }
 
-    var fileExtension: String { if case .ndjson = self { return "json" } else { return "csv" } }
+    var fileExtension: String { if case .utf8 = self { return "csv" } else { return "json" } }
+
+    /// The format COPY reads the rewritten file as.
+    func format(_ original: FileFormat) -> FileFormat { self == .avroToJSON ? .json : original }
 
     func rewrite(_ reader: any ByteReader, name: String) throws -> [UInt8] {
         var out: [UInt8] = []
-        let json = fileExtension == "json"
+        let (what, instead) = switch self {
+        case .ndjson: ("JSON records in an array", "one object per line")
+        case .utf8: ("text that is not UTF-8", "UTF-8")
+        case .avroToJSON: ("Avro, read by our decoder", "several smaller files")
+        }
         func check() throws {
             if out.count > Limits.maxRestageBytes {
-                throw AutoloaderError.badInput(SourceLocation(file: name), reason: "the file must be rewritten for COPY (\(json ? "JSON records in an array" : "text that is not UTF-8")) "
-                    + "and is larger than \(Limits.maxRestageBytes >> 20) MiB: land it as \(json ? "one object per line" : "UTF-8") instead")
+                throw AutoloaderError.badInput(SourceLocation(file: name), reason: "the file must be rewritten for COPY (\(what)) "
+                    + "and is larger than \(Limits.maxRestageBytes >> 20) MiB: land it as \(instead) instead")
             }
         }
         switch self {
+        case .avroToJSON:
+            let container = try AvroContainer(source: reader, name: name)
+            let schema = container.schema
+            _ = try schema.columns(file: name)
+            while try container.nextBlock() {
+                do {
+                    try container.block.withUnsafeBytes { raw in
+                        var c = AvroCursor(raw)
+                        for _ in 0..<container.blockRecords {
+                            try schema.writeJSON(schema.root, &c, into: &out)
+                            out.append(0x0A)
+                        }
+                    }
+                } catch let failure as AvroCursor.Failure {
+                    throw AutoloaderError.badInput(SourceLocation(file: name), reason: "Avro block \(container.blocks): \(failure.reason)")
+                }
+                try check()
+            }
         case let .utf8(encoding):
             let utf8 = try Transcoding.utf8Reader(reader, from: encoding)
             var chunk = [UInt8](repeating: 0, count: 1 << 16)

@@ -253,7 +253,7 @@ public enum RedshiftSQL {
             case .json:
                 options.append("FORMAT AS JSON 'auto ignorecase'")
             case .avro:
-                options.append("FORMAT AS AVRO 'auto ignorecase'")
+                options.append("FORMAT AS AVRO 'auto ignorecase'")  // what COPY would take; the loader restages Avro as JSON
             case .csv, .invalid:
                 let d = dialect ?? Dialect()
                 let delimiter = "DELIMITER " + (d.delimiter == UInt8(ascii: "\t") ? "'\\t'" : literal(String(UnicodeScalar(d.delimiter))))

@@ -206,6 +206,32 @@ struct RedshiftCLITests {
         #expect(!statements.contains(#"INSERT INTO "public"."people" ("ID", "Name", "_autoloader_load_id")"#))
     }
 
+    /// Issue 16: nested Parquet columns COPY into SUPER (FORMAT AS PARQUET, data page v2, zstd); Avro is restaged as
+    /// one JSON object per line by our decoder (logical types as text, decimals exact, nested values as JSON) and
+    /// COPY'd with FORMAT AS JSON into SUPER columns for its records, arrays and maps.
+    @Test(.needsS3, .needsPostgres) func nestedParquetAndAvroLoadIntoSuper() throws {
+        let s3 = try TestS3.make()
+        let w = try Workdir()
+        let database = RedshiftDouble.freshDatabase()
+        let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("AutoloaderPipelineTests/Fixtures")
+        #expect(s3.aws("s3 cp \(fixtures.appendingPathComponent("parquet_nested_v2.parquet").path) '\(s3.root)nest/a.parquet'") == 0)
+        #expect(s3.aws("s3 cp \(fixtures.appendingPathComponent("avro_deflate.avro").path) '\(s3.root)events/a.avro'") == 0)
+        let load = try CLI.run(["load", s3.root, "--endpoint", s3.endpoint, "--warehouse", warehouse(w, database)], in: w.url)
+        #expect(load.status == 0, "\(load.stdout)\(load.stderr)\((try? CLI.run(["errors", "2", "--warehouse", warehouse(w, database)], in: w.url).stdout) ?? "")")
+        func rows(_ sql: String) -> String { (try? RedshiftDouble.psql(database, sql)) ?? "" }
+        #expect(rows("SELECT data_type FROM information_schema.columns WHERE table_name = 'nest' AND column_name = 'ls'") == "jsonb")  // SUPER
+        #expect(rows("SELECT count(*), count(s), sum(jsonb_array_length(ls)) FROM nest") == "1500|1350|2250")
+        #expect(rows("SELECT ls::text FROM nest WHERE id = 2") == #"[{"x": 0, "y": "2-0"}, {"x": 1, "y": null}]"#)
+        #expect(rows("SELECT count(*), sum(price), sum(n), count(at_us) FROM events") == "1000|-14815.00|375000|858")
+        #expect(rows("SELECT address::text || ' ' || items::text || ' ' || at_ms::text FROM events WHERE id = 2")
+                == #"{"geo": {"lat": 0.02, "lon": -0.04}, "city": "City 2", "lines": ["2 Main St", "Apt \"2\""]} [{"qty": 0, "sku": "S-2-0", "when": "2020-02-29"}, {"qty": 1, "sku": "S-2-1", "when": "2020-03-01"}] 2024-03-01 02:00:00.246+00"#)
+        let statements = CLI.sqlite(w.database, "SELECT group_concat(statement, ' ') FROM _autoloader_loads WHERE status = 'finished'")
+        for shape in ["FORMAT AS PARQUET", "FORMAT AS JSON 'auto ignorecase'", #""address" SUPER"#] {
+            #expect(statements.contains(shape), "\(shape)")
+        }
+    }
+
     /// Issue 11, defect 9: partition columns grow with the folders — a new key adds a column (in the load's
     /// transaction), a longer value widens the VARCHAR (before it) — and earlier rows keep their values.
     @Test(.needsS3, .needsPostgres) func partitionColumnsGrowWithTheFolders() throws {
