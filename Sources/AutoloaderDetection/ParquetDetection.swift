@@ -22,7 +22,8 @@ public enum ParquetDetection {
         for field in file.fields {
             var type = file.columnType(field)
             var sample: String?
-            if type.kind == .varchar {
+            if type.kind == .varchar, (type.maxLength ?? 0) == 0 {  // a UUID's 36 is known without looking
+                let binary = ParquetFile.ScalarForm(field.node).kind == .binary  // loaded as base64: 4 characters per 3 bytes
                 var maxLength = 0, maxBytes = 0, rows = 0
                 // The first sampleRows values, streamed. A column that cannot be read here is left to the load,
                 // which reports where it breaks.
@@ -33,6 +34,11 @@ public enum ParquetDetection {
                         guard let value = try? reader.next() else { break sampling }
                         rows += 1
                         guard case let .bytes(b) = value else { continue }
+                        if binary {
+                            maxLength = max(maxLength, (b.count + 2) / 3 * 4)
+                            maxBytes = maxLength
+                            continue
+                        }
                         if sample == nil { sample = String(decoding: b.prefix(80), as: UTF8.self) }
                         maxLength = max(maxLength, b.withUnsafeBufferPointer { UTF8Validation.codePointCount($0) })
                         maxBytes = max(maxBytes, b.count)

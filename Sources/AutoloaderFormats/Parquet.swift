@@ -139,6 +139,7 @@ public final class ParquetFile {
         if logical?[7] != nil || n.converted == 7 || n.converted == 8 { return ColumnType(kind: .time) }
         if logical?[12] != nil || n.converted == 19 { return .json }
         if logical?[14] != nil { return .varchar(36) }  // UUID: 16 bytes, loaded in its canonical text form
+        if logical?[15] != nil { return .double }        // FLOAT16
         if let integer = logical?[10] {
             let bits = integer[1]?.int ?? 32, signed = integer[2]?.bool ?? true
             switch (bits, signed) {

@@ -4,7 +4,7 @@ import Foundation
 extension ParquetFile {
     /// How a leaf's stored values read as SQL or JSON text: its logical (or legacy converted) type, worked out once.
     public struct ScalarForm: Sendable {
-        public enum Kind: Sendable { case plain, decimal, date, time, timestamp, timestamptz, uuid, unsigned, json, binary }
+        public enum Kind: Sendable { case plain, decimal, date, time, timestamp, timestamptz, uuid, unsigned, json, binary, float16 }
         public var kind: Kind
         /// Digits after the point (decimals).
         public var scale = 0
@@ -38,6 +38,8 @@ extension ParquetFile {
                 unitsPerSecond = n.converted == 7 ? 1000 : 1_000_000
             } else if logical?[14] != nil {
                 kind = .uuid
+            } else if logical?[15] != nil {
+                kind = .float16
             } else if logical?[12] != nil || n.converted == 19 {
                 kind = .json
             } else if let integer = logical?[10], integer[2]?.bool == false {
@@ -56,6 +58,19 @@ extension ParquetFile {
             if unit?[2] != nil { return 1_000_000 }
             if unit?[3] != nil { return 1_000_000_000 }
             return 1_000_000
+        }
+
+        /// FLOAT16: two little-endian bytes of IEEE 754 binary16.
+        public static func half(_ b: [UInt8]) -> Double {
+            guard b.count == 2 else { return .nan }
+            let h = UInt16(b[0]) | UInt16(b[1]) << 8
+            let sign: FloatingPointSign = h >> 15 == 0 ? .plus : .minus
+            let exponent = Int(h >> 10 & 0x1F), fraction = Double(h & 0x3FF) / 1024
+            switch exponent {
+            case 0: return Double(sign: sign, exponent: -14, significand: fraction)  // subnormal
+            case 31: return fraction == 0 ? (sign == .plus ? .infinity : -.infinity) : .nan
+            default: return Double(sign: sign, exponent: exponent - 15, significand: 1 + fraction)
+            }
         }
 
         /// An integer as stored, read with this form's sign: UINT_32 in an INT32 and UINT_64 in an INT64 use the top bit.
@@ -352,6 +367,7 @@ extension ParquetFile {
                     out.append(UInt8(ascii: "\""))
                     ExactText.uuid(b, into: &out)
                     out.append(UInt8(ascii: "\""))
+                case .float16: ExactText.jsonDouble(ScalarForm.half(b), into: &out)
                 case .binary:
                     // JSON has no bytes: base64, as Spark's to_json and BigQuery write them.
                     out.append(UInt8(ascii: "\""))

@@ -1,5 +1,6 @@
 import AutoloaderCore
 import AutoloaderFormats
+import Foundation
 
 /// Parquet row groups → converted cells. Flat fields are read value by value; a nested field (struct, list, map)
 /// becomes one JSON value per row.
@@ -125,6 +126,9 @@ final class ParquetRowParser: RecordParser, @unchecked Sendable {
             switch plans[c].form.kind {
             case .decimal: batch.appendText { ExactText.decimal(twosComplement: b, scale: max(0, plans[c].form.scale), into: &$0) }
             case .uuid where b.count == 16: batch.appendText { ExactText.uuid(b, into: &$0) }
+            case .float16: batch.cells.append(.double(ParquetFile.ScalarForm.half(b)))
+            // Bytes not declared text: base64, as in nested values and Avro (a text column cannot hold any byte).
+            case .binary: batch.appendText { $0.append(contentsOf: Data(b).base64EncodedString().utf8) }
             default: b.withUnsafeBufferPointer { batch.appendText($0) }
             }
         }
