@@ -22,15 +22,7 @@ final class AvroRowParser: RecordParser, @unchecked Sendable {
         self.hashing = hashing
     }
 
-    func run(into channel: BoundedChannel<Parsed>) {
-        do {
-            _ = channel.send(.done(try parse(channel)))
-        } catch {
-            _ = channel.send(.failed(error))
-        }
-    }
-
-    private func parse(_ channel: BoundedChannel<Parsed>) throws -> Loader.FileOutcome {
+    func parse(_ channel: BoundedChannel<Parsed>) throws -> Loader.FileOutcome {
         let name = spec.file.key
         let container = try AvroContainer(source: source, name: name)
         let schema = container.schema

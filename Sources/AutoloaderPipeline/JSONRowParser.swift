@@ -31,15 +31,7 @@ final class JSONRowParser: RecordParser, @unchecked Sendable {
         self.hashing = hashing
     }
 
-    func run(into channel: BoundedChannel<Parsed>) {
-        do {
-            _ = channel.send(.done(try parse(channel)))
-        } catch {
-            _ = channel.send(.failed(error))
-        }
-    }
-
-    private func parse(_ channel: BoundedChannel<Parsed>) throws -> Loader.FileOutcome {
+    func parse(_ channel: BoundedChannel<Parsed>) throws -> Loader.FileOutcome {
         // Rescue gathers whole values for `_rescued_data`; loading otherwise reads records in their bytes.
         rescue ? try parseValues(channel) : try parseScanned(channel)
     }

@@ -375,7 +375,20 @@ enum Parsed {
 /// The parser side of a file load: bytes → records → converted cells, in batches.
 /// Runs on its own thread; owns the reader and the hasher, never touches the warehouse.
 protocol RecordParser: Sendable {
+    /// Reads the whole file into the channel and says how it ended.
+    func parse(_ channel: BoundedChannel<Parsed>) throws -> Loader.FileOutcome
     func run(into channel: BoundedChannel<Parsed>)
+}
+
+extension RecordParser {
+    /// The end of the file (or the error that ended it) is the channel's last message.
+    func run(into channel: BoundedChannel<Parsed>) {
+        do {
+            _ = channel.send(.done(try parse(channel)))
+        } catch {
+            _ = channel.send(.failed(error))
+        }
+    }
 }
 
 /// Reads what is left of `input` (so a read-ahead thread is done with the hasher), then returns the hash.
@@ -420,7 +433,7 @@ final class RowParser: RecordParser, @unchecked Sendable {
         }
     }
 
-    private func parse(_ channel: BoundedChannel<Parsed>) throws -> Loader.FileOutcome {
+    func parse(_ channel: BoundedChannel<Parsed>) throws -> Loader.FileOutcome {
         let input = try Transcoding.utf8Reader(source, from: dialect.encoding)
         let reader = CSVRecordReader(source: input, dialect: dialect)
         try reader.skipLines(dialect.skipLines)

@@ -46,15 +46,7 @@ final class ParquetRowParser: RecordParser, @unchecked Sendable {
         case nested(ParquetFile.NestedFieldReader)
     }
 
-    func run(into channel: BoundedChannel<Parsed>) {
-        do {
-            _ = channel.send(.done(try parse(channel)))
-        } catch {
-            _ = channel.send(.failed(error))
-        }
-    }
-
-    private func parse(_ channel: BoundedChannel<Parsed>) throws -> Loader.FileOutcome {
+    func parse(_ channel: BoundedChannel<Parsed>) throws -> Loader.FileOutcome {
         var sink = spec.sink(into: channel)
         var rescued = RescuedData()
         for group in parquet.rowGroups.indices {

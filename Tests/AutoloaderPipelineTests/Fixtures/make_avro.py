@@ -8,8 +8,9 @@ Types: long, string, nullable int, double, float, boolean, bytes, enum, fixed, d
 timestamp-millis, timestamp-micros, local-timestamp-micros, decimal (bytes and fixed, 38 digits), uuid, a record
 holding an array and a nullable record, array<int>, map<long>, a union of null, string and long, an array of
 records, a nullable map of arrays."""
-import base64, datetime, decimal, json, uuid
+import datetime, decimal, json, uuid
 import fastavro
+from loader_text import as_loaded
 
 schema = fastavro.parse_schema({
     "type": "record", "name": "Event", "namespace": "test.avro", "fields": [
@@ -72,22 +73,6 @@ for codec in ("null", "deflate", "snappy", "zstandard", "bzip2"):
     with open(f"avro_{codec}.avro", "wb") as out:
         fastavro.writer(out, schema, records, codec=codec, sync_interval=4000)
 
-def iso(v):
-    if isinstance(v, datetime.datetime):
-        s = v.strftime("%Y-%m-%d %H:%M:%S")
-        if v.microsecond: s += ("." + f"{v.microsecond:06d}").rstrip("0")
-        return s + ("Z" if v.tzinfo else "")
-    if isinstance(v, datetime.time):
-        s = v.strftime("%H:%M:%S")
-        return s + (("." + f"{v.microsecond:06d}").rstrip("0") if v.microsecond else "")
-    if isinstance(v, datetime.date): return v.isoformat()
-    if isinstance(v, decimal.Decimal): return float(v)
-    if isinstance(v, uuid.UUID): return str(v)
-    if isinstance(v, bytes): return base64.b64encode(v).decode()
-    if isinstance(v, dict): return {k: iso(x) for k, x in v.items()}
-    if isinstance(v, list): return [iso(x) for x in v]
-    return v
-
 with open("avro_null.avro", "rb") as f:
     back = list(fastavro.reader(f))
 assert len(back) == len(records)
@@ -96,7 +81,7 @@ for codec in ("deflate", "snappy", "zstandard", "bzip2"):
         assert list(fastavro.reader(f)) == back, codec
 with open("avro_expected.jsonl", "w") as out:
     for r in back:
-        out.write(json.dumps(iso(r), ensure_ascii=False) + "\n")
+        out.write(json.dumps(as_loaded(r), ensure_ascii=False) + "\n")
 print("sum id", sum(r["id"] for r in back), "sum n", sum(r["n"] for r in back if r["n"] is not None),
       "sum price", sum(r["price"] for r in back), "sum big", sum(r["big"] for r in back if r["big"] is not None))
 

@@ -10,23 +10,9 @@
   Flat uint32 / uint64 above 2^31 / 2^63.
 - parquet_nested_duckdb.parquet: the same kinds of columns written by DuckDB's own writer.
 Dates and times are written as the loader writes them (ISO, `Z` for UTC, only significant fraction digits)."""
-import base64, datetime, decimal, json, uuid
+import datetime, decimal, json, uuid
 import pyarrow as pa, pyarrow.parquet as pq
-
-def iso(v):
-    if isinstance(v, datetime.datetime):
-        s = v.strftime("%Y-%m-%d %H:%M:%S")
-        if v.microsecond: s += ("." + f"{v.microsecond:06d}").rstrip("0")
-        return s + ("Z" if v.tzinfo else "")
-    if isinstance(v, datetime.time):
-        s = v.strftime("%H:%M:%S")
-        return s + (("." + f"{v.microsecond:06d}").rstrip("0") if v.microsecond else "")
-    if isinstance(v, datetime.date): return v.isoformat()
-    if isinstance(v, decimal.Decimal): return float(v)
-    if isinstance(v, uuid.UUID): return str(v)
-    if isinstance(v, bytes): return base64.b64encode(v).decode()  # bytes not declared text: base64
-    if hasattr(v, "value") and type(v).__name__ == "Timestamp": return iso(v.to_pydatetime())
-    return v
+from loader_text import as_loaded
 
 def jsonable(v, t):
     """A pyarrow value as the loader writes it: maps as objects, temporal values as ISO text."""
@@ -35,7 +21,7 @@ def jsonable(v, t):
     if pa.types.is_list(t) or pa.types.is_large_list(t): return [jsonable(x, t.value_type) for x in v]
     if pa.types.is_struct(t): return {f.name: jsonable(v[f.name], f.type) for f in t}
     if isinstance(t, pa.ExtensionType): return jsonable(v, t.storage_type)
-    return iso(v)
+    return as_loaded(v)
 
 def expected(path):
     table = pq.read_table(path)

@@ -4,8 +4,9 @@
 parquet_types_int96.parquet, the same timestamps as INT96 (use_deprecated_int96_timestamps). parquet_types.jsonl
 is what pyarrow reads back (the same for every file: checked here), with temporal values as the loader writes them.
 ContractTests.parquetEveryTypeAndCodec compares every value."""
-import base64, datetime, decimal, json, uuid
+import datetime, decimal, json, uuid
 import pyarrow as pa, pyarrow.parquet as pq
+from loader_text import as_loaded
 
 n = 600
 def v(i, value, every=7):
@@ -44,30 +45,32 @@ cols = {
 }
 table = pa.table(cols)
 
-def text(value):
-    if value is None: return None
-    if isinstance(value, datetime.datetime):
-        s = value.strftime("%Y-%m-%d %H:%M:%S")
-        if value.microsecond: s += ("." + f"{value.microsecond:06d}").rstrip("0")
-        return s + ("Z" if value.tzinfo else "")
-    if isinstance(value, datetime.time):
-        s = value.strftime("%H:%M:%S")
-        return s + (("." + f"{value.microsecond:06d}").rstrip("0") if value.microsecond else "")
-    if isinstance(value, datetime.date): return value.isoformat()
-    if isinstance(value, decimal.Decimal): return str(value)
-    if isinstance(value, uuid.UUID): return str(value)
-    if isinstance(value, bytes): return base64.b64encode(value).decode()
-    if hasattr(value, "to_pydatetime"): return text(value.to_pydatetime())
-    return value
-
 readings = set()
 for codec in ("none", "snappy", "gzip", "brotli", "lz4", "zstd"):
     name = f"parquet_types_{codec}.parquet"
     pq.write_table(table, name, row_group_size=250, compression=codec)
     back = pq.read_table(name)
-    readings.add("".join(json.dumps({c: text(x) for c, x in row.items()}, ensure_ascii=False) + "\n" for row in back.to_pylist()))
+    readings.add("".join(json.dumps({c: as_loaded(x, decimal_text=True) for c, x in row.items()}, ensure_ascii=False) + "\n" for row in back.to_pylist()))
 assert len(readings) == 1
 open("parquet_types.jsonl", "w").write(readings.pop())
 pq.write_table(table.select(["id", "ts_s", "ts_ms", "ts_us_utc", "ts_ns"]), "parquet_types_int96.parquet", use_deprecated_int96_timestamps=True)
 print(pq.ParquetFile("parquet_types_zstd.parquet").schema)
 print(pq.ParquetFile("parquet_types_int96.parquet").schema)
+
+# A file whose column chunk says LZO (which neither pyarrow nor we read): a snappy INT64 file with the codec in its
+# footer's ColumnMetaData rewritten (compact protocol: right after path_in_schema ["id"], field 4's header 0x15 and
+# zigzag(1 snappy) = 0x02 → zigzag(3 LZO) = 0x06).
+import io
+buf = io.BytesIO()
+pq.write_table(pa.table({"id": pa.array(range(100), pa.int64())}), buf, compression="snappy", write_statistics=False)
+data = bytearray(buf.getvalue())
+footer_length = int.from_bytes(data[-8:-4], "little")
+start = len(data) - 8 - footer_length
+at = data.index(b"\x02id\x15\x02", start)
+data[at + 4] = 0x06
+open("parquet_codec_lzo.parquet", "wb").write(bytes(data))
+try:
+    pq.read_table("parquet_codec_lzo.parquet")
+    raise SystemExit("the LZO file should not read")
+except OSError as e:
+    print("LZO:", e)
