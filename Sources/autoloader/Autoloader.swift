@@ -14,6 +14,7 @@ struct Autoloader: ParsableCommand {
           autoloader run                       # watch ./landing, load into ./autoloader.sqlite
           cp orders.csv landing/orders/        # a second later: sqlite3 autoloader.sqlite 'select count(*) from orders'
         """,
+        version: "autoloader 0.16.0",
         subcommands: [
             RunCommand.self, LoadCommand.self, DetectCommand.self,
             ConfigCommand.self, TablesCommand.self, FilesCommand.self, LoadsCommand.self, ErrorsCommand.self,
