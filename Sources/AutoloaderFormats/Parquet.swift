@@ -126,20 +126,20 @@ public final class ParquetFile {
     public func columnType(_ field: Field) -> ColumnType {
         let n = field.node
         if field.leaf == nil { return .json }
+        // The logical (or legacy converted) type, read once by ScalarForm for loading too; integers by their width.
+        let form = ScalarForm(n)
+        switch form.kind {
+        case .decimal: return .decimal(n.logical?[5]?[2]?.int.map(Int.init) ?? n.precision ?? 18, form.scale)
+        case .timestamp: return ColumnType(kind: .timestamp)  // INT96 too: legacy Impala/Hive timestamps, no zone
+        case .timestamptz: return ColumnType(kind: .timestamptz)
+        case .date: return ColumnType(kind: .date)
+        case .time: return ColumnType(kind: .time)
+        case .json: return .json
+        case .uuid: return .varchar(36)  // 16 bytes, loaded in its canonical text form
+        case .float16: return .double
+        case .unsigned, .binary, .plain: break
+        }
         let logical = n.logical
-        if let decimal = logical?[5] {
-            return .decimal(Int(decimal[2]?.int ?? Int64(n.precision ?? 18)), Int(decimal[1]?.int ?? Int64(n.scale ?? 0)))
-        }
-        if n.converted == 5 { return .decimal(n.precision ?? 18, n.scale ?? 0) }
-        if let ts = logical?[8] {
-            return ColumnType(kind: ts[1]?.bool == true ? .timestamptz : .timestamp)
-        }
-        if n.converted == 9 || n.converted == 10 { return ColumnType(kind: .timestamptz) }  // legacy TIMESTAMP_MILLIS/MICROS are UTC
-        if logical?[6] != nil || n.converted == 6 { return ColumnType(kind: .date) }
-        if logical?[7] != nil || n.converted == 7 || n.converted == 8 { return ColumnType(kind: .time) }
-        if logical?[12] != nil || n.converted == 19 { return .json }
-        if logical?[14] != nil { return .varchar(36) }  // UUID: 16 bytes, loaded in its canonical text form
-        if logical?[15] != nil { return .double }        // FLOAT16
         if let integer = logical?[10] {
             let bits = integer[1]?.int ?? 32, signed = integer[2]?.bool ?? true
             switch (bits, signed) {
@@ -160,7 +160,6 @@ public final class ParquetFile {
         case 0: return .boolean
         case 1: return .integer
         case 2: return .bigint
-        case 3: return ColumnType(kind: .timestamp)  // INT96: legacy Impala/Hive timestamps, no zone
         case 4, 5: return .double
         default: return .varchar(0)
         }

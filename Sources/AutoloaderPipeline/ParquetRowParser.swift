@@ -19,7 +19,6 @@ final class ParquetRowParser: RecordParser, @unchecked Sendable {
         var kind: TypeKind
         var form: ParquetFile.ScalarForm
         var physical: Int?
-        var iso: TemporalFormat?
         var name: String
     }
     let plans: [Plan]
@@ -35,8 +34,7 @@ final class ParquetRowParser: RecordParser, @unchecked Sendable {
             let field = parquet.fields[index]
             var kind = type.kind
             if field.node.physical == 3 { kind = .timestamp }  // INT96 is a timestamp whatever the column says
-            return Plan(kind: kind, form: ParquetFile.ScalarForm(field.node), physical: field.node.physical, iso: TemporalFormat("", kind: kind),
-                        name: field.name)
+            return Plan(kind: kind, form: ParquetFile.ScalarForm(field.node), physical: field.node.physical, name: field.name)
         }
     }
 
@@ -138,11 +136,7 @@ final class ParquetRowParser: RecordParser, @unchecked Sendable {
     }
 
     @inline(__always) private func writeTemporal(_ value: TemporalFormat.Value, column c: Int, to batch: inout RowBatch) {
-        guard let format = plans[c].iso else { batch.cells.append(.null); return }
-        var v = value
-        if format.kind == .time { v.year = 1970; v.month = 1; v.day = 1 }
-        let start = Int32(truncatingIfNeeded: batch.arena.count)
-        format.writeISO(v, into: &batch.arena)
-        batch.cells.append(.text(start: start, count: Int32(truncatingIfNeeded: batch.arena.count) - start))
+        let kind = plans[c].kind
+        batch.appendText { ExactText.temporal(value, kind: kind, into: &$0) }
     }
 }
