@@ -58,6 +58,8 @@ public enum Build {
         case sqlite(path: String)
         case postgres(PostgresURL)
         case redshift(RedshiftURL)
+        /// A catalog only (of a Redshift warehouse): `dynamodb://TABLE`.
+        case dynamodb(table: String, leaseSeconds: Double)
     }
 
     public static func target(_ url: String) throws -> Target {
@@ -65,9 +67,12 @@ public enum Build {
         if url.hasPrefix("sqlite:") { return .sqlite(path: String(url.dropFirst("sqlite:".count))) }
         if url.hasPrefix("postgres://") || url.hasPrefix("postgresql://") { return .postgres(try PostgresURL(url)) }
         if url.hasPrefix("redshift://") || url.hasPrefix("redshift-serverless://") { return .redshift(try RedshiftURL(url)) }
+        if url.hasPrefix("dynamodb://") { let (table, lease) = try DynamoDBCatalog.parse(url); return .dynamodb(table: table, leaseSeconds: lease) }
         if url.hasSuffix(".sqlite") || url.hasSuffix(".db") || url.hasSuffix(".sqlite3") { return .sqlite(path: url) }
         throw AutoloaderError.usage("unknown warehouse '\(url)'; use sqlite:PATH, postgres://user@host:port/db or redshift://CLUSTER/DB")
     }
+
+    static let notAWarehouse = AutoloaderError.usage("DynamoDB holds a catalog, not rows: use it as the catalog of a Redshift warehouse (redshift://…?catalog=dynamodb://TABLE)")
 
     /// How long the service's SQLite connections wait for the one writer before giving the turn back to the scheduler.
     static let serviceBusyTimeout: Int32 = 2_000
@@ -102,6 +107,8 @@ public enum Build {
             // while a COPY runs: SQLite's load is staged (claimed and marked in one short transaction after the COPY),
             // PostgreSQL's locks only the load's own rows. Two loaders submitting the same files is harmless: the
             // ledger, locked and checked in the COPY's transaction, lets one commit.
+            let aws = AWSClient(configuration: AWSConfiguration(endpoint: configuration.endpoint))
+            aws.onRetry = configuration.log
             let bookkeeping: any Warehouse, catalog: any Catalog
             switch try target(url.catalog) {
             case let .sqlite(path):
@@ -110,11 +117,17 @@ public enum Build {
             case let .postgres(pg):
                 let postgres = try postgres(pg)
                 (bookkeeping, catalog) = (postgres, postgres.catalog)
+            case let .dynamodb(table, lease):
+                // AWS deployments (deploy/cloudformation.yaml): the catalog in DynamoDB, shared by every task. It has no
+                // transaction to enclose, so a dry run would write to it: refused.
+                guard enclosure == nil else {
+                    throw AutoloaderError.usage("--dry-run with catalog=dynamodb:// would write the catalog: dry-run with catalog=sqlite:PATH (the same files, the same Redshift statements)")
+                }
+                let dynamo = DynamoDBCatalog(db: DynamoDBClient(aws: aws), table: table, leaseSeconds: lease)
+                (bookkeeping, catalog) = (dynamo, dynamo)
             case .redshift:
-                throw AutoloaderError.usage("catalog= must be sqlite:PATH or postgres://… for a Redshift warehouse")
+                throw AutoloaderError.usage("catalog= must be sqlite:PATH, postgres://… or dynamodb://TABLE for a Redshift warehouse")
             }
-            let aws = AWSClient(configuration: AWSConfiguration(endpoint: configuration.endpoint))
-            aws.onRetry = configuration.log
             let source = configuration.source
             let manifests = url.manifests ?? (source.hasPrefix("s3://") ? "s3://" + source.dropFirst(5).prefix { $0 != "/" } + "/autoloader-manifests/" : "")
             guard manifests.hasPrefix("s3://") else {
@@ -143,6 +156,10 @@ public enum Build {
             // One connection: the load's transaction and its catalog writes share it.
             let warehouse = try postgres(url)
             return (warehouse, warehouse.catalog)
+        case .dynamodb:
+            // Rows and their catalog marks commit in one PostgreSQL or SQLite transaction; DynamoDB holds neither rows
+            // nor a transaction with them, so it is only ever a catalog beside Redshift, whose ledger makes that safe.
+            throw notAWarehouse
         }
     }
 
@@ -223,15 +240,20 @@ public enum Build {
     /// The catalog for the operations commands (created if missing, so they work before the first run).
     /// `readOnly` (tables, files, loads, errors): never DDL on an existing catalog, so they cannot queue behind a load.
     public static func catalog(_ configuration: Configuration, readOnly: Bool) throws -> any Catalog {
-        let catalog: SQLCatalog
+        let catalog: any Catalog
         switch try target(configuration.warehouse) {
         case let .sqlite(path): catalog = SQLCatalog(connection: try SQLiteConnection(path: path))
         case let .postgres(url): catalog = SQLCatalog(connection: try PostgresSession(url: url))
+        case .dynamodb: throw notAWarehouse
         case let .redshift(url):
             switch try target(url.catalog) {
             case let .sqlite(path): catalog = SQLCatalog(connection: try SQLiteConnection(path: path))
             case let .postgres(pg): catalog = SQLCatalog(connection: try PostgresSession(url: pg))
-            case .redshift: throw AutoloaderError.usage("catalog= must be sqlite:PATH or postgres://… for a Redshift warehouse")
+            case let .dynamodb(table, lease):
+                let aws = AWSClient(configuration: AWSConfiguration(endpoint: configuration.endpoint))
+                aws.onRetry = configuration.log
+                catalog = DynamoDBCatalog(db: DynamoDBClient(aws: aws), table: table, leaseSeconds: lease)
+            case .redshift: throw AutoloaderError.usage("catalog= must be sqlite:PATH, postgres://… or dynamodb://TABLE for a Redshift warehouse")
             }
         }
         try catalog.prepare(readOnly: readOnly)

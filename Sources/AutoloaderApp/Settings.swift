@@ -91,7 +91,10 @@ public struct Settings: Sendable {
 
     public static let source = Key(name: "source", help: "landing folder or s3://bucket/prefix/", check: any)
     public static let warehouse = Key(name: "warehouse", help: "sqlite:PATH, postgres://…, redshift://… or redshift-serverless://…", check: { text in
-        do { _ = try Build.target(text); return nil } catch { return "\(error)" }
+        do {
+            if case .dynamodb = try Build.target(text) { return "\(Build.notAWarehouse)" }
+            return nil
+        } catch { return "\(error)" }
     }, secret: true)
     public static let endpoint = Key(name: "endpoint", help: "S3-compatible endpoint URL", check: { URL(string: $0)?.scheme == nil ? "must be a URL such as http://127.0.0.1:9000, got '\($0)'" : nil })
     public static let queue = Key(name: "queue", help: "SQS queue of the bucket's events", check: any)

@@ -1,3 +1,5 @@
+import Foundation
+
 /// The catalog: the seed's three DynamoDB tables (table config, file metadata, load log) plus
 /// load_errors, as SQL. Every operation a user can do is a method here, so the CLI and the service
 /// share one implementation.
@@ -207,5 +209,21 @@ public protocol LoadLog: AnyObject {
 extension Catalog {
     public func record(object: ObjectInfo, as landing: LandingKey) throws -> RecordOutcome {
         try record(objects: [(object, landing)])[0]
+    }
+}
+
+/// How every catalog stores its structured columns (options, schema, dialect, partitions, a load's keys): JSON text.
+public enum CatalogJSON {
+    public static func text(_ value: some Encodable) -> String {
+        // Encoding these value types (strings, arrays, dictionaries of strings, Codable models) cannot fail.
+        String(decoding: (try? JSONEncoder().encode(value)) ?? Data("null".utf8), as: UTF8.self)
+    }
+
+    /// nil for no text or text that is not a `T` (a column a newer version wrote differently reads as absent).
+    public static func value<T: Decodable>(_ text: String?, _ type: T.Type) -> T? {
+        // Most files have no partitions: `{}` without a JSONDecoder (one per file row was 4 % of loading small files).
+        if text == "{}", let empty = [String: String]() as? T { return empty }
+        if text == "[]", let empty = [String]() as? T { return empty }
+        return text.flatMap { try? JSONDecoder().decode(T.self, from: Data($0.utf8)) }
     }
 }

@@ -12,15 +12,18 @@
 ///        └──abandon─────────────────────────▶ failed      (its load was refused for good before the file's turn)
 ///     held ──approve──▶ pending (approved: its change is applied when it loads)    held ──reject──▶ failed
 ///     pending ◀──requeue── loaded, loaded_with_errors, failed, skipped, duplicate   (retry, reload, a twin's content changed)
+///     pending ◀──release── loading   (a claim given back: its load rolled back or its process died)
 ///
-/// `loading` is only ever seen inside the load's transaction: the claim commits with the rows, so a crash
-/// leaves the file `pending` and nothing needs repair.
+/// In a SQL catalog `loading` is only ever seen inside the load's transaction: the claim commits with the rows,
+/// so a crash leaves the file `pending` and nothing needs repair (`release` is never used). A catalog without
+/// transactions (DynamoDB) writes the claim for good; its load gives the claim back when it rolls back, and the
+/// table's next load does it for a load whose process died.
 public enum FileState: String, Codable, Sendable, CaseIterable {
     case pending, loading, loaded, failed, duplicate, skipped, held
     case loadedWithErrors = "loaded_with_errors"
 
     public enum Event: String, Sendable, CaseIterable {
-        case claim, committed, committedWithErrors, duplicate, unchanged, failed, abandon, requeue, hold, approve, reject
+        case claim, committed, committedWithErrors, duplicate, unchanged, failed, abandon, requeue, hold, approve, reject, release
     }
 
     /// The states whose rows are in the table.
@@ -39,6 +42,7 @@ public enum FileState: String, Codable, Sendable, CaseIterable {
         case (.loading, .hold): return .held
         case (.held, .approve): return .pending
         case (.held, .reject): return .failed
+        case (.loading, .release): return .pending
         case (.failed, .requeue), (.loaded, .requeue), (.loadedWithErrors, .requeue), (.skipped, .requeue), (.duplicate, .requeue):
             return .pending
         default: return nil
@@ -72,6 +76,9 @@ public enum FileState: String, Codable, Sendable, CaseIterable {
 ///       │                  └──someFilesFailed──▶ failed
 ///       ├──refused──▶ failed        (rolled back for a reason that retrying cannot fix)
 ///       └──interrupted──▶ aborted   (rolled back: lost connection, contention, crash, shutdown)
+///
+/// `running` is refused or interrupted too in a catalog without transactions (DynamoDB), where the start is
+/// written for good before the load's work.
 public enum LoadStatus: String, Codable, Sendable, CaseIterable {
     case queued, running, finished, failed, aborted
 
@@ -82,7 +89,7 @@ public enum LoadStatus: String, Codable, Sendable, CaseIterable {
         case (.queued, .start): return .running
         case (.running, .succeeded): return .finished
         case (.running, .someFilesFailed): return .failed
-        case (.queued, .refused): return .failed
+        case (.queued, .refused), (.running, .refused): return .failed
         case (.queued, .interrupted), (.running, .interrupted): return .aborted
         default: return nil
         }

@@ -238,17 +238,9 @@ public final class SQLCatalog: Catalog, LoadLog {
 
     // MARK: reads
 
-    static func json(_ value: some Encodable) -> String {
-        // Encoding these value types (strings, arrays, dictionaries of strings, Codable models) cannot fail.
-        String(decoding: (try? JSONEncoder().encode(value)) ?? Data("null".utf8), as: UTF8.self)
-    }
+    static func json(_ value: some Encodable) -> String { CatalogJSON.text(value) }
 
-    static func decode<T: Decodable>(_ value: DBValue, _ type: T.Type) -> T? {
-        // Most files have no partitions: `{}` without a JSONDecoder (one per file row was 4 % of loading small files).
-        if value.text == "{}", let empty = [String: String]() as? T { return empty }
-        if value.text == "[]", let empty = [String]() as? T { return empty }
-        return value.text.flatMap { try? JSONDecoder().decode(T.self, from: Data($0.utf8)) }
-    }
+    static func decode<T: Decodable>(_ value: DBValue, _ type: T.Type) -> T? { CatalogJSON.value(value.text, type) }
 
     static let tableColumns = "name, source_folder, status, options, checkpoint_ns, schema, dialect, partition_columns, created_at"
 

@@ -111,16 +111,43 @@ public final class DynamoDBClient: Sendable {
         }
     }
 
-    /// An on-demand table keyed by string `hash` (and `range`).
-    public func createTable(_ table: String, hash: String, range: String? = nil) throws {
-        var attributes = [["AttributeName": hash, "AttributeType": "S"]]
-        var schema = [["AttributeName": hash, "KeyType": "HASH"]]
-        if let range {
-            attributes.append(["AttributeName": range, "AttributeType": "S"])
-            schema.append(["AttributeName": range, "KeyType": "RANGE"])
+    /// A global secondary index: string `hash` and `range`, every attribute projected. An item without the index's
+    /// keys is not in it (a sparse index).
+    public struct Index: Sendable {
+        public var name: String, hash: String, range: String
+        public init(name: String, hash: String, range: String) {
+            self.name = name
+            self.hash = hash
+            self.range = range
         }
-        _ = try call("CreateTable", table: table, ["TableName": table, "AttributeDefinitions": attributes, "KeySchema": schema,
-                                                   "BillingMode": "PAY_PER_REQUEST"])
+    }
+
+    /// An on-demand table keyed by string `hash` (and `range`), with `indexes`.
+    public func createTable(_ table: String, hash: String, range: String? = nil, indexes: [Index] = []) throws {
+        var names = [hash] + (range.map { [$0] } ?? [])
+        var schema = [["AttributeName": hash, "KeyType": "HASH"]]
+        if let range { schema.append(["AttributeName": range, "KeyType": "RANGE"]) }
+        var body: [String: Any] = ["TableName": table, "KeySchema": schema, "BillingMode": "PAY_PER_REQUEST"]
+        if !indexes.isEmpty {
+            body["GlobalSecondaryIndexes"] = indexes.map { index -> [String: Any] in
+                ["IndexName": index.name, "Projection": ["ProjectionType": "ALL"],
+                 "KeySchema": [["AttributeName": index.hash, "KeyType": "HASH"], ["AttributeName": index.range, "KeyType": "RANGE"]]]
+            }
+            for index in indexes { names += [index.hash, index.range] }
+        }
+        var seen = Set<String>()
+        body["AttributeDefinitions"] = names.filter { seen.insert($0).inserted }.map { ["AttributeName": $0, "AttributeType": "S"] }
+        _ = try call("CreateTable", table: table, body)
+    }
+
+    /// The table's status (`CREATING`, `ACTIVE`…), nil when there is none.
+    public func tableStatus(_ table: String) throws -> String? {
+        do {
+            let r = try call("DescribeTable", table: table, ["TableName": table])
+            return (r["Table"] as? [String: Any])?["TableStatus"] as? String
+        } catch let AWSError.service(_, code, _, _, _) where code == "ResourceNotFoundException" {
+            return nil
+        }
     }
 
     public func deleteTable(_ table: String) throws {
@@ -199,13 +226,28 @@ public final class DynamoDBClient: Sendable {
         _ = try call("TransactWriteItems", table: table, ["TransactItems": items])
     }
 
-    /// Every item whose key matches `keyCondition`, all pages, in key order.
-    public func query(_ table: String, _ keyCondition: Expression, filter: Expression? = nil) throws -> [Item] {
-        try paged("Query", table: table) { body in
+    /// One write as its own call (a lone condition check as a transaction: there is no other way to send one),
+    /// several as one transaction.
+    public func write(_ writes: [Write]) throws {
+        guard writes.count == 1 else { return try transact(writes) }
+        switch writes[0] {
+        case let .put(table, item, condition): try put(table, item, condition: condition)
+        case let .update(table, key, expression, condition): try update(table, key: key, expression, condition: condition)
+        case let .delete(table, key, condition): try delete(table, key: key, condition: condition)
+        case .check: try transact(writes)
+        }
+    }
+
+    /// Items whose key matches `keyCondition`, in key order (`forward` false: descending), all pages or the first
+    /// `limit` items. On an `index` reads are eventually consistent (DynamoDB offers no other there).
+    public func query(_ table: String, _ keyCondition: Expression, filter: Expression? = nil, index: String? = nil, limit: Int? = nil,
+                      forward: Bool = true) throws -> [Item] {
+        try paged("Query", table: table, limit: filter == nil ? limit : nil) { body in
             Self.add(keyCondition, as: "KeyConditionExpression", to: &body)
             Self.add(filter, as: "FilterExpression", to: &body)
-            body["ConsistentRead"] = true
-        }
+            if let index { body["IndexName"] = index } else { body["ConsistentRead"] = true }
+            if !forward { body["ScanIndexForward"] = false }
+        }.prefix(limit ?? .max).map { $0 }
     }
 
     /// Every item of the table, all pages.
@@ -213,17 +255,18 @@ public final class DynamoDBClient: Sendable {
         try paged("Scan", table: table) { body in body["ConsistentRead"] = true }
     }
 
-    private func paged(_ operation: String, table: String, _ fill: (inout [String: Any]) -> Void) throws -> [Item] {
+    private func paged(_ operation: String, table: String, limit: Int? = nil, _ fill: (inout [String: Any]) -> Void) throws -> [Item] {
         var items: [Item] = []
         var start: Any?
         repeat {
             var body: [String: Any] = ["TableName": table]
             fill(&body)
+            if let limit { body["Limit"] = max(1, limit - items.count) }
             if let start { body["ExclusiveStartKey"] = start }
             let r = try call(operation, table: table, body)
             items += (r["Items"] as? [Any] ?? []).map { Self.decode($0) }
             start = r["LastEvaluatedKey"]
-        } while start != nil
+        } while start != nil && items.count < (limit ?? .max)
         return items
     }
 }
