@@ -96,15 +96,47 @@ public final class RedshiftWarehouse: CopyingWarehouse {
 
     func run(_ sql: String) throws { try runner.run(sql) }
 
+    /// The target's schema with the ledger, and the table's schema.
+    private func prepareSchemas(table: String) throws {
+        for schema in [target.schema, target.place(table).schema] where !preparedSchemas.contains(schema) {
+            try run("CREATE SCHEMA IF NOT EXISTS \(SQLIdentifier.quoted(schema))")
+            if schema == target.schema { try run(RedshiftSQL.createLedger(target)) }
+            preparedSchemas.insert(schema)
+        }
+    }
+
+    /// Records in the ledger files whose rows another loader put in the table (the seed, `import-seed-state`), as
+    /// load `loadID`: from then on they are never copied again, whatever the catalog says. Versions the ledger has
+    /// already are left (running the import twice adds nothing). Returns how many were added.
+    public func recordLoaded(table: String, loadID: Int64, files: [FileRecord]) throws -> Int {
+        try prepareSchemas(table: table)
+        var added = 0
+        // A few hundred rows per INSERT keeps each statement far below the Data API's 100 KB.
+        for start in stride(from: 0, to: files.count, by: 200) {
+            let chunk = Array(files[start..<min(files.count, start + 200)])
+            let present = Set(try runner.query(RedshiftSQL.ledgerLookup(target, table: table, keys: chunk.map(\.key))).compactMap { r -> LedgerFile? in
+                guard r.count >= 3, let key = r[0], let size = r[1].flatMap({ Int64($0) }), let mtime = r[2].flatMap({ Int64($0) }) else { return nil }
+                return LedgerFile(key: key, size: size, modifiedNanos: mtime)
+            })
+            let missing = chunk.filter { !present.contains(LedgerFile(key: $0.key, size: $0.size, modifiedNanos: $0.modifiedNanos)) }
+            guard !missing.isEmpty else { continue }
+            let at = String(WallClock.nowISO().prefix(19)).replacingOccurrences(of: "T", with: " ")
+            let result = try runner.runTransaction([RedshiftSQL.ledgerInsert(target, table: table, files: missing, loadID: loadID, at: at)],
+                                                   name: RedshiftSQL.statementNamePrefix(target, table: table) + "import \(loadID)") { _ in }
+            guard result.state == "FINISHED" else {
+                throw AutoloaderError.warehouse(reason: "recording \(missing.count) file(s) of \(table) in the ledger: \(result.state) \(result.error ?? "")",
+                                                transient: result.state != "FAILED")
+            }
+            added += missing.count
+        }
+        return added
+    }
+
     public func copy(table: String, loadID: Int64, schema: TableSchema, groups: [CopyGroup], options: TableOptions,
                      reloads: Set<Int64> = [], recopy: ([LedgerFile]) throws -> [CopyGroup] = { _ in [] }) throws -> CopyOutcome {
         var outcome = CopyOutcome()
         do {
-            for schema in [target.schema, target.place(table).schema] where !preparedSchemas.contains(schema) {
-                try run("CREATE SCHEMA IF NOT EXISTS \(SQLIdentifier.quoted(schema))")
-                if schema == target.schema { try run(RedshiftSQL.createLedger(target)) }
-                preparedSchemas.insert(schema)
-            }
+            try prepareSchemas(table: table)
             // Exactly once: a transaction of an earlier load that is still running (the loader crashed or stopped
             // polling after submitting it) ends before the ledger is read; then what a committed load already has is
             // not copied again.

@@ -48,24 +48,35 @@ public struct SeedState: Sendable {
         self.copies = copies
     }
 
+    /// The names of the three tables: the seed's own, or others (tests sharing one DynamoDB).
+    public struct Names: Sendable {
+        public var tableConfig = SeedState.tableConfig, fileMetadata = SeedState.fileMetadata, log = SeedState.log
+        public init() {}
+        public init(prefix: String) {
+            tableConfig = prefix + SeedState.tableConfig
+            fileMetadata = prefix + SeedState.fileMetadata
+            log = prefix + SeedState.log
+        }
+    }
+
     /// Reads the three tables whole (consistent scans).
-    public static func read(_ dynamo: DynamoDBClient) throws -> SeedState {
+    public static func read(_ dynamo: DynamoDBClient, names: Names = Names()) throws -> SeedState {
         func text(_ item: DynamoDBClient.Item, _ name: String) -> String? {
             guard let v = item[name]?.string, !v.isEmpty else { return nil }
             return v
         }
-        let tables = try dynamo.scan(tableConfig).compactMap { item -> Table? in
+        let tables = try dynamo.scan(names.tableConfig).compactMap { item -> Table? in
             guard let folder = text(item, "s3_table_name") else { return nil }
             return Table(folder: folder, redshiftTable: text(item, "redshift_table_name") ?? folder, schema: text(item, "redshift_schema") ?? "public",
                          active: text(item, "load_status") == "active", copyOptions: text(item, "additional_copy_options"),
                          iamRole: text(item, "iam_role"), checkpoint: text(item, "max_file_proccessed_timestamp"))
         }
-        let files = try dynamo.scan(fileMetadata).compactMap { item -> File? in
+        let files = try dynamo.scan(names.fileMetadata).compactMap { item -> File? in
             guard let folder = text(item, "s3_table_name"), let recorded = text(item, "file_created_timestamp"),
                   let url = text(item, "s3_file_path") else { return nil }
             return File(folder: folder, recorded: recorded, url: url, size: item["file_content_length"]?.int ?? Int64(text(item, "file_content_length") ?? "") ?? 0)
         }
-        let copies = try dynamo.scan(log).compactMap { item -> Copy? in
+        let copies = try dynamo.scan(names.log).compactMap { item -> Copy? in
             guard let id = text(item, "data_api_queryId") else { return nil }
             return Copy(queryID: id, folder: text(item, "s3_table_name") ?? "", manifest: text(item, "s3_manifest_file_path") ?? "",
                         status: text(item, "copy_command_status") ?? "")

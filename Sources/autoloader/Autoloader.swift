@@ -20,6 +20,7 @@ struct Autoloader: ParsableCommand {
             ConfigCommand.self, TablesCommand.self, FilesCommand.self, LoadsCommand.self, ErrorsCommand.self,
             PauseCommand.self, ResumeCommand.self, ReloadCommand.self, OptionsCommand.self, RetryCommand.self,
             ChangesCommand.self, ApproveCommand.self, RejectCommand.self, SchemaHistoryCommand.self, SetupEventsCommand.self,
+            ImportSeedStateCommand.self,
         ]
     )
 }

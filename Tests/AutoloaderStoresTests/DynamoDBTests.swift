@@ -66,16 +66,18 @@ import Testing
     /// checkpoint and folder placeholders are not.
     @Test(.needsS3) func theSeedsStateSaysWhatItLoaded() throws {
         let (db, s3) = try Self.client()
-        try Self.freshTable(db, SeedState.tableConfig, hash: "s3_table_name")
-        try Self.freshTable(db, SeedState.fileMetadata, hash: "s3_table_name", range: "file_created_timestamp")
-        try Self.freshTable(db, SeedState.log, hash: "data_api_queryId")
+        // Its own names: the seed's are the import test's (autoloaderTests), which may run at the same time.
+        let names = SeedState.Names(prefix: "t\(UUID().uuidString.lowercased().prefix(8))-")
+        try Self.freshTable(db, names.tableConfig, hash: "s3_table_name")
+        try Self.freshTable(db, names.fileMetadata, hash: "s3_table_name", range: "file_created_timestamp")
+        try Self.freshTable(db, names.log, hash: "data_api_queryId")
         let bucket = "seed-\(UUID().uuidString.lowercased().prefix(8))"
         try s3.createBucket(bucket)
         func url(_ key: String) -> String { "s3://\(bucket)/s3-redshift-loader-source/\(key)" }
-        try db.put(SeedState.tableConfig, ["s3_table_name": .s("orders"), "redshift_table_name": .s("orders"), "redshift_schema": .s("public"),
+        try db.put(names.tableConfig, ["s3_table_name": .s("orders"), "redshift_table_name": .s("orders"), "redshift_schema": .s("public"),
                                            "load_status": .s("active"), "iam_role": .s("default"), "additional_copy_options": .s("csv ignoreheader 1"),
                                            "max_file_proccessed_timestamp": .s("2024-05-01 10:00:00.000000"), "schema_detection_completed": .s("Yes")])
-        try db.put(SeedState.tableConfig, ["s3_table_name": .s("events"), "redshift_table_name": .s("events"), "redshift_schema": .s("raw"),
+        try db.put(names.tableConfig, ["s3_table_name": .s("events"), "redshift_table_name": .s("events"), "redshift_schema": .s("raw"),
                                            "load_status": .s("Inactive"), "additional_copy_options": .s("format as json 'auto'"),
                                            "max_file_proccessed_timestamp": .s("2024-05-01 09:00:00.000000")])
         let files: [(String, String, String, Int)] = [
@@ -88,7 +90,7 @@ import Testing
             ("events", "2024-05-01 08:30:00.000000", "events/f.json", 60), // ABORTED COPY 5
         ]
         for (folder, at, key, size) in files {
-            try db.put(SeedState.fileMetadata, ["s3_table_name": .s(folder), "file_created_timestamp": .s(at), "s3_file_path": .s(url(key)),
+            try db.put(names.fileMetadata, ["s3_table_name": .s(folder), "file_created_timestamp": .s(at), "s3_file_path": .s(url(key)),
                                                 "file_content_length": .n(String(size))])
         }
         let copies: [(String, String, String, [String])] = [
@@ -100,12 +102,12 @@ import Testing
             let key = "s3-redshift-loader-manifest/\(folder)/\(id).json"
             let body = #"{"entries": ["# + keys.map { #"{"url": "\#(url($0))", "mandatory": true}"# }.joined(separator: ", ") + "]}"
             try s3.put(bucket: bucket, key: key, body: Array(body.utf8))
-            try db.put(SeedState.log, ["data_api_queryId": .s(id), "s3_table_name": .s(folder), "copy_command_status": .s(status),
+            try db.put(names.log, ["data_api_queryId": .s(id), "s3_table_name": .s(folder), "copy_command_status": .s(status),
                                        "s3_manifest_file_path": .s("s3://\(bucket)/\(key)"), "redshift_query_Id": .s("")])
             manifests["s3://\(bucket)/\(key)"] = try SeedState.manifestURLs(try s3.getObject(bucket: bucket, key: key))
         }
 
-        let state = try SeedState.read(db)
+        let state = try SeedState.read(db, names: names)
         #expect(state.tables.count == 2 && state.files.count == 7 && state.copies.count == 5)
         let orders = try #require(state.tables.first { $0.folder == "orders" })
         #expect(orders.active && orders.copyOptions == "csv ignoreheader 1" && orders.iamRole == "default")

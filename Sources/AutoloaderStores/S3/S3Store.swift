@@ -59,7 +59,8 @@ public final class S3Store: ObjectStore, @unchecked Sendable {
     public var objectsAppearWhole: Bool { true }
     public func url(for key: String) -> String? { "s3://\(bucket)/\(root)\(key)" }
 
-    func info(_ o: S3Object) -> ObjectInfo {
+    /// An object as the listing records it (the key under the root, the ETag as its version).
+    public func info(_ o: S3Object) -> ObjectInfo {
         ObjectInfo(key: String(o.key.dropFirst(root.count)), size: o.size, modifiedNanos: o.modifiedNanos, version: o.etag)
     }
 
