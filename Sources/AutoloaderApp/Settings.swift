@@ -118,7 +118,9 @@ public struct Settings: Sendable {
     /// The seed's CloudFormation parameters, accepted as they are named there.
     static let seedParameters = ["DatabaseName", "DatabaseSchemaName", "DatabaseUserName", "RedshiftClusterIdentifier",
                                  "RedshiftServerlessWorkgroup", "RedshiftIAMRoleARN", "SourceS3Bucket", "CopyCommandOptions",
-                                 "CopyCommandSchedule", "InitiateSchemaDetection"]
+                                 "CopyCommandSchedule", "InitiateSchemaDetection",
+                                 // deploy/cloudformation.yaml's own: the catalog table the stack made (catalog=dynamodb://…).
+                                 "CatalogTableName"]
 
     /// The seed's default prefix under SourceS3Bucket.
     public static let seedPrefix = "s3-to-redshift-loader-utility/"
@@ -234,6 +236,7 @@ public struct Settings: Sendable {
             }
             var query = [URLQueryItem(name: "iam_role", value: role)]
             if let schema = v("DatabaseSchemaName") { query.append(URLQueryItem(name: "schema", value: schema)) }
+            if let catalog = v("CatalogTableName") { query.append(URLQueryItem(name: "catalog", value: "dynamodb://\(catalog)")) }
             var url = URLComponents()
             if let workgroup {
                 url.scheme = "redshift-serverless"
@@ -249,7 +252,8 @@ public struct Settings: Sendable {
             }
             url.path = "/" + (v("DatabaseName") ?? "dev")
             url.queryItems = query
-            let names = ["RedshiftClusterIdentifier", "RedshiftServerlessWorkgroup", "DatabaseName", "DatabaseUserName", "DatabaseSchemaName", "RedshiftIAMRoleARN"]
+            let names = ["RedshiftClusterIdentifier", "RedshiftServerlessWorkgroup", "DatabaseName", "DatabaseUserName", "DatabaseSchemaName", "RedshiftIAMRoleARN",
+                         "CatalogTableName"]
                 .filter { v($0) != nil }
             try set(Self.warehouse, url.string ?? "", origin: .derived(names.joined(separator: ", ")))
         }

@@ -43,6 +43,9 @@ import Testing
         // The catalog: on-demand, pk/sk; the log group with its retention; the queue; two tasks.
         #expect(s3.awsOutput("dynamodb describe-table --table-name \(stack)-catalog --query 'Table.[BillingModeSummary.BillingMode,KeySchema[0].AttributeName,KeySchema[1].AttributeName]' --output text")
                 .split(whereSeparator: \.isWhitespace) == ["PAY_PER_REQUEST", "pk", "sk"])
+        // The catalog's sparse index of pending files (DynamoDBCatalog reads a table's next batch from it).
+        #expect(s3.awsOutput("dynamodb describe-table --table-name \(stack)-catalog --query 'Table.GlobalSecondaryIndexes[0].[IndexName,KeySchema[0].AttributeName,KeySchema[1].AttributeName]' --output text")
+                .split(whereSeparator: \.isWhitespace) == ["pending", "pending_table", "pending_order"])
         #expect(s3.awsOutput("logs describe-log-groups --log-group-name-prefix /autoloader/\(stack) --query 'logGroups[0].retentionInDays' --output text")
                 .trimmingCharacters(in: .whitespacesAndNewlines) == "30")
         let queue = resource("EventQueue")
@@ -70,7 +73,7 @@ import Testing
         let values = Dictionary(rows.map { ($0["key"] ?? "", $0["value"] ?? "") }, uniquingKeysWith: { a, _ in a })
         #expect(values["source"] == "s3://\(s3.bucket)/s3-to-redshift-loader-utility/", "\(values)")
         #expect(values["warehouse"]?.hasPrefix("redshift-serverless://etl/dev?iam_role=arn:aws:iam::123456789012:role/\(stack)-CopyRole") == true
-                && values["warehouse"]?.hasSuffix("&schema=public") == true, "\(values)")
+                && values["warehouse"]?.hasSuffix("&schema=public&catalog=dynamodb://\(stack)-catalog") == true, "\(values)")
         #expect(values["queue"]?.hasPrefix("\(stack)-EventQueue") == true && values["table_defaults"]?.replacingOccurrences(of: "\\/", with: "/").contains("cron(0/5 * ? * * *)") == true, "\(values)")
         #expect(s3.aws("cloudformation delete-stack --stack-name \(stack)") == 0)
     }
