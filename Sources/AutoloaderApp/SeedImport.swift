@@ -75,7 +75,8 @@ public enum SeedImport {
         // version for the loader, and a file gone is nothing to load.
         let rootURL = "s3://\(store.bucket)/\(store.root)"
         let schemas = warehouse.capabilities.schemas
-        var byTable: [String: [(ObjectInfo, LandingKey, SeedState.File)]] = [:]
+        // By folder: folders that sanitise alike load into distinct tables.
+        var byFolder: [String: [(ObjectInfo, LandingKey, SeedState.File)]] = [:]
         for file in loaded {
             guard file.url.hasPrefix(rootURL) else {
                 leave("outside --source \(rootURL)")
@@ -94,21 +95,25 @@ public enum SeedImport {
                 leave("not a landing file (a folder, a temporary or hidden name)")
                 continue
             }
-            byTable[landing.table, default: []].append((object, landing, file))
+            byFolder[landing.sourceFolder, default: []].append((object, landing, file))
         }
 
-        for (_, entries) in byTable.sorted(by: { $0.key < $1.key }) {
+        for (_, entries) in byFolder.sorted(by: { $0.key < $1.key }) {
             let outcomes = try catalog.record(objects: entries.map { ($0.0, $0.1) })
             var toMark: [FileRecord] = []
+            // Recorded before (an earlier import, or the loader listed it): marked unless it is loaded already.
+            var known: [ObjectInfo: FileRecord]?
             for (outcome, entry) in zip(outcomes, entries) {
                 switch outcome {
                 case let .new(file), let .newVersion(file): toMark.append(file)
                 case .known:
-                    // Recorded before (an earlier import, or the loader listed it): mark it unless it is loaded already.
-                    let recorded = try catalog.files(table: entry.1.table, state: nil).last {
-                        $0.key == entry.0.key && $0.size == entry.0.size && $0.modifiedNanos == entry.0.modifiedNanos && $0.version == entry.0.version
+                    if known == nil {
+                        let table = try catalog.tables().first { $0.sourceFolder == entry.1.sourceFolder }?.name ?? entry.1.table
+                        known = Dictionary(try catalog.files(table: table, state: nil).map {
+                            (ObjectInfo(key: $0.key, size: $0.size, modifiedNanos: $0.modifiedNanos, version: $0.version), $0)
+                        }, uniquingKeysWith: { _, later in later })
                     }
-                    if let recorded, recorded.state == .pending { toMark.append(recorded) } else { report.alreadyImported += 1 }
+                    if let recorded = known?[entry.0], recorded.state == .pending { toMark.append(recorded) } else { report.alreadyImported += 1 }
                 }
             }
             guard let table = toMark.first?.table else { continue }

@@ -37,6 +37,12 @@ public enum SQLIdentifier {
     }
 
     /// Folder name → safe table name: lower case, `[a-z0-9_]`, no leading digit, never empty, never reserved.
+    /// The `n`th table of folders that sanitise to `table` (`orders_2`, `orders_3`…), fitted to the name limit.
+    public static func numbered(_ table: String, _ n: Int) -> String {
+        let suffix = "_\(n)"
+        return String(table.prefix(maxTableNameBytes - suffix.count)) + suffix
+    }
+
     public static func tableName(fromFolder raw: String) -> String {
         let ascii: (Unicode.Scalar) -> Bool = { ($0 >= "a" && $0 <= "z") || ($0 >= "0" && $0 <= "9") }
         var out = snakeCase(raw, keep: ascii)

@@ -210,8 +210,7 @@ public final class SQLCatalog: Catalog, LoadLog {
                 return candidate
             }
             n += 1
-            let suffix = "_\(n)"
-            candidate = String(landing.table.prefix(SQLIdentifier.maxTableNameBytes - suffix.count)) + suffix
+            candidate = SQLIdentifier.numbered(landing.table, n)
         }
     }
 

@@ -325,8 +325,7 @@ public final class DynamoDBCatalog: Catalog, Warehouse {
                 return try get(folderKey)?["table"]?.string ?? candidate
             }
             n += 1
-            let suffix = "_\(n)"
-            candidate = String(landing.table.prefix(SQLIdentifier.maxTableNameBytes - suffix.count)) + suffix
+            candidate = SQLIdentifier.numbered(landing.table, n)
         }
     }
 
