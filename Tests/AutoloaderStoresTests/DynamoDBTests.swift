@@ -117,4 +117,59 @@ import Testing
         #expect(Set(pending.map(\.url)) == [url("orders/b.csv"), url("orders/d.csv"), url("events/f.json")])
         #expect(loaded.first { $0.url == url("orders/c.csv") }?.size == 30)
     }
+
+    /// An identity that may not create the catalog table is told which permission it lacks and what to create
+    /// instead, and the error is final (not retried as a fault); a denied read says which action to grant. The
+    /// service here answers as DynamoDB does for a role without those actions (HTTP 400, AccessDeniedException).
+    @Test func aCatalogItMayNotCreateIsRefusedNamingThePermission() throws {
+        let script = #"""
+        import http.server, json, threading
+        class H(http.server.BaseHTTPRequestHandler):
+            def log_message(self, *a): pass
+            def do_POST(self):
+                op = self.headers.get("X-Amz-Target", "").split(".")[-1]
+                self.rfile.read(int(self.headers.get("Content-Length", "0")))
+                if op == "DescribeTable":
+                    body = {"__type": "com.amazonaws.dynamodb.v20120810#ResourceNotFoundException", "message": "Requested resource not found"}
+                else:
+                    body = {"__type": "com.amazon.coral.service#AccessDeniedException",
+                            "Message": "User: arn:aws:sts::1:assumed-role/task is not authorized to perform: dynamodb:%s" % op}
+                data = json.dumps(body).encode()
+                self.send_response(400); self.send_header("Content-Type", "application/x-amz-json-1.0")
+                self.send_header("Content-Length", str(len(data))); self.end_headers(); self.wfile.write(data)
+        s = http.server.ThreadingHTTPServer(("127.0.0.1", 0), H)
+        print(s.server_address[1], flush=True)
+        threading.Timer(60, s.shutdown).start()
+        s.serve_forever()
+        """#
+        let portFile = FileManager.default.temporaryDirectory.appendingPathComponent("denied-\(UUID().uuidString).port")
+        let process = try Subprocess.start("python3", ["-c", script], stdout: portFile, stderr: URL(fileURLWithPath: "/dev/null"))
+        defer {
+            process.terminate()
+            try? FileManager.default.removeItem(at: portFile)
+        }
+        var portText = ""
+        for _ in 0..<500 where !portText.hasSuffix("\n") {
+            portText = (try? String(contentsOf: portFile, encoding: .utf8)) ?? ""
+            usleep(10_000)
+        }
+        let port = try #require(Int(portText.trimmingCharacters(in: .whitespacesAndNewlines)))
+        let aws = AWSClient(configuration: AWSConfiguration(environment: ["AWS_ACCESS_KEY_ID": "a", "AWS_SECRET_ACCESS_KEY": "b", "HOME": "/nonexistent"],
+                                                            endpoint: "http://127.0.0.1:\(port)"))
+        let catalog = DynamoDBCatalog(db: DynamoDBClient(aws: aws), table: "loader-catalog")
+        do {
+            try catalog.prepare(readOnly: false)
+            Issue.record("prepare succeeded without dynamodb:CreateTable")
+        } catch let error as AutoloaderError {
+            #expect(!AutoloaderError.isTransient(error))
+            #expect("\(error)".contains("loader-catalog does not exist") && "\(error)".contains("dynamodb:CreateTable")
+                    && "\(error)".contains("deploy/cloudformation.yaml"), "\(error)")
+        }
+        do {
+            _ = try catalog.tables()
+            Issue.record("a denied Query succeeded")
+        } catch let error as AutoloaderError {
+            #expect(!AutoloaderError.isTransient(error) && "\(error)".contains("grant the loader's identity dynamodb:Query"), "\(error)")
+        }
+    }
 }
