@@ -12,6 +12,7 @@ import Foundation
 /// | `folders` | landing folder | the table the folder loads into (assigned once) |
 /// | `files#TABLE` | file id | a file version and its state |
 /// | `key#KEY` | `v#SIZE#MTIME#VERSION` | a version's identity (makes recording a listed object idempotent) |
+/// | `keys` | key | the key has a version (read in batches when a listing is recorded) |
 /// | `loads` | load id | a load's log line |
 /// | `errors#LOAD` | sequence | a rejected row |
 /// | `schema#TABLE` | load id `#` sequence | a schema change |
@@ -329,41 +330,58 @@ public final class DynamoDBCatalog: Catalog, Warehouse {
         }
     }
 
+    /// Records a listing in a few calls per hundred objects (a bucket's first listing is thousands): which are
+    /// known and which keys have a version already, read in batches; the new ones written 33 to a transaction, each
+    /// as its identity (conditional on not existing), its file item and its key's marker. A transaction that meets
+    /// an identity another process wrote meanwhile is retried object by object, and that object is `.known`:
+    /// recording the same listing twice, from one process or two, records it once.
     public func record(objects: [(ObjectInfo, LandingKey)]) throws -> [RecordOutcome] {
-        try objects.map { try recordOne(object: $0.0, as: $0.1) }
-    }
-
-    /// Each object is recorded by one two-item transaction (its identity, conditional on not existing, and its
-    /// file item): recording the same listing twice, from one process or two, records it once.
-    private func recordOne(object: ObjectInfo, as landing: LandingKey) throws -> RecordOutcome {
-        let identity = Self.identityKey(object)
-        if try get(identity) != nil { return .known }
-        let table = try tableName(for: landing)
-        let hadVersion = try !query("key#" + object.key, limit: 1).isEmpty
-        var partitions: [String: String] = [:]
-        for p in landing.partitions { partitions[p.name] = p.value }
-        let id = try nextIDs("file", count: 1).lowerBound
-        var file = FileRecord(id: id, table: table, key: object.key, size: object.size, modifiedNanos: object.modifiedNanos,
-                              partitions: partitions, state: .pending, discoveredAt: WallClock.nowISO(), version: object.version)
-        var item = Self.fileKey(table: table, id: id)
-        item["id"] = Self.number(id)
-        item["table"] = .s(table)
-        item["key"] = .s(object.key)
-        item["size"] = Self.number(object.size)
-        item["mtime"] = Self.number(object.modifiedNanos)
-        item["version"] = .s(object.version)
-        item["partitions"] = .s(partitions.isEmpty ? "{}" : CatalogJSON.text(partitions))
-        item["state"] = .s(FileState.pending.rawValue)
-        item["discovered_at"] = .s(file.discoveredAt)
-        item["pending_table"] = .s(table)
-        item["pending_order"] = .s(Self.pendingOrder(file))
-        let recorded = try applyAll([
-            .put(table: name, item: identity.merging(["table": .s(table), "id": Self.number(id)]) { $1 }, condition: .init("attribute_not_exists(pk)")),
-            .put(table: name, item: item, condition: nil),
-        ])
-        guard recorded else { return .known }
-        file.state = .pending
-        return hadVersion ? .newVersion(file) : .new(file)
+        guard !objects.isEmpty else { return [] }
+        func id(_ key: Item) -> String { (key["pk"]?.string ?? "") + "\u{0}" + (key["sk"]?.string ?? "") }
+        let known = Set(try call { try db.batchGet(name, keys: objects.map { Self.identityKey($0.0) }) }.map(id))
+        var outcomes = [RecordOutcome](repeating: .known, count: objects.count)
+        let fresh = objects.indices.filter { !known.contains(id(Self.identityKey(objects[$0].0))) }
+        guard !fresh.isEmpty else { return outcomes }
+        let markers = Array(Set(fresh.map { objects[$0].0.key })).map { Self.key("keys", $0) }
+        var versioned = Set(try call { try db.batchGet(name, keys: markers) }.compactMap { $0["sk"]?.string })
+        let ids = try nextIDs("file", count: fresh.count)
+        var writes: [(index: Int, items: [DynamoDBClient.Write], outcome: RecordOutcome)] = []
+        for (n, index) in fresh.enumerated() {
+            let (object, landing) = objects[index]
+            let table = try tableName(for: landing)
+            var partitions: [String: String] = [:]
+            for p in landing.partitions { partitions[p.name] = p.value }
+            let fileID = ids.lowerBound + Int64(n)
+            let file = FileRecord(id: fileID, table: table, key: object.key, size: object.size, modifiedNanos: object.modifiedNanos,
+                                  partitions: partitions, state: .pending, discoveredAt: WallClock.nowISO(), version: object.version)
+            var item = Self.fileKey(table: table, id: fileID)
+            item["id"] = Self.number(fileID)
+            item["table"] = .s(table)
+            item["key"] = .s(object.key)
+            item["size"] = Self.number(object.size)
+            item["mtime"] = Self.number(object.modifiedNanos)
+            item["version"] = .s(object.version)
+            item["partitions"] = .s(partitions.isEmpty ? "{}" : CatalogJSON.text(partitions))
+            item["state"] = .s(FileState.pending.rawValue)
+            item["discovered_at"] = .s(file.discoveredAt)
+            item["pending_table"] = .s(table)
+            item["pending_order"] = .s(Self.pendingOrder(file))
+            let identity = Self.identityKey(object).merging(["table": .s(table), "id": Self.number(fileID)]) { $1 }
+            // A key listed before (or earlier in this listing) makes this a new version of it.
+            let outcome: RecordOutcome = versioned.insert(object.key).inserted ? .new(file) : .newVersion(file)
+            writes.append((index, [.put(table: name, item: identity, condition: .init("attribute_not_exists(pk)")),
+                                   .put(table: name, item: item, condition: nil),
+                                   .put(table: name, item: Self.key("keys", object.key), condition: nil)], outcome))
+        }
+        for start in stride(from: 0, to: writes.count, by: 33) {
+            let group = writes[start..<min(writes.count, start + 33)]
+            if try applyAll(group.flatMap(\.items)) {
+                for w in group { outcomes[w.index] = w.outcome }
+                continue
+            }
+            for w in group where try applyAll(w.items) { outcomes[w.index] = w.outcome }
+        }
+        return outcomes
     }
 
     // MARK: reads

@@ -173,7 +173,17 @@ func load(_ p: (warehouse: any Warehouse, catalog: any Catalog), table: String, 
         #expect(try next.catalog.tablesWithPendingFiles() == ["t"])
         let batch = try next.catalog.nextBatch(table: "t", maxFiles: 10, maxBytes: 1 << 30)
         #expect(batch.count == 3)
-        let id = try load(next, table: "t", batch)
+        // As the scheduler does: contention is retried (PostgreSQL ends the dead session's transaction, and frees its
+        // lock, a moment after the connection closes).
+        var id: Int64 = 0
+        for attempt in 1...50 {
+            do {
+                id = try load(next, table: "t", batch)
+                break
+            } catch where AutoloaderError.isContention(error) && attempt < 50 {
+                usleep(200_000)
+            }
+        }
         #expect(try next.catalog.files(table: "t", state: .loaded).map(\.loadID) == [id, id, id])
         let closed = try #require(try next.catalog.load(id: deadID))
         #expect(closed.status == .aborted && closed.error?.contains("interrupted") == true, "\(closed)")

@@ -161,6 +161,23 @@ public final class DynamoDBClient: Sendable {
         return r["Item"] == nil ? nil : Self.decode(r["Item"])
     }
 
+    /// The items of `keys` that exist (consistent reads), 100 keys a call; keys DynamoDB leaves unprocessed
+    /// (throttling) are asked again after a pause.
+    public func batchGet(_ table: String, keys: [Item]) throws -> [Item] {
+        var found: [Item] = []
+        for start in stride(from: 0, to: keys.count, by: 100) {
+            var asking: Any = ["Keys": keys[start..<min(keys.count, start + 100)].map(Self.encode), "ConsistentRead": true] as [String: Any]
+            for attempt in 0... {
+                let r = try call("BatchGetItem", table: table, ["RequestItems": [table: asking]])
+                found += ((r["Responses"] as? [String: Any])?[table] as? [Any] ?? []).map { Self.decode($0) }
+                guard let rest = (r["UnprocessedKeys"] as? [String: Any])?[table], ((rest as? [String: Any])?["Keys"] as? [Any])?.isEmpty == false else { break }
+                asking = rest
+                usleep(UInt32(min(2_000_000, 50_000 << min(attempt, 5))))
+            }
+        }
+        return found
+    }
+
     /// Writes `item` if `condition` holds (throws `ConditionFailed` otherwise).
     public func put(_ table: String, _ item: Item, condition: Expression? = nil) throws {
         var body: [String: Any] = ["TableName": table, "Item": Self.encode(item)]
