@@ -134,7 +134,7 @@ func text(_ url: URL) -> String { (try? String(contentsOf: url, encoding: .utf8)
             let (tables, seconds) = try timed(["tables", "--warehouse", server.url], in: w.url)
             #expect(tables.status == 0 && seconds < 8, "tables: \(tables.status) after \(seconds) s: \(tables.stderr)")
             #expect(server.restart(i % 2 == 0 ? "fast" : "immediate") == 0)
-            #expect(run.isRunning, "run died at restart \(i + 1):\n\(text(log).suffix(3000))")
+            #expect(run.isRunning, "run died at restart \(i + 1):\n\(text(log).suffix(12000))")
         }
         let done = CLI.waitFor(seconds: 240) { server.sql("SELECT count(*) FROM autoloader.files WHERE state='loaded'") == "40" }
         #expect(done != nil, "log:\n\(text(log).suffix(4000))\nstacks:\n\(done == nil && run.isRunning ? Subprocess.stacks(of: run.processIdentifier) : "")")
