@@ -1,7 +1,7 @@
 import AutoloaderCore
 import Foundation
 
-/// `catalog=dynamodb://TABLE[?lease_seconds=N]`: the catalog of a Redshift deployment in one DynamoDB table, as
+/// `catalog=dynamodb://TABLE[?lease_seconds=N]` (default 60, renewed every third while a load runs): the catalog of a Redshift deployment in one DynamoDB table, as
 /// the seed kept its state, so that it outlives any task and several loaders share it. The same contract as
 /// `SQLCatalog` (tables, files, loads, load errors, schema history) over items:
 ///
@@ -32,7 +32,8 @@ import Foundation
 public final class DynamoDBCatalog: Catalog, Warehouse {
     public let db: DynamoDBClient
     public let name: String
-    /// How long a load's lock holds without its owner: after a crash, the table's next load waits this long.
+    /// How long a load's lock holds when its owner stops renewing it (`LeaseHeartbeat`, every third of it): after a
+    /// crash, the table's next load waits this long.
     public let leaseSeconds: Double
     public var newTableOptions = TableOptions()
     private var tableOfFolder: [String: String] = [:]
@@ -40,7 +41,7 @@ public final class DynamoDBCatalog: Catalog, Warehouse {
     public static let currentVersion: Int64 = 1
     static let pendingIndex = DynamoDBClient.Index(name: "pending", hash: "pending_table", range: "pending_order")
 
-    public init(db: DynamoDBClient, table: String, leaseSeconds: Double = 300) {
+    public init(db: DynamoDBClient, table: String, leaseSeconds: Double = 60) {
         self.db = db
         name = table
         self.leaseSeconds = leaseSeconds
@@ -52,7 +53,7 @@ public final class DynamoDBCatalog: Catalog, Warehouse {
               !host.isEmpty, components.path.isEmpty || components.path == "/" else {
             throw AutoloaderError.usage("a DynamoDB catalog looks like catalog=dynamodb://TABLE (region and endpoint from the AWS settings)")
         }
-        var lease = 300.0
+        var lease = 60.0
         for item in components.queryItems ?? [] {
             guard item.name == "lease_seconds", let v = item.value.flatMap(Double.init), v > 0 else {
                 throw AutoloaderError.usage("\(url): the only setting of a DynamoDB catalog is lease_seconds=N (N > 0)")
@@ -563,9 +564,12 @@ public final class DynamoDBCatalog: Catalog, Warehouse {
         return []
     }
 
-    /// Whether a lock item shows loads whose process died: open loads, and no live owner.
+    /// Whether a lock item shows a holder that died: an owner whose lease ran out (a live one renews it). Only a
+    /// holder can have claimed files. A load still queued without the lock is not dead, only not yet started: taking
+    /// it for dead made two busy loaders abort each other's loads between their queueing and their lock (the table's
+    /// next load closes a queued load that really died, under the lock, as SQLCatalog does).
     static func hasDeadLoads(_ lock: Item, nowMillis: Int64) -> Bool {
-        !openLoads(lock).isEmpty && (lock["owner"] == nil || (lock["expires"]?.int ?? 0) < nowMillis)
+        lock["owner"] != nil && (lock["expires"]?.int ?? 0) < nowMillis
     }
 
     /// Closes loads of `table` whose process died (they are still open and the lock was free): `aborted`, their
@@ -615,6 +619,7 @@ final class DynamoDBLoad: LoadLog {
     private var finish: DynamoDBClient.Write?
     private var tableChanges: [DynamoDBClient.Write] = []
     private var holdsLock = false
+    private var heartbeat: LeaseHeartbeat?
 
     private init(catalog: DynamoDBCatalog, table: String, files: [FileRecord], id: Int64) {
         self.catalog = catalog
@@ -668,6 +673,7 @@ final class DynamoDBLoad: LoadLog {
             throw AutoloaderError.contention("table \(table) is being loaded by another process")
         }
         holdsLock = true
+        heartbeat = LeaseHeartbeat(db: catalog.db, table: name, lock: lockKey, owner: owner, leaseSeconds: catalog.leaseSeconds)
         try catalog.closeDeadLoads(table: table, open: open, except: id)
         guard try catalog.apply(catalog.moveLoad(id, .start)) else {
             throw AutoloaderError.contention("load \(id) was closed by another process before it started")
@@ -767,8 +773,8 @@ final class DynamoDBLoad: LoadLog {
     /// has them, so they are marked loaded without being copied twice.
     func commit() throws {
         guard try catalog.applyAll(ends) else {
-            throw AutoloaderError.warehouse(reason: "files of load \(id) are no longer claimed by it (its lease of \(Int(catalog.leaseSeconds)) s ran out "
-                + "and another loader took the table over); they are loaded by that load, from the ledger", transient: true)
+            throw AutoloaderError.warehouse(reason: "files of load \(id) are no longer claimed by it (its lease of \(Int(catalog.leaseSeconds)) s could not "
+                + "be renewed, and another loader took the table over); they are loaded by that load, from the ledger", transient: true)
         }
         for write in afterEnds { try catalog.apply(write) }
         for write in tableChanges { try catalog.apply(write) }
@@ -806,10 +812,55 @@ final class DynamoDBLoad: LoadLog {
 
     /// Frees the table's lock (if still ours) and leaves its open loads.
     private func release() {
+        heartbeat?.stop()
+        heartbeat = nil
         // Unreachable catalog: the lease frees the lock, and the table's next load closes this one.
         do { try catalog.freeLock(table: table, owner: holdsLock ? owner : nil, leaving: id) } catch {}
         holdsLock = false
     }
+}
+
+/// Keeps a load's lock while the load lives, however long its COPY runs: the lease is renewed every third of it
+/// (conditional on the lock still being the load's). Only a process that stopped renewing — killed, or cut off from
+/// DynamoDB for a whole lease — loses the lock to the table's next load.
+final class LeaseHeartbeat: @unchecked Sendable {
+    private let stopping = DispatchSemaphore(value: 0)
+    private let stopped = DispatchSemaphore(value: 0)
+    private let lock = NSLock()
+    private var running = true
+
+    init(db: DynamoDBClient, table: String, lock key: DynamoDBClient.Item, owner: String, leaseSeconds: Double) {
+        let stopping = stopping, stopped = stopped
+        let thread = Thread {
+            while stopping.wait(timeout: .now() + leaseSeconds / 3) == .timedOut {
+                let expires = Int64(Date().timeIntervalSince1970 * 1000) + Int64(leaseSeconds * 1000)
+                do {
+                    try db.update(table, key: key, .init("SET #e = :e", names: ["#e": "expires"], values: [":e": .n(String(expires))]),
+                                  condition: .init("#o = :me", names: ["#o": "owner"], values: [":me": .s(owner)]))
+                } catch is DynamoDBClient.ConditionFailed {
+                    break  // no longer ours: the load's end finds out by its own conditions
+                } catch {
+                    continue  // unreachable for now: the next beat tries again, within the lease
+                }
+            }
+            stopped.signal()
+        }
+        thread.name = "lease \(owner)"
+        thread.start()
+    }
+
+    /// Stops renewing (and waits for the renewal in flight). Once; later calls do nothing.
+    func stop() {
+        let first = lock.withLock { () -> Bool in
+            defer { running = false }
+            return running
+        }
+        guard first else { return }
+        stopping.signal()
+        stopped.wait()
+    }
+
+    deinit { stop() }
 }
 
 /// A load whose rows the warehouse writes itself (Redshift's COPY): the transaction is the catalog's bookkeeping.

@@ -224,4 +224,29 @@ func load(_ p: (warehouse: any Warehouse, catalog: any Catalog), table: String, 
         #expect(try p.catalog.reload(table: "t", sinceNanos: 0) == 4, "every loaded file but the superseded version")
         #expect(try p.catalog.files(table: "t", state: .loaded).map(\.key) == ["t/ok.csv"])
     }
+
+    /// DynamoDB's lock is a lease, renewed while its load lives: a load that runs three leases long (a slow COPY)
+    /// keeps its table — another process meets contention meanwhile — and commits.
+    @Test(arguments: CatalogKind.testable.filter { $0 == .dynamodb }) func aLiveLoadKeepsItsLeaseHoweverLongItRuns(kind: CatalogKind) throws {
+        let box = try CatalogBox(kind)
+        let one = try box.process(), two = try box.process()
+        for i in 0..<3 { _ = try one.catalog.add("t/\(i).csv", mtime: Int64(100 + i)) }
+        let batch = try one.catalog.nextBatch(table: "t", maxFiles: 10, maxBytes: 1 << 30)
+        let slow = try one.warehouse.beginLoad(table: "t", files: batch, statement: "COPY (slow)")
+        usleep(UInt32(CatalogBox.lease * 3 * 1_000_000))
+        #expect(try two.catalog.nextBatch(table: "t", maxFiles: 10, maxBytes: 1 << 30).isEmpty, "its files are still claimed")
+        do {
+            try load(two, table: "t", batch)
+            Issue.record("a second load took the table over from a live one")
+        } catch {
+            #expect(AutoloaderError.isContention(error), "\(error)")
+        }
+        for file in batch {
+            try slow.beginFile(file)
+            try slow.endFile(file, state: .loaded, sha256: nil, rows: 1, duplicateOf: nil, error: nil)
+        }
+        try slow.commit(status: .finished, rowsLoaded: 3, rowsRejected: 0, error: nil, schema: nil, dialect: nil, partitionColumns: [], checkpointNanos: 102)
+        #expect(try two.catalog.files(table: "t", state: .loaded).map(\.loadID) == [slow.loadID, slow.loadID, slow.loadID])
+        #expect(try two.catalog.load(id: slow.loadID)?.status == .finished)
+    }
 }
