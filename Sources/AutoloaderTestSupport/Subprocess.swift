@@ -49,6 +49,27 @@ public enum Subprocess {
         return process
     }
 
+    /// A Python HTTP server on loopback that misbehaves on purpose (`script` prints its port, then serves): the
+    /// server and its port; `stop` ends it.
+    public static func loopbackServer(_ script: String) throws -> (port: Int, stop: () -> Void) {
+        let portFile = FileManager.default.temporaryDirectory.appendingPathComponent("server-\(UUID().uuidString).port")
+        let process = try start("python3", ["-c", script], stdout: portFile, stderr: URL(fileURLWithPath: "/dev/null"))
+        let stop = {
+            process.terminate()
+            try? FileManager.default.removeItem(at: portFile)
+        }
+        var portText = ""
+        for _ in 0..<500 where !portText.hasSuffix("\n") {
+            portText = (try? String(contentsOf: portFile, encoding: .utf8)) ?? ""
+            usleep(10_000)
+        }
+        guard let port = Int(portText.trimmingCharacters(in: .whitespacesAndNewlines)) else {
+            stop()
+            throw Gate.Missing(description: "the loopback server did not say its port: '\(portText)'")
+        }
+        return (port, stop)
+    }
+
     private static func appending(_ url: URL) throws -> FileHandle {
         if !FileManager.default.fileExists(atPath: url.path) { FileManager.default.createFile(atPath: url.path, contents: nil) }
         let handle = try FileHandle(forWritingTo: url)

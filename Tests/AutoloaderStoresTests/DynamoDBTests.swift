@@ -142,18 +142,8 @@ import Testing
         threading.Timer(60, s.shutdown).start()
         s.serve_forever()
         """#
-        let portFile = FileManager.default.temporaryDirectory.appendingPathComponent("denied-\(UUID().uuidString).port")
-        let process = try Subprocess.start("python3", ["-c", script], stdout: portFile, stderr: URL(fileURLWithPath: "/dev/null"))
-        defer {
-            process.terminate()
-            try? FileManager.default.removeItem(at: portFile)
-        }
-        var portText = ""
-        for _ in 0..<500 where !portText.hasSuffix("\n") {
-            portText = (try? String(contentsOf: portFile, encoding: .utf8)) ?? ""
-            usleep(10_000)
-        }
-        let port = try #require(Int(portText.trimmingCharacters(in: .whitespacesAndNewlines)))
+        let (port, stop) = try Subprocess.loopbackServer(script)
+        defer { stop() }
         let aws = AWSClient(configuration: AWSConfiguration(environment: ["AWS_ACCESS_KEY_ID": "a", "AWS_SECRET_ACCESS_KEY": "b", "HOME": "/nonexistent"],
                                                             endpoint: "http://127.0.0.1:\(port)"))
         let catalog = DynamoDBCatalog(db: DynamoDBClient(aws: aws), table: "loader-catalog")

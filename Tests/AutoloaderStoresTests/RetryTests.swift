@@ -38,18 +38,8 @@ struct RetryTests {
     """#
 
     @Test func throttlingIsRetriedStreamsResumeByRangeAndDenialIsFinal() throws {
-        let portFile = FileManager.default.temporaryDirectory.appendingPathComponent("retry-\(UUID().uuidString).port")
-        let process = try Subprocess.start("python3", ["-c", Self.script], stdout: portFile, stderr: URL(fileURLWithPath: "/dev/null"))
-        defer {
-            process.terminate()
-            try? FileManager.default.removeItem(at: portFile)
-        }
-        var portText = ""
-        for _ in 0..<500 where !portText.hasSuffix("\n") {
-            portText = (try? String(contentsOf: portFile, encoding: .utf8)) ?? ""
-            usleep(10_000)
-        }
-        let port = try #require(Int(portText.trimmingCharacters(in: .whitespacesAndNewlines)))
+        let (port, stop) = try Subprocess.loopbackServer(Self.script)
+        defer { stop() }
         let aws = AWSClient(configuration: AWSConfiguration(environment: ["AWS_ACCESS_KEY_ID": "a", "AWS_SECRET_ACCESS_KEY": "b", "HOME": "/nonexistent"],
                                                             endpoint: "http://127.0.0.1:\(port)"))
         aws.baseDelaySeconds = 0.01
