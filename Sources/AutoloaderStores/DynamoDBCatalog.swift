@@ -1,9 +1,9 @@
 import AutoloaderCore
 import Foundation
 
-/// `catalog=dynamodb://TABLE[?lease_seconds=N]` (default 60, renewed every third while a load runs): the catalog of a Redshift deployment in one DynamoDB table, as
-/// the seed kept its state, so that it outlives any task and several loaders share it. The same contract as
-/// `SQLCatalog` (tables, files, loads, load errors, schema history) over items:
+/// `catalog=dynamodb://TABLE[?lease_seconds=N]` (default 60, renewed every third while a load runs): the catalog of
+/// a Redshift deployment in one DynamoDB table, as the seed kept its state, so that it outlives any task and several
+/// loaders share it. The same contract as `SQLCatalog` (tables, files, loads, load errors, schema history) over items:
 ///
 /// | pk | sk | item |
 /// |---|---|---|
@@ -825,12 +825,11 @@ final class DynamoDBLoad: LoadLog {
 /// DynamoDB for a whole lease — loses the lock to the table's next load.
 final class LeaseHeartbeat: @unchecked Sendable {
     private let stopping = DispatchSemaphore(value: 0)
-    private let stopped = DispatchSemaphore(value: 0)
     private let lock = NSLock()
     private var running = true
 
     init(db: DynamoDBClient, table: String, lock key: DynamoDBClient.Item, owner: String, leaseSeconds: Double) {
-        let stopping = stopping, stopped = stopped
+        let stopping = stopping
         let thread = Thread {
             while stopping.wait(timeout: .now() + leaseSeconds / 3) == .timedOut {
                 let expires = Int64(Date().timeIntervalSince1970 * 1000) + Int64(leaseSeconds * 1000)
@@ -843,21 +842,20 @@ final class LeaseHeartbeat: @unchecked Sendable {
                     continue  // unreachable for now: the next beat tries again, within the lease
                 }
             }
-            stopped.signal()
         }
         thread.name = "lease \(owner)"
         thread.start()
     }
 
-    /// Stops renewing (and waits for the renewal in flight). Once; later calls do nothing.
+    /// Stops renewing, without waiting for a renewal in flight (against an unreachable DynamoDB that can take the
+    /// client's whole retry budget): one that lands after the lock is freed finds no owner and changes nothing.
+    /// Once; later calls do nothing.
     func stop() {
         let first = lock.withLock { () -> Bool in
             defer { running = false }
             return running
         }
-        guard first else { return }
-        stopping.signal()
-        stopped.wait()
+        if first { stopping.signal() }
     }
 
     deinit { stop() }
