@@ -70,6 +70,17 @@ final class BridgeExecutor: TaskExecutor, @unchecked Sendable {
     }
 }
 
+/// A task executor that runs its jobs on one NIO event loop (the COPY's, see `CopyIn`).
+final class EventLoopTaskExecutor: TaskExecutor, @unchecked Sendable {
+    let loop: any EventLoop
+    init(_ loop: any EventLoop) { self.loop = loop }
+
+    func enqueue(_ job: consuming ExecutorJob) {
+        let job = UnownedJob(job)
+        loop.execute { job.runSynchronously(on: self.asUnownedTaskExecutor()) }
+    }
+}
+
 /// One PostgreSQL connection with synchronous calls. Errors become AutoloaderError.warehouse, transient
 /// when the connection was lost (the load rolls back and is retried with backoff).
 public final class PostgresSession: @unchecked Sendable {
@@ -283,13 +294,30 @@ public final class CopyIn: @unchecked Sendable {
         if binary, let last = escapedColumns.popLast() { escapedColumns.append(last + "\") FROM STDIN WITH (FORMAT binary) --") }
         let connection = session.connection, logger = session.logger, credits = credits
         onStall = { [weak session] in session?.drop() }
-        Task(executorPreference: BridgeExecutor.shared) { [self] in
+        // postgres-nio traps (preconditionFailure "Copy mode is only supported for extended queries") when a write,
+        // or the CopyDone/CopyFail that `copyFrom` sends after this closure, reaches a connection its server just
+        // closed (a restart) before the channel's handlers are removed. So the closure runs on the connection's own
+        // event loop (a check of `isClosed` and the call after it are one event-loop job, nothing closes between),
+        // and once closed it waits for `closeFuture`, which NIO completes right after removing the handlers; then
+        // postgres-nio answers with an error instead of trapping.
+        Task(executorPreference: EventLoopTaskExecutor(connection.eventLoop)) { [self] in
             let result: Result<Void, any Error>
             do {
                 try await connection.copyFrom(table: escapedTable, columns: escapedColumns, logger: logger) { writer in
-                    for await buffer in stream {
-                        try await writer.write(buffer)
-                        credits.signal()
+                    do {
+                        for await buffer in stream {
+                            if connection.isClosed { throw ConnectionClosed() }
+                            try await writer.write(buffer)
+                            credits.signal()
+                        }
+                        if connection.isClosed { throw ConnectionClosed() }
+                    } catch {
+                        if connection.isClosed {
+                            do { try await connection.closeFuture.get() } catch {
+                                // A failed close still ends the channel; the COPY's error below is what counts.
+                            }
+                        }
+                        throw error
                     }
                 }
                 result = .success(())
