@@ -61,6 +61,19 @@ public struct RowBatch: Sendable {
         cells.append(.text(start: Int32(truncatingIfNeeded: start), count: Int32(truncatingIfNeeded: arena.count - start)))
     }
 
+    /// Sets cell `index` (laid out already, as a columnar format fills a batch column by column) to text.
+    @inline(__always) public mutating func setText(at index: Int, _ bytes: UnsafeBufferPointer<UInt8>) {
+        let start = Int32(truncatingIfNeeded: arena.count)
+        arena.append(contentsOf: bytes)
+        cells[index] = .text(start: start, count: Int32(truncatingIfNeeded: bytes.count))
+    }
+
+    @inline(__always) public mutating func setText(at index: Int, writing write: (inout [UInt8]) throws -> Void) rethrows {
+        let start = arena.count
+        try write(&arena)
+        cells[index] = .text(start: Int32(truncatingIfNeeded: start), count: Int32(truncatingIfNeeded: arena.count - start))
+    }
+
     public mutating func appendText(_ string: String) {
         var s = string
         s.withUTF8 { appendText($0) }

@@ -171,6 +171,153 @@ public final class ParquetFile {
         case null, bool(Bool), int(Int64), double(Double), bytes([UInt8]), int96(nanosOfDay: Int64, julianDay: Int32)
     }
 
+    /// One flat value as the reader holds it, lent to a closure (`ColumnReader.next(_:)`): a byte array is a view
+    /// of the page, valid only inside the closure, so loading copies each value once, into the batch.
+    public enum Cell {
+        case null, bool(Bool), int(Int64), double(Double), bytes(UnsafeBufferPointer<UInt8>), int96(nanosOfDay: Int64, julianDay: Int32)
+
+        /// The value, owned (a byte array copied).
+        public var value: Value {
+            switch self {
+            case .null: return .null
+            case let .bool(b): return .bool(b)
+            case let .int(v): return .int(v)
+            case let .double(d): return .double(d)
+            case let .bytes(b): return .bytes(Array(b))
+            case let .int96(nanos, julian): return .int96(nanosOfDay: nanos, julianDay: julian)
+            }
+        }
+    }
+
+    /// A page's (or a dictionary's) present values, unboxed: a value per cell boxed as `Value` cost an allocation
+    /// per byte array and a retain/release per read. Fixed-width values are words (booleans 0/1, INT32 sign-extended,
+    /// FLOAT widened to DOUBLE's bits, INT96's nanoseconds with its day in `days`); a byte array is a range of `heap`,
+    /// which for PLAIN is the page's own bytes.
+    struct PageValues {
+        var words: [UInt64] = []
+        var days: [Int32] = []
+        var starts: [Int] = [], ends: [Int] = []
+        var heap: [UInt8] = []
+        private(set) var count = 0
+
+        mutating func removeAll() {
+            words.removeAll(keepingCapacity: true); days.removeAll(keepingCapacity: true)
+            starts.removeAll(keepingCapacity: true); ends.removeAll(keepingCapacity: true)
+            heap = []
+            count = 0
+        }
+
+        /// A value decoded one at a time (the rarer encodings).
+        mutating func append(_ value: Value) {
+            switch value {
+            case .null: words.append(0)
+            case let .bool(b): words.append(b ? 1 : 0)
+            case let .int(v): words.append(UInt64(bitPattern: v))
+            case let .double(d): words.append(d.bitPattern)
+            case let .int96(nanos, julian): words.append(UInt64(bitPattern: nanos)); days.append(julian)
+            case let .bytes(b): appendBytes(b)
+            }
+            count += 1
+        }
+
+        mutating func appendBytes(_ b: some Collection<UInt8>) {
+            starts.append(heap.count)
+            heap.append(contentsOf: b)
+            ends.append(heap.count)
+        }
+
+        /// `n` PLAIN-encoded values of a physical type, read straight from the buffer.
+        mutating func decodePlain(_ bytes: [UInt8], count n: Int, physical: Int, typeLength: Int) throws {
+            func short() -> ThriftError { ThriftError(description: "Parquet: value runs past its page") }
+            let width: Int
+            switch physical {
+            case 1, 4: width = 4
+            case 2, 5: width = 8
+            case 3: width = 12
+            default: width = 0
+            }
+            if width > 0, bytes.count < width * n { throw short() }
+            switch physical {
+            case 0:
+                guard bytes.count * 8 >= n else { throw ThriftError(description: "Parquet: boolean past its page") }
+                for i in 0..<n { words.append(UInt64(bytes[i >> 3] >> UInt8(i & 7) & 1)) }
+            case 1, 2, 3, 4, 5:
+                words.reserveCapacity(words.count + n)
+                bytes.withUnsafeBytes { raw in
+                    for i in 0..<n {
+                        switch physical {
+                        case 1: words.append(UInt64(bitPattern: Int64(Int32(bitPattern: UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: 4 * i, as: UInt32.self))))))
+                        case 4: words.append(Double(Float(bitPattern: UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: 4 * i, as: UInt32.self)))).bitPattern)
+                        case 3:
+                            words.append(UInt64(littleEndian: raw.loadUnaligned(fromByteOffset: 12 * i, as: UInt64.self)))
+                            days.append(Int32(bitPattern: UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: 12 * i + 8, as: UInt32.self))))
+                        default: words.append(UInt64(littleEndian: raw.loadUnaligned(fromByteOffset: 8 * i, as: UInt64.self)))
+                        }
+                    }
+                }
+            case 6:
+                heap = bytes
+                starts.reserveCapacity(starts.count + n); ends.reserveCapacity(ends.count + n)
+                var pos = 0
+                for _ in 0..<n {
+                    guard pos + 4 <= bytes.count else { throw short() }
+                    let length = Int(bytes[pos]) | Int(bytes[pos + 1]) << 8 | Int(bytes[pos + 2]) << 16 | Int(bytes[pos + 3]) << 24
+                    guard pos + 4 + length <= bytes.count else { throw short() }
+                    starts.append(pos + 4); ends.append(pos + 4 + length)
+                    pos += 4 + length
+                }
+            default:
+                guard typeLength >= 0, bytes.count >= typeLength * n else { throw short() }
+                heap = bytes
+                for i in 0..<n { starts.append(i * typeLength); ends.append((i + 1) * typeLength) }
+            }
+            count += n
+        }
+
+        /// The arrays as buffers, for a loop over a page's values that touches each array once, not per value.
+        struct View {
+            let words: UnsafeBufferPointer<UInt64>, days: UnsafeBufferPointer<Int32>
+            let starts: UnsafeBufferPointer<Int>, ends: UnsafeBufferPointer<Int>, heap: UnsafeBufferPointer<UInt8>
+
+            @inline(__always) func cell(_ i: Int, physical: Int) -> Cell {
+                switch physical {
+                case 0: return .bool(words[i] != 0)
+                case 1, 2: return .int(Int64(bitPattern: words[i]))
+                case 3: return .int96(nanosOfDay: Int64(bitPattern: words[i]), julianDay: days[i])
+                case 4, 5: return .double(Double(bitPattern: words[i]))
+                default: return .bytes(UnsafeBufferPointer(rebasing: heap[starts[i]..<ends[i]]))
+                }
+            }
+        }
+
+        func withView<R>(_ body: (View) throws -> R) rethrows -> R {
+            try words.withUnsafeBufferPointer { words in
+                try days.withUnsafeBufferPointer { days in
+                    try starts.withUnsafeBufferPointer { starts in
+                        try ends.withUnsafeBufferPointer { ends in
+                            try heap.withUnsafeBufferPointer { heap in
+                                try body(View(words: words, days: days, starts: starts, ends: ends, heap: heap))
+                            }
+                        }
+                    }
+                }
+            }
+        }
+
+        /// Value `i` lent to `body`.
+        @inline(__always) func lend(_ i: Int, physical: Int, _ body: (Cell) throws -> Void) rethrows {
+            switch physical {
+            case 0: try body(.bool(words[i] != 0))
+            case 1, 2: try body(.int(Int64(bitPattern: words[i])))
+            case 3: try body(.int96(nanosOfDay: Int64(bitPattern: words[i]), julianDay: days[i]))
+            case 4, 5: try body(.double(Double(bitPattern: words[i])))
+            default:
+                let start = starts[i], end = ends[i]
+                try heap.withUnsafeBufferPointer { try body(.bytes(UnsafeBufferPointer(rebasing: $0[start..<end]))) }
+            }
+        }
+    }
+
     /// All values of one flat field in one row group (nulls included, one per row). Loading streams them with
     /// `ColumnReader` instead; this is for callers that want a small group whole.
     public func values(field: Field, rowGroup: Int) throws -> [Value] {
@@ -198,12 +345,15 @@ public final class ParquetFile {
         /// The next page header's file offset, and where the chunk ends.
         private var pos: Int64
         private let end: Int64
-        private var dictionary: [Value] = []
+        private var dictionary = PageValues()
         /// The current page: definition levels (empty when the column has no nulls), repetition levels (empty when
-        /// nothing above it repeats) and its present values.
+        /// nothing above it repeats) and its present values: its own (`pageValues`), or the dictionary's entries `indices`.
         private var levels: [Int] = []
         private var repetitions: [Int] = []
-        private var decoded: [Value] = []
+        private var pageValues = PageValues()
+        private var indices: [Int] = []
+        private var dictionaryEncoded = false
+        private var present: Int { dictionaryEncoded ? indices.count : pageValues.count }
         private var levelIndex = 0, valueIndex = 0, pageRows = 0
 
         /// A flat field's column.
@@ -234,18 +384,68 @@ public final class ParquetFile {
 
         func bad(_ why: String) -> AutoloaderError { .badInput(SourceLocation(file: file.name, column: column), reason: "Parquet: \(why)") }
 
-        /// The next row's value (`.null` for a null).
+        /// The next row's value (`.null` for a null), owned.
         public func next() throws -> Value {
+            var value = Value.null
+            try next { value = $0.value }
+            return value
+        }
+
+        /// The next row's value lent to `body` (a byte array is not copied out of the page).
+        public func next(_ body: (Cell) throws -> Void) throws {
             while levelIndex == pageRows {
                 guard handed < count else { throw bad("column chunk holds \(handed) values, metadata says \(count)") }
                 try readPage()
             }
             handed += 1
             defer { levelIndex += 1 }
-            if !levels.isEmpty && levels[levelIndex] < maxDefinition { return .null }
-            guard valueIndex < decoded.count else { throw bad("fewer values than levels") }
-            defer { valueIndex += 1 }
-            return decoded[valueIndex]
+            if !levels.isEmpty && levels[levelIndex] < maxDefinition { return try body(.null) }
+            try lendNextPresent(body)
+        }
+
+        /// The next `n` rows' values lent to `body` with the row's offset (0..<n). A page at a time: the loop
+        /// borrows the page's arrays once, where `next` pays for it per value (loading a big file column by column).
+        public func next(rows n: Int, _ body: (Int, Cell) throws -> Void) throws {
+            var row = 0
+            while row < n {
+                while levelIndex == pageRows {
+                    guard handed < count else { throw bad("column chunk holds \(handed) values, metadata says \(count)") }
+                    try readPage()
+                }
+                let take = min(n - row, pageRows - levelIndex)
+                let values = dictionaryEncoded ? dictionary : pageValues
+                let first = levelIndex, maxDefinition = maxDefinition, physical = physical, encoded = dictionaryEncoded
+                var index = valueIndex
+                let available = present
+                defer { valueIndex = index }
+                try levels.withUnsafeBufferPointer { levels in
+                    try indices.withUnsafeBufferPointer { indices in
+                        try values.withView { view in
+                            for k in 0..<take {
+                                if !levels.isEmpty && levels[first + k] < maxDefinition { try body(row + k, .null); continue }
+                                guard index < available else { throw bad("fewer values than levels") }
+                                let i = encoded ? indices[index] : index
+                                index += 1
+                                try body(row + k, view.cell(i, physical: physical))
+                            }
+                        }
+                    }
+                }
+                levelIndex += take
+                handed += take
+                row += take
+            }
+        }
+
+        @inline(__always) private func lendNextPresent(_ body: (Cell) throws -> Void) throws {
+            guard valueIndex < present else { throw bad("fewer values than levels") }
+            let i = valueIndex
+            valueIndex += 1
+            if dictionaryEncoded {
+                try dictionary.lend(indices[i], physical: physical, body)
+            } else {
+                try pageValues.lend(i, physical: physical, body)
+            }
         }
 
         /// The next level entry's repetition level without taking it; nil once the chunk is read.
@@ -265,9 +465,9 @@ public final class ParquetFile {
             let d = levels.isEmpty ? maxDefinition : levels[levelIndex]
             levelIndex += 1
             if d < maxDefinition { return (r, d, .null) }
-            guard valueIndex < decoded.count else { throw bad("fewer values than levels") }
-            valueIndex += 1
-            return (r, d, decoded[valueIndex - 1])
+            var value = Value.null
+            try lendNextPresent { value = $0.value }
+            return (r, d, value)
         }
 
         /// Reads page headers until a data page: a dictionary page fills the dictionary, index pages are skipped.
@@ -303,11 +503,10 @@ public final class ParquetFile {
                 case 2:  // dictionary page
                     let page = try file.reader.read(at: start, count: compressedSize)
                     let data = try file.decompress(page, codec: codec, size: uncompressedSize)
-                    var d = PlainDecoder(bytes: data, physical: physical, typeLength: node.typeLength)
                     let n = Int(header[7]?[1]?.int ?? 0)
-                    dictionary.removeAll(keepingCapacity: true)
-                    dictionary.reserveCapacity(n)
-                    for _ in 0..<n { dictionary.append(try d.next()) }
+                    guard n >= 0 else { throw bad("dictionary page with \(n) values") }
+                    dictionary.removeAll()
+                    try dictionary.decodePlain(data, count: n, physical: physical, typeLength: node.typeLength)
                 case 0, 3:
                     let page = try file.reader.read(at: start, count: compressedSize)
                     try decodeDataPage(page, header: header, v2: type == 3, uncompressedSize: uncompressedSize)
@@ -349,30 +548,28 @@ public final class ParquetFile {
                 valuesBytes = offset == 0 ? data : Array(data[offset...])
             }
             let present = nullable ? levels.reduce(0) { $0 + ($1 == maxDefinition ? 1 : 0) } : numValues
-            decoded.removeAll(keepingCapacity: true)
-            decoded.reserveCapacity(present)
+            pageValues.removeAll()
+            indices.removeAll(keepingCapacity: true)
+            dictionaryEncoded = false
             switch encoding {
             case 0:
-                var d = PlainDecoder(bytes: valuesBytes, physical: physical, typeLength: node.typeLength)
-                for _ in 0..<present { decoded.append(try d.next()) }
+                try pageValues.decodePlain(valuesBytes, count: present, physical: physical, typeLength: node.typeLength)
             case 2, 8:
+                dictionaryEncoded = true
                 guard let width = valuesBytes.first else { if present == 0 { break }; throw bad("empty dictionary-encoded page") }
-                let indices = try RLEHybrid.decode(Array(valuesBytes.dropFirst()), bitWidth: Int(width), count: present)
-                for i in indices {
-                    guard i < dictionary.count else { throw bad("dictionary index \(i) out of range") }
-                    decoded.append(dictionary[i])
-                }
+                indices = try RLEHybrid.decode(Array(valuesBytes.dropFirst()), bitWidth: Int(width), count: present)
+                for i in indices where i >= dictionary.count { throw bad("dictionary index \(i) out of range") }
             case 3 where physical == 0:  // RLE booleans (data page v2 writes them so): a 4-byte length, then the runs
                 guard valuesBytes.count >= 4 else { if present == 0 { break }; throw bad("RLE boolean page too short") }
                 let length = Int(valuesBytes[0]) | Int(valuesBytes[1]) << 8 | Int(valuesBytes[2]) << 16 | Int(valuesBytes[3]) << 24
                 guard 4 + length <= valuesBytes.count else { throw bad("RLE boolean runs longer than the page") }
-                for b in try RLEHybrid.decode(Array(valuesBytes[4..<(4 + length)]), bitWidth: 1, count: present) { decoded.append(.bool(b != 0)) }
+                for b in try RLEHybrid.decode(Array(valuesBytes[4..<(4 + length)]), bitWidth: 1, count: present) { pageValues.append(.bool(b != 0)) }
             case 5:  // DELTA_BINARY_PACKED (INT32, INT64)
                 var d = DeltaDecoder(valuesBytes)
-                for v in try d.values(present) { decoded.append(.int(physical == 1 ? Int64(Int32(truncatingIfNeeded: v)) : v)) }
+                for v in try d.values(present) { pageValues.append(.int(physical == 1 ? Int64(Int32(truncatingIfNeeded: v)) : v)) }
             case 6:  // DELTA_LENGTH_BYTE_ARRAY
                 var d = DeltaDecoder(valuesBytes)
-                for v in try d.lengthPrefixedBytes(present) { decoded.append(.bytes(v)) }
+                for v in try d.lengthPrefixedBytes(present) { pageValues.append(.bytes(v)) }
             case 7:  // DELTA_BYTE_ARRAY: each value shares a prefix with the one before
                 var d = DeltaDecoder(valuesBytes)
                 let prefixes = try d.values(present)
@@ -381,7 +578,7 @@ public final class ParquetFile {
                 for (p, suffix) in zip(prefixes, suffixes) {
                     guard p >= 0, Int(p) <= previous.count else { throw bad("DELTA_BYTE_ARRAY prefix longer than the value before") }
                     previous = Array(previous[0..<Int(p)]) + suffix
-                    decoded.append(.bytes(previous))
+                    pageValues.append(.bytes(previous))
                 }
             case 9:  // BYTE_STREAM_SPLIT: byte k of every value, then byte k+1 of every value…
                 let width = physical == 1 || physical == 4 ? 4 : physical == 2 || physical == 5 ? 8 : node.typeLength
@@ -390,7 +587,7 @@ public final class ParquetFile {
                 for i in 0..<present {
                     for k in 0..<width { value[k] = valuesBytes[k * present + i] }
                     var p = PlainDecoder(bytes: value, physical: physical, typeLength: width)
-                    decoded.append(try p.next())
+                    pageValues.append(try p.next())
                 }
             default:
                 throw bad("encoding \(encoding) is not supported (PLAIN, dictionary, RLE booleans, DELTA_BINARY_PACKED, DELTA_LENGTH_BYTE_ARRAY, DELTA_BYTE_ARRAY and BYTE_STREAM_SPLIT are)")

@@ -145,12 +145,20 @@ public enum ExactText {
     public static func temporal(_ value: TemporalFormat.Value, kind: TypeKind, into out: inout [UInt8]) {
         var v = value
         if kind == .time { v.year = 1970; v.month = 1; v.day = 1 }
-        isoFormats[kind]?.writeISO(v, into: &out)
+        // A switch, not a dictionary: this runs per cell, and a lookup hashed the kind each time.
+        switch kind {
+        case .date: isoDate?.writeISO(v, into: &out)
+        case .time: isoTime?.writeISO(v, into: &out)
+        case .timestamp: isoTimestamp?.writeISO(v, into: &out)
+        case .timestamptz: isoTimestamptz?.writeISO(v, into: &out)
+        default: break
+        }
     }
 
-    static let isoFormats: [TypeKind: TemporalFormat] = Dictionary(uniqueKeysWithValues: [TypeKind.date, .time, .timestamp, .timestamptz].compactMap { kind in
-        TemporalFormat("", kind: kind).map { (kind, $0) }
-    })
+    static let isoDate = TemporalFormat("", kind: .date)
+    static let isoTime = TemporalFormat("", kind: .time)
+    static let isoTimestamp = TemporalFormat("", kind: .timestamp)
+    static let isoTimestamptz = TemporalFormat("", kind: .timestamptz)
 
     /// A double as JSON: the shortest text that reads back the same; NaN and the infinities, which JSON lacks, as
     /// strings (as Spark and pandas write them).

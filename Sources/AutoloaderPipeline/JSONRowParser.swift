@@ -92,15 +92,22 @@ final class JSONRowParser: RecordParser, @unchecked Sendable {
             }
         }
 
+        func record(_ raw: UnsafeBufferPointer<UInt8>) -> RecordResult {
+            // Text that is not UTF-8 is repaired (U+FFFD), as String does on the value path.
+            if UTF8Validation.firstInvalidByte(raw) != nil {
+                let repaired = Array(String(decoding: raw, as: UTF8.self).utf8)
+                return repaired.withUnsafeBufferPointer { scanRecord($0) }
+            }
+            return scanRecord(raw)
+        }
+
         while true {
-            guard let result = try reader.nextRaw({ raw -> RecordResult in
-                // Text that is not UTF-8 is repaired (U+FFFD), as String does on the value path.
-                if UTF8Validation.firstInvalidByte(raw) != nil {
-                    let repaired = Array(String(decoding: raw, as: UTF8.self).utf8)
-                    return repaired.withUnsafeBufferPointer { scanRecord($0) }
-                }
-                return scanRecord(raw)
-            }) else { break }
+            // A line that is not one whole record (a record spread over lines) is read again the careful way.
+            guard let result = try reader.nextRaw(tryLine: { raw -> RecordResult? in
+                let result = record(raw)
+                if case .syntax = result { return nil }
+                return result
+            }, record) else { break }
             switch result {
             case .row:
                 try sink.endRow()

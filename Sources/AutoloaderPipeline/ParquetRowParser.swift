@@ -48,24 +48,59 @@ final class ParquetRowParser: RecordParser, @unchecked Sendable {
         var sink = spec.sink(into: channel)
         var rescued = RescuedData()
         for group in parquet.rowGroups.indices {
-            // Page by page, a value at a time: memory holds one page per column, whatever the row group's size.
+            // Page by page: memory holds one page per column, whatever the row group's size.
             let columns = try fieldIndex.map { i -> FieldReader in
                 let field = parquet.fields[i]
                 return field.leaf == nil ? .nested(try ParquetFile.NestedFieldReader(file: parquet, field: field, rowGroup: group))
                     : .flat(try ParquetFile.ColumnReader(file: parquet, field: field, rowGroup: group))
             }
             var scratch: [UInt8] = []
+            if !rescue {
+                // Column by column, as the file stores them, a batch's rows at a time: each column's loop runs over
+                // a page's values without looking anything up per value.
+                var left = Int(parquet.rowGroups[group].rows)
+                while left > 0 {
+                    let n = min(left, max(1, spec.rowsPerBatch - sink.batch.rowCount))
+                    try sink.appendRows(n) { batch, base in
+                        var slot = 0  // the column's place in the batch: dropped columns have none
+                        for c in columns.indices {
+                            let dropped = converters[c].isDropped
+                            let first = base + slot, stride = batch.columnCount
+                            switch columns[c] {
+                            case let .flat(reader):
+                                if dropped { try reader.next(rows: n) { _, _ in }; continue }
+                                try reader.next(rows: n) { r, cell in set(cell, column: c, at: first + r * stride, in: &batch) }
+                            case let .nested(reader):
+                                for r in 0..<n {
+                                    if dropped { scratch.removeAll(keepingCapacity: true); _ = try reader.next(into: &scratch); continue }
+                                    let start = batch.arena.count
+                                    if try reader.next(into: &batch.arena) {
+                                        batch.cells[first + r * stride] = .text(start: Int32(truncatingIfNeeded: start), count: Int32(truncatingIfNeeded: batch.arena.count - start))
+                                    }
+                                }
+                            }
+                            if !dropped { slot += 1 }
+                        }
+                    }
+                    left -= n
+                }
+                continue
+            }
+            // With `rescue`, row by row: a row's dropped values are gathered into its `_rescued_data`.
             for _ in 0..<Int(parquet.rowGroups[group].rows) {
                 rescued.reset()
                 for c in columns.indices {
                     switch columns[c] {
                     case let .flat(reader):
-                        let value = try reader.next()
                         if converters[c].isDropped {
+                            let value = try reader.next()
                             if rescue { rescue(value, name: plans[c].name, into: &rescued) }
                             continue
                         }
-                        append(value, column: c, to: &sink.batch)
+                        try reader.next { cell in
+                            sink.batch.cells.append(.null)
+                            set(cell, column: c, at: sink.batch.cells.count - 1, in: &sink.batch)
+                        }
                     case let .nested(reader):
                         if converters[c].isDropped {
                             scratch.removeAll(keepingCapacity: true)
@@ -88,38 +123,39 @@ final class ParquetRowParser: RecordParser, @unchecked Sendable {
         return sink.loaded(sha256: try hashing.finish())  // one sequential pass for the content hash
     }
 
-    @inline(__always) private func append(_ value: ParquetFile.Value, column c: Int, to batch: inout RowBatch) {
+    @inline(__always) private func set(_ value: ParquetFile.Cell, column c: Int, at i: Int, in batch: inout RowBatch) {
         switch value {
-        case .null: batch.cells.append(.null)
-        case let .bool(b): batch.cells.append(.int(b ? 1 : 0))
-        case let .double(d): batch.cells.append(.double(d))
+        case .null: break
+        case let .bool(b): batch.cells[i] = .int(b ? 1 : 0)
+        case let .double(d): batch.cells[i] = .double(d)
         case let .int96(nanos, julian):
             let days = Int64(julian) - 2_440_588
-            writeTemporal(TemporalFormat.Value(sinceEpoch: days * 86_400_000_000_000 + nanos, unitsPerSecond: 1_000_000_000), column: c, to: &batch)
+            writeTemporal(TemporalFormat.Value(sinceEpoch: days * 86_400_000_000_000 + nanos, unitsPerSecond: 1_000_000_000), column: c, at: i, in: &batch)
         case let .int(v):
-            let plan = plans[c]
-            switch plan.kind {
-            case .date: writeTemporal(TemporalFormat.Value(sinceEpoch: v * 86400, unitsPerSecond: 1), column: c, to: &batch)
+            let kind = plans[c].kind
+            switch kind {
+            case .date: writeTemporal(TemporalFormat.Value(sinceEpoch: v * 86400, unitsPerSecond: 1), column: c, at: i, in: &batch)
             case .timestamp, .timestamptz, .time:
-                writeTemporal(TemporalFormat.Value(sinceEpoch: v, unitsPerSecond: plan.form.unitsPerSecond), column: c, to: &batch)
+                writeTemporal(TemporalFormat.Value(sinceEpoch: v, unitsPerSecond: plans[c].form.unitsPerSecond), column: c, at: i, in: &batch)
             case .decimal:
-                if plan.form.kind == .unsigned {  // UINT_64: all 64 bits are magnitude
-                    batch.appendText { ExactText.decimal(magnitude: plan.form.unsignedValue(v, physical: plan.physical), negative: false, scale: 0, into: &$0) }
+                let form = plans[c].form
+                if form.kind == .unsigned {  // UINT_64: all 64 bits are magnitude
+                    batch.setText(at: i) { ExactText.decimal(magnitude: form.unsignedValue(v, physical: plans[c].physical), negative: false, scale: 0, into: &$0) }
                 } else {
-                    batch.appendText { ExactText.decimal(magnitude: v.magnitude, negative: v < 0, scale: max(0, plan.form.scale), into: &$0) }
+                    batch.setText(at: i) { ExactText.decimal(magnitude: v.magnitude, negative: v < 0, scale: max(0, form.scale), into: &$0) }
                 }
             default:
                 // UINT_32 is stored in an INT32: read back, its top bit is a sign unless taken as unsigned.
-                batch.cells.append(.int(plan.form.kind == .unsigned ? Int64(truncatingIfNeeded: plan.form.unsignedValue(v, physical: plan.physical)) : v))
+                batch.cells[i] = .int(plans[c].form.kind == .unsigned ? Int64(truncatingIfNeeded: plans[c].form.unsignedValue(v, physical: plans[c].physical)) : v)
             }
         case let .bytes(b):
             switch plans[c].form.kind {
-            case .decimal: batch.appendText { ExactText.decimal(twosComplement: b, scale: max(0, plans[c].form.scale), into: &$0) }
-            case .uuid where b.count == 16: batch.appendText { ExactText.uuid(b, into: &$0) }
-            case .float16: batch.cells.append(.double(ParquetFile.ScalarForm.half(b)))
+            case .decimal: batch.setText(at: i) { ExactText.decimal(twosComplement: Array(b), scale: max(0, plans[c].form.scale), into: &$0) }
+            case .uuid where b.count == 16: batch.setText(at: i) { ExactText.uuid(Array(b), into: &$0) }
+            case .float16: batch.cells[i] = .double(ParquetFile.ScalarForm.half(Array(b)))
             // Bytes not declared text: base64, as in nested values and Avro (a text column cannot hold any byte).
-            case .binary: batch.appendText { $0.append(contentsOf: Data(b).base64EncodedString().utf8) }
-            default: b.withUnsafeBufferPointer { batch.appendText($0) }
+            case .binary: batch.setText(at: i) { $0.append(contentsOf: Data(buffer: b).base64EncodedString().utf8) }
+            default: batch.setText(at: i, b)
             }
         }
     }
@@ -135,8 +171,8 @@ final class ParquetRowParser: RecordParser, @unchecked Sendable {
         }
     }
 
-    @inline(__always) private func writeTemporal(_ value: TemporalFormat.Value, column c: Int, to batch: inout RowBatch) {
+    @inline(__always) private func writeTemporal(_ value: TemporalFormat.Value, column c: Int, at i: Int, in batch: inout RowBatch) {
         let kind = plans[c].kind
-        batch.appendText { ExactText.temporal(value, kind: kind, into: &$0) }
+        batch.setText(at: i) { ExactText.temporal(value, kind: kind, into: &$0) }
     }
 }

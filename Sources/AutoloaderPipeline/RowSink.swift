@@ -52,6 +52,28 @@ struct RowSink {
         if batch.rowCount >= spec.rowsPerBatch { try send() }
     }
 
+    /// Ends `n` rows a columnar format fills column by column: their cells are laid out (null) first, `fill` sets
+    /// the file's columns (cell `base + row * columnCount + column`), then each row gets its partition values and
+    /// lineage as `endRow` gives them. No row can be rejected on this road.
+    mutating func appendRows(_ n: Int, fill: (inout RowBatch, _ base: Int) throws -> Void) throws {
+        let base = batch.cells.count, stride = spec.columnCount
+        batch.cells.append(contentsOf: repeatElement(.null, count: n * stride))
+        try fill(&batch, base)
+        let tail = spec.partValues.count + (spec.lineage ? 1 : 0)
+        if tail > 0 {
+            for r in 0..<n {
+                var i = base + (r + 1) * stride - tail
+                for v in spec.partValues {
+                    if var v { v.withUTF8 { batch.setText(at: i, $0) } }
+                    i += 1
+                }
+                if spec.lineage { key.withUTF8 { batch.setText(at: i, $0) } }
+            }
+        }
+        rows += Int64(n)
+        if batch.rowCount >= spec.rowsPerBatch { try send() }
+    }
+
     /// Records a bad row. Returns the file's failure when the on_error policy says the whole file fails (its
     /// errors are sent, its rows no longer matter); nil when the row is skipped and loading goes on.
     mutating func reject(line: Int?, column: String?, rawText: String, reason: String, locatedColumn: Bool = false) -> String? {

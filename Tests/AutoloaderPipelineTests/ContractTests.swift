@@ -69,6 +69,18 @@ import Testing
         #expect(try box.column("SELECT tags FROM docs ORDER BY docs.id").map { $0.replacingOccurrences(of: " ", with: "") } == [#"["a"]"#, "[]"])
     }
 
+    /// Parquet is filled into batches column by column; partition values and lineage are then added per row.
+    @Test(arguments: Backend.testable) func parquetInPartitionsKeepsNullsPartitionsAndLineage(backend: Backend) throws {
+        let box = try Sandbox(backend)
+        let parquet = [UInt8](try Data(contentsOf: Bundle.module.resourceURL!.appendingPathComponent("Fixtures/parquet_flat.parquet")))
+        try box.write("flat/day=2024-01-02/b.parquet", bytes: parquet)
+        try box.loadOnce()
+        #expect(try box.column("SELECT CAST(day AS TEXT) || ' ' || _source_file || ' ' || CAST(count(*) AS TEXT) || ' ' || CAST(count(c_int32) AS TEXT) || ' '"
+                               + " || CAST(count(c_string) AS TEXT) || ' ' || CAST(count(c_timestamptz) AS TEXT) FROM flat GROUP BY day, _source_file ORDER BY day")
+                == ["2024-01-02 flat/day=2024-01-02/b.parquet 8 6 7 5"])
+        #expect(try box.column("SELECT c_string FROM flat WHERE day = '2024-01-02' ORDER BY flat.c_int64") == ["alpha", "NULL", "", "a longer string value", "07460", "2024-01-31", "true", "Ünïcödé"])
+    }
+
     /// Records scanned in their bytes (the loading path) load exactly what the value parser (kept for `rescue`)
     /// loads: escapes, surrogate pairs, a lone surrogate, raw newlines in strings, keys with escapes or out of
     /// order, nested values with whitespace, missing keys, nulls, booleans, exponents.

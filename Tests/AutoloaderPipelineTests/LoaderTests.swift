@@ -180,6 +180,20 @@ let moreOrders = "id,customer,amount,ordered_on\n4,dee,1.00,2024-03-01\n5,eve,2.
         #expect(file.state == .failed)
         #expect(file.error?.contains("events/bad.jsonl") == true)
     }
+
+    /// Records are taken a line at a time once the file looks like NDJSON; a line that is not one whole record
+    /// (two records on it, a record spread over lines) must still load every record, and errors keep their line.
+    @Test func recordsNotOnePerLineStillLoadAfterOneLineRecords() throws {
+        let box = try Sandbox()
+        try box.write("events/mixed.jsonl", #"{"id": 1, "v": "a"}"# + "\n" + #"{"id": 2, "v": "b"}"# + "\n"
+                      + #"{"id": 3, "v": "c"} {"id": 4, "v": "d"}"# + "\n{\n  \"id\": 5,\n  \"v\": \"e\"\n}\n" + #"{"id": 6, "v": "f"}"# + "\n")
+        try box.write("broken/bad.jsonl", "{\"id\": 1}\n{\"id\": 2}\n{\"id\": 3}\n\n{\"id\": 4,\n")
+        try box.loadOnce()
+        #expect(try box.scalar("SELECT count(*) || '|' || sum(id) || '|' || group_concat(v, '') FROM (SELECT * FROM events ORDER BY id)")?.text == "6|21|abcdef")
+        let file = try #require(try box.catalog().files(table: "broken", state: nil).first)
+        #expect(file.state == .failed)
+        #expect(file.error?.contains("line 5") == true, "\(file.error ?? "")")
+    }
 }
 
 @Suite struct EncodingLoadTests {
