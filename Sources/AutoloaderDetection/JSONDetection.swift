@@ -23,23 +23,33 @@ struct JSONColumnStats {
             note(b ? "true" : "false")
         case let .number(text)?:
             kinds |= Self.number
-            text.withUnsafeBufferPointer { numbers.add($0) }
-            note(String(decoding: text, as: UTF8.self))
+            text.withUnsafeBufferPointer {
+                numbers.add($0)
+                note($0)
+            }
         case let .string(s)?:
             kinds |= Self.string
             var s = s
-            s.withUTF8 { strings.add($0) }
-            note(s)
-        case let .nested(text)?:
+            s.withUTF8 {
+                strings.add($0)
+                note($0)
+            }
+        case var .nested(text)?:
             kinds |= Self.nested
-            note(text)
+            text.withUTF8 { note($0) }
         }
     }
 
+    /// Lengths from the bytes, no String made per value (detection runs before any row loads).
+    private mutating func note(_ text: UnsafeBufferPointer<UInt8>) {
+        if sample == nil { sample = String(String(decoding: text, as: UTF8.self).prefix(80)) }
+        maxLength = max(maxLength, UTF8Validation.codePointCount(text))
+        maxBytes = max(maxBytes, text.count)
+    }
+
     private mutating func note(_ text: String) {
-        if sample == nil { sample = String(text.prefix(80)) }
-        maxLength = max(maxLength, text.unicodeScalars.count)
-        maxBytes = max(maxBytes, text.utf8.count)
+        var text = text
+        text.withUTF8 { note($0) }
     }
 
     var values: Int { numbers.values + strings.values + (kinds & (Self.bool | Self.nested) != 0 ? 1 : 0) }
@@ -61,24 +71,37 @@ enum JSONDetection {
         // A wrapper object (`{"data": [...]}`) holds the records in an array: read them there, unless the table says.
         let path = options.forcedJSONPath ?? JSONRecordReader.wrapperPath(sample) ?? []
         let reader = JSONRecordReader(source: PrefixedReader(prefix: sample, rest: EmptyReader()), path: path)
+        // Columns by first appearance; per column the last record that had it (a key twice in a record counts once).
         var order: [String] = []
-        var stats: [String: JSONColumnStats] = [:]
+        var index: [String: Int] = [:]
+        var stats: [JSONColumnStats] = []
+        var seenIn: [Int] = []
         var rows = 0
         do {
             while rows < options.sampleRows, let record = try reader.next() {
-                var seen = Set<String>()
-                for (key, value) in record where !seen.contains(key) {
-                    seen.insert(key)
-                    if stats[key] == nil {
+                var present = 0
+                for (key, value) in record {
+                    let c: Int
+                    if let known = index[key] {
+                        c = known
+                        if seenIn[c] == rows { continue }
+                    } else {
+                        c = order.count
+                        index[key] = c
                         order.append(key)
                         // Records before this one lacked the key: they are nulls.
                         var s = JSONColumnStats()
                         s.nulls = rows
-                        stats[key] = s
+                        stats.append(s)
+                        seenIn.append(-1)
                     }
-                    stats[key]!.add(value)
+                    seenIn[c] = rows
+                    present += 1
+                    stats[c].add(value)
                 }
-                for key in order where !seen.contains(key) { stats[key]!.add(nil) }
+                if present < order.count {
+                    for c in order.indices where seenIn[c] != rows { stats[c].add(nil) }
+                }
                 rows += 1
             }
         } catch let error as JSONSyntaxError {
@@ -105,8 +128,8 @@ enum JSONDetection {
         result.sampleComplete = complete && rows < options.sampleRows
         var columns: [Column] = []
         var detected: [Detection.DetectedColumn] = []
-        for key in order {
-            let s = stats[key]!
+        for (c, key) in order.enumerated() {
+            let s = stats[c]
             let type = s.resolve()
             let nullable = s.nulls > 0 || s.kinds == 0
             columns.append(Column(name: key, type: type, nullable: nullable))
