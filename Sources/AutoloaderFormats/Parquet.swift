@@ -229,6 +229,9 @@ public final class ParquetFile {
         /// `n` PLAIN-encoded values of a physical type, read straight from the buffer.
         mutating func decodePlain(_ bytes: [UInt8], count n: Int, physical: Int, typeLength: Int) throws {
             func short() -> ThriftError { ThriftError(description: "Parquet: value runs past its page") }
+            // Every value takes at least a bit (n comes from the file: bounded first, so no product below overflows
+            // and no reservation is absurd).
+            guard n >= 0, n <= bytes.count * 8 || (physical == 7 && typeLength == 0) else { throw short() }
             let width: Int
             switch physical {
             case 1, 4: width = 4
@@ -267,7 +270,8 @@ public final class ParquetFile {
                     pos += 4 + length
                 }
             default:
-                guard typeLength >= 0, bytes.count >= typeLength * n else { throw short() }
+                let (total, overflow) = typeLength.multipliedReportingOverflow(by: n)
+                guard typeLength >= 0, !overflow, bytes.count >= total else { throw short() }
                 heap = bytes
                 for i in 0..<n { starts.append(i * typeLength); ends.append((i + 1) * typeLength) }
             }
