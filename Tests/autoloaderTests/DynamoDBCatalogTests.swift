@@ -37,21 +37,11 @@ import Testing
         #expect(set.status == 0, "\(set.stderr)")
     }
 
-    static func tail(_ log: URL) -> String { String(((try? String(contentsOf: log, encoding: .utf8)) ?? "").suffix(1500)) }
-
-    /// Event files in S3: `files` files of `rowsPerFile` rows with ids counting from `firstID`.
+    /// Event files in S3 (`eventFiles` without the day column) under `table/`.
     static func putEvents(_ s3: TestS3, _ w: Workdir, table: String, files: Int, rowsPerFile: Int, firstID: Int) throws -> (rows: Int, sum: Int) {
-        var id = firstID - 1, sum = 0
-        for f in 0..<files {
-            var text = "id,name,amount\n"
-            for _ in 0..<rowsPerFile {
-                id += 1
-                sum += id
-                text += "\(id),name \(id % 97),\(id % 1000).25\n"
-            }
-            try s3.put(w, "\(table)/part-\(String(format: "%03d", f)).csv", text)
-        }
-        return (files * rowsPerFile, sum)
+        let events = eventFiles(files: files, rowsPerFile: rowsPerFile, firstID: firstID, day: false)
+        for file in events.files { try s3.put(w, "\(table)/\(file.name)", file.text) }
+        return (events.rows, events.sum)
     }
 
     /// The table is created on first use, files load once, operations commands read it, and a second `load`
@@ -101,7 +91,7 @@ import Testing
             for run in [one, two] { run.interrupt(); run.waitUntilExit() }
         }
         #expect(CLI.waitFor(seconds: 120) { (try? Self.loadedFiles(url, in: w)) == 24 } != nil,
-                "\(Self.tail(w.url.appendingPathComponent("one.log")))\(Self.tail(w.url.appendingPathComponent("two.log")))")
+                "\(logTail(w.url.appendingPathComponent("one.log")))\(logTail(w.url.appendingPathComponent("two.log")))")
         Self.expectRows(database, [("events", a.rows, a.sum), ("clicks", b.rows, b.sum)])
         #expect(try RedshiftDouble.psql(database, "SELECT count(*) FROM _autoloader_ledger") == "24")
     }
@@ -126,7 +116,7 @@ import Testing
         }
         let final = try CLI.start(arguments, in: w.url, log: log)
         defer { final.interrupt(); final.waitUntilExit() }
-        #expect(CLI.waitFor(seconds: 180) { (try? Self.loadedFiles(url, in: w)) == 20 } != nil, "\(Self.tail(log))")
+        #expect(CLI.waitFor(seconds: 180) { (try? Self.loadedFiles(url, in: w)) == 20 } != nil, "\(logTail(log))")
         #expect(kills > 0)
         Self.expectRows(database, [("events", events.rows, events.sum)])
         let aborted = try Self.operate(["loads", "--status", "aborted", "--warehouse", url, "--json"], w)

@@ -25,18 +25,32 @@ struct TestDatabase {
     }
 }
 
-func writeEventFiles(_ w: Workdir, table: String, files: Int, rowsPerFile: Int, firstID: Int = 1) throws -> (rows: Int, sum: Int) {
+/// Event CSV files: `files` files of `rowsPerFile` rows with ids counting from `firstID` (a `day` column unless
+/// `day` is false), named `part-NNN.csv`; with the row count and the sum of ids the loaded table must show.
+func eventFiles(files: Int, rowsPerFile: Int, firstID: Int = 1, day: Bool = true) -> (files: [(name: String, text: String)], rows: Int, sum: Int) {
     var id = firstID - 1, sum = 0
+    var out: [(name: String, text: String)] = []
     for f in 0..<files {
-        var text = "id,name,amount,day\n"
+        var text = day ? "id,name,amount,day\n" : "id,name,amount\n"
         for _ in 0..<rowsPerFile {
             id += 1
             sum += id
-            text += "\(id),name \(id % 97),\(id % 1000).25,2024-01-\(String(format: "%02d", id % 28 + 1))\n"
+            text += "\(id),name \(id % 97),\(id % 1000).25" + (day ? ",2024-01-\(String(format: "%02d", id % 28 + 1))\n" : "\n")
         }
-        try w.file("landing/\(table)/part-\(String(format: "%03d", f)).csv", text)
+        out.append(("part-\(String(format: "%03d", f)).csv", text))
     }
-    return (files * rowsPerFile, sum)
+    return (out, files * rowsPerFile, sum)
+}
+
+func writeEventFiles(_ w: Workdir, table: String, files: Int, rowsPerFile: Int, firstID: Int = 1) throws -> (rows: Int, sum: Int) {
+    let events = eventFiles(files: files, rowsPerFile: rowsPerFile, firstID: firstID)
+    for file in events.files { try w.file("landing/\(table)/\(file.name)", file.text) }
+    return (events.rows, events.sum)
+}
+
+/// The end of a process's log, for a failure message (empty while the log does not exist yet).
+func logTail(_ log: URL) -> String {
+    String(((try? String(contentsOf: log, encoding: .utf8)) ?? "").suffix(1500))
 }
 
 @discardableResult

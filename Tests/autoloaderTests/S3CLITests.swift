@@ -89,10 +89,10 @@ struct CountingTarget {
         let log = w.url.appendingPathComponent("run1.log")
         var run = try CLI.start(["run", "--source", s3.root, "--queue", s3.queue, "--endpoint", s3.endpoint, "--warehouse", target.url,
                                  "--reconcile", "1", "--full-listing", "600"], in: w.url, log: log)
-        #expect(CLI.waitFor(seconds: 20) { count() == "1" } != nil, "z.csv not loaded at start: \(tail(log))")
+        #expect(CLI.waitFor(seconds: 20) { count() == "1" } != nil, "z.csv not loaded at start: \(logTail(log))")
         try s3.put(w, "orders/a.csv", "id,item\n1,apple\n2,pear\n3,plum\n")
         let latency = CLI.waitFor(seconds: 10) { count() == "4" }
-        #expect(latency != nil, "a.csv not loaded through its event: \(tail(log))")
+        #expect(latency != nil, "a.csv not loaded through its event: \(logTail(log))")
 
         // The same event delivered twice more (SQS is at-least-once): nothing is loaded again.
         let body = s3.eventBody(key: "orders/a.csv", size: 30)
@@ -104,7 +104,7 @@ struct CountingTarget {
         // Overwritten object: its earlier rows are replaced, not added to.
         usleep(1_100_000)  // a new Last-Modified second
         try s3.put(w, "orders/a.csv", "id,item\n10,fig\n11,kiwi\n")
-        #expect(CLI.waitFor(seconds: 10) { count() == "3" && sum() == "121" } != nil, "overwrite not applied: \(count()) rows, \(tail(log))")
+        #expect(CLI.waitFor(seconds: 10) { count() == "3" && sum() == "121" } != nil, "overwrite not applied: \(count()) rows, \(logTail(log))")
         run.interrupt()
         run.waitUntilExit()
         #expect(run.terminationStatus == 0)
@@ -120,10 +120,10 @@ struct CountingTarget {
         // periodic full listing while running.
         run = try CLI.start(["run", "--source", s3.root, "--queue", s3.queue, "--endpoint", s3.endpoint, "--warehouse", target.url,
                              "--reconcile", "1", "--full-listing", "3"], in: w.url, log: log2)
-        #expect(CLI.waitFor(seconds: 20) { count() == "4" } != nil, "0-lost.csv not loaded by the start-up listing: \(tail(log2))")
+        #expect(CLI.waitFor(seconds: 20) { count() == "4" } != nil, "0-lost.csv not loaded by the start-up listing: \(logTail(log2))")
         #expect(try CLI.run(["setup-events", "--source", s3.root, "--queue", s3.queue, "--endpoint", s3.endpoint, "--remove"], in: w.url).status == 0)
         try s3.put(w, "orders/0-lost-too.csv", "id,item\n2000,lost too\n")
-        #expect(CLI.waitFor(seconds: 20) { count() == "5" } != nil, "0-lost-too.csv not loaded by reconciliation: \(tail(log2))")
+        #expect(CLI.waitFor(seconds: 20) { count() == "5" } != nil, "0-lost-too.csv not loaded by reconciliation: \(logTail(log2))")
         run.interrupt()
         run.waitUntilExit()
         #expect(target.query("SELECT count(*) FROM orders WHERE id IN (1000, 2000)") == "2")
@@ -217,14 +217,14 @@ struct CountingTarget {
         let log = w.url.appendingPathComponent("first.log")
         let first = try CLI.start(["load", s3.root, "--endpoint", s3.endpoint, "--warehouse", url], in: w.url, log: log)
         let submitted = CLI.waitFor(seconds: 30) { ((try? String(contentsOf: log, encoding: .utf8)) ?? "").contains("submitted statement") }
-        #expect(submitted != nil, "\(tail(log))")
+        #expect(submitted != nil, "\(logTail(log))")
         kill(first.processIdentifier, SIGKILL)
         first.waitUntilExit()
         // Its transaction is still open in "Redshift" (its ledger lock would block a read of the ledger until it ends).
         let open = CLI.waitFor(seconds: 4) {
             (try? RedshiftDouble.psql("postgres", "SELECT count(*) FROM pg_stat_activity WHERE datname = '\(database)' AND state = 'idle in transaction'")) == "1"
         }
-        #expect(open != nil, "\(tail(log))")
+        #expect(open != nil, "\(logTail(log))")
 
         let again = try CLI.run(["load", s3.root, "--endpoint", s3.endpoint, "--warehouse", url], in: w.url)
         #expect(again.status == 0, "\(again.stderr)")
@@ -249,9 +249,5 @@ struct CountingTarget {
         #expect(!load.stderr.contains("ALTER TABLE"), "\(load.stderr)")
         let error = CLI.sqlite(w.database, "SELECT error FROM _autoloader_files WHERE key='orders/b.csv'")
         #expect(error.contains("column note is not in the table") && error.contains("evolution=fail"), "\(error)")
-    }
-
-    func tail(_ log: URL) -> String {
-        String(((try? String(contentsOf: log, encoding: .utf8)) ?? "").suffix(1500))
     }
 }
