@@ -407,9 +407,11 @@ public final class ParquetFile {
             try lendNextPresent(body)
         }
 
-        /// The next `n` rows' values lent to `body` with the row's offset (0..<n). A page at a time: the loop
-        /// borrows the page's arrays once, where `next` pays for it per value (loading a big file column by column).
-        public func next(rows n: Int, _ body: (Int, Cell) throws -> Void) throws {
+        /// The next `n` rows' values lent to `body` with the row's offset (0..<n) and, for a value of a
+        /// dictionary-encoded page, its entry in the column chunk's one dictionary (else -1: a caller may convert an
+        /// entry once and reuse it). A page at a time: the loop borrows the page's arrays once, where `next` pays for
+        /// it per value (loading a big file column by column).
+        public func next(rows n: Int, _ body: (Int, Cell, Int) throws -> Void) throws {
             var row = 0
             while row < n {
                 while levelIndex == pageRows {
@@ -426,11 +428,11 @@ public final class ParquetFile {
                     try indices.withUnsafeBufferPointer { indices in
                         try values.withView { view in
                             for k in 0..<take {
-                                if !levels.isEmpty && levels[first + k] < maxDefinition { try body(row + k, .null); continue }
+                                if !levels.isEmpty && levels[first + k] < maxDefinition { try body(row + k, .null, -1); continue }
                                 guard index < available else { throw bad("fewer values than levels") }
                                 let i = encoded ? indices[index] : index
                                 index += 1
-                                try body(row + k, view.cell(i, physical: physical))
+                                try body(row + k, view.cell(i, physical: physical), encoded ? i : -1)
                             }
                         }
                     }
@@ -838,16 +840,22 @@ enum RLEHybrid {
                 let values = (header >> 1) * 8
                 let needed = (values * bitWidth + 7) / 8
                 guard pos + needed <= bytes.count || out.count + values > count else { throw ThriftError(description: "Parquet: bit-packed run past the end") }
-                var bitPos = 0
-                for _ in 0..<values {
-                    var v = 0
-                    for k in 0..<bitWidth {
-                        let byteIndex = pos + (bitPos + k) / 8
-                        guard byteIndex < bytes.count else { break }
-                        v |= Int(bytes[byteIndex] >> ((bitPos + k) % 8) & 1) << k
+                // A value is at most 32 bits at any bit offset: one 64-bit little-endian load holds it. Near the end
+                // the word is assembled from the bytes there are (a last run may stop short; missing bits are 0).
+                let take = min(values, count - out.count)
+                let mask = UInt64(1) << UInt64(bitWidth) &- 1
+                bytes.withUnsafeBytes { raw in
+                    for i in 0..<take {
+                        let bit = i * bitWidth
+                        let at = pos + bit >> 3
+                        var word: UInt64 = 0
+                        if at + 8 <= raw.count {
+                            word = UInt64(littleEndian: raw.loadUnaligned(fromByteOffset: at, as: UInt64.self))
+                        } else {
+                            for j in 0..<max(0, raw.count - at) { word |= UInt64(raw[at + j]) << UInt64(8 * j) }
+                        }
+                        out.append(Int(truncatingIfNeeded: word >> UInt64(bit & 7) & mask))
                     }
-                    bitPos += bitWidth
-                    if out.count < count { out.append(v) }
                 }
                 pos += needed
             }

@@ -20,6 +20,35 @@ final class ParquetRowParser: RecordParser, @unchecked Sendable {
         var form: ParquetFile.ScalarForm
         var physical: Int?
         var name: String
+        /// Its values become text by a conversion (dates, times, decimals), dearer than copying the text.
+        var convertsToText: Bool {
+            physical == 3 || [.date, .time, .timestamp, .timestamptz, .decimal].contains(kind)
+        }
+    }
+
+    /// A dictionary's entries as converted text, each converted the first time a row uses it.
+    struct RenderedEntries {
+        private var text: [UInt8] = []
+        private var starts: [Int] = [], ends: [Int] = []
+
+        /// Sets cell `at` to entry's text if it was kept.
+        @inline(__always) func copy(_ entry: Int, into batch: inout RowBatch, at: Int) -> Bool {
+            guard entry < starts.count, starts[entry] >= 0 else { return false }
+            text.withUnsafeBufferPointer { batch.setText(at: at, UnsafeBufferPointer(rebasing: $0[starts[entry]..<ends[entry]])) }
+            return true
+        }
+
+        /// Keeps the text cell `at` holds as entry's.
+        mutating func keep(_ entry: Int, from batch: RowBatch, at: Int) {
+            guard case let .text(start, count) = batch.cells[at] else { return }
+            if entry >= starts.count {
+                starts.append(contentsOf: repeatElement(-1, count: entry + 1 - starts.count))
+                ends.append(contentsOf: repeatElement(-1, count: entry + 1 - ends.count))
+            }
+            starts[entry] = text.count
+            text.append(contentsOf: batch.arena[Int(start)..<Int(start + count)])
+            ends[entry] = text.count
+        }
     }
     let plans: [Plan]
 
@@ -55,6 +84,7 @@ final class ParquetRowParser: RecordParser, @unchecked Sendable {
                     : .flat(try ParquetFile.ColumnReader(file: parquet, field: field, rowGroup: group))
             }
             var scratch: [UInt8] = []
+            var rendered = [RenderedEntries](repeating: RenderedEntries(), count: columns.count)  // this row group's dictionaries
             if !rescue {
                 // Column by column, as the file stores them, a batch's rows at a time: each column's loop runs over
                 // a page's values without looking anything up per value.
@@ -68,8 +98,22 @@ final class ParquetRowParser: RecordParser, @unchecked Sendable {
                             let first = base + slot, stride = batch.columnCount
                             switch columns[c] {
                             case let .flat(reader):
-                                if dropped { try reader.next(rows: n) { _, _ in }; continue }
-                                try reader.next(rows: n) { r, cell in set(cell, column: c, at: first + r * stride, in: &batch) }
+                                if dropped { try reader.next(rows: n) { _, _, _ in }; continue }
+                                if plans[c].convertsToText {
+                                    // Dates, times and decimals: a dictionary entry is converted once, then its text copied.
+                                    var memo = RenderedEntries()
+                                    swap(&memo, &rendered[c])
+                                    defer { swap(&memo, &rendered[c]) }
+                                    try reader.next(rows: n) { r, cell, entry in
+                                        let at = first + r * stride
+                                        guard entry >= 0 else { return set(cell, column: c, at: at, in: &batch) }
+                                        if memo.copy(entry, into: &batch, at: at) { return }
+                                        set(cell, column: c, at: at, in: &batch)
+                                        memo.keep(entry, from: batch, at: at)
+                                    }
+                                } else {
+                                    try reader.next(rows: n) { r, cell, _ in set(cell, column: c, at: first + r * stride, in: &batch) }
+                                }
                             case let .nested(reader):
                                 for r in 0..<n {
                                     if dropped { scratch.removeAll(keepingCapacity: true); _ = try reader.next(into: &scratch); continue }

@@ -52,29 +52,48 @@ public final class SQLiteWarehouse: Warehouse {
         }
     }
 
-    /// The DDL that makes `table` hold `schema`, given the columns it has: CREATE TABLE, or ADD COLUMN for each
-    /// missing one (SQLite stores any value in any column, so it never needs widening).
-    static func ddl(table: String, schema: TableSchema, partitionColumns: [String], existing: Set<String>) -> [String] {
+    /// A column as the table declares it: SQLite's type affinity comes from the declared type's text.
+    struct DeclaredColumn: Equatable {
+        var name: String
+        var type: String
+        var definition: String { "\(SQLIdentifier.quoted(name)) \(type)" }
+    }
+
+    /// The columns `table` must gain to hold `schema`, given the columns it has (lowercased; empty: no table yet):
+    /// all of them, lineage last, for a new table; the missing ones, in order, for an existing one (SQLite stores any
+    /// value in any column, so a column never needs widening).
+    static func newColumns(schema: TableSchema, partitionColumns: [String], existing: Set<String>) -> [DeclaredColumn] {
         let typeName = sqliteCapabilities.typeName
+        let columns = schema.columns.map { DeclaredColumn(name: $0.name, type: typeName($0.type)) }
+            + partitionColumns.map { DeclaredColumn(name: $0, type: "TEXT") }
+        if existing.isEmpty { return columns + [DeclaredColumn(name: LineageColumn.sourceFile, type: "TEXT")] }
+        return columns.filter { !existing.contains($0.name.lowercased()) }
+    }
+
+    /// The DDL that makes `table` hold `schema`, given the columns it has: CREATE TABLE, or ADD COLUMN for each
+    /// missing one.
+    static func ddl(table: String, schema: TableSchema, partitionColumns: [String], existing: Set<String>) -> [String] {
         let quoted = SQLIdentifier.quoted(table)
-        if existing.isEmpty {
-            var defs = schema.columns.map { "\(SQLIdentifier.quoted($0.name)) \(typeName($0.type))" }
-            defs += partitionColumns.map { "\(SQLIdentifier.quoted($0)) TEXT" }
-            defs.append("\(SQLIdentifier.quoted(LineageColumn.sourceFile)) TEXT")
-            return ["CREATE TABLE \(quoted) (\(defs.joined(separator: ", ")))"]
+        let columns = newColumns(schema: schema, partitionColumns: partitionColumns, existing: existing)
+        if existing.isEmpty { return ["CREATE TABLE \(quoted) (\(columns.map(\.definition).joined(separator: ", ")))"] }
+        return columns.map { "ALTER TABLE \(quoted) ADD COLUMN \($0.definition)" }
+    }
+
+    /// A table's columns in order, as declared (empty: no such table). Main's only: a staged load's merge has the
+    /// staging file attached, whose tables must not be mistaken for a warehouse table of the same name.
+    static func declaredColumns(of table: String, in connection: SQLiteConnection) throws -> [DeclaredColumn] {
+        try connection.query("SELECT name, type FROM pragma_table_info(?, 'main') ORDER BY cid", [.text(table)]).map {
+            DeclaredColumn(name: $0[0].text ?? "", type: $0[1].text ?? "")
         }
-        return schema.columns.filter { !existing.contains($0.name.lowercased()) }
-            .map { "ALTER TABLE \(quoted) ADD COLUMN \(SQLIdentifier.quoted($0.name)) \(typeName($0.type))" }
-            + partitionColumns.filter { !existing.contains($0.lowercased()) }
-            .map { "ALTER TABLE \(quoted) ADD COLUMN \(SQLIdentifier.quoted($0)) TEXT" }
     }
 
     /// A table's columns and declared types (lineage columns left out); nil when there is no such table. Declared
     /// types we spell ourselves read back as theirs; any other is text (SQLite keeps values as written).
     static func existingTable(_ table: String, in connection: SQLiteConnection) throws -> TableSchema? {
-        let columns = try connection.query("SELECT name, type FROM pragma_table_info(?) ORDER BY cid", [.text(table)]).compactMap { row -> Column? in
-            guard let name = row[0].text, !LineageColumn.reserved.contains(name.lowercased()) else { return nil }
-            let declared = (row[1].text ?? "").uppercased()
+        let columns = try declaredColumns(of: table, in: connection).compactMap { column -> Column? in
+            let name = column.name
+            guard !LineageColumn.reserved.contains(name.lowercased()) else { return nil }
+            let declared = column.type.uppercased()
             let digits = declared.hasPrefix("DECIMAL(") ? declared.dropFirst(8).dropLast().split(separator: ",").compactMap { Int($0) } : []
             let type = digits.count == 2 ? .decimal(digits[0], digits[1])
                 : TypeKind.allCases.map { ColumnType(kind: $0) }.first { sqliteCapabilities.typeName($0) == declared } ?? .varchar()
@@ -88,8 +107,9 @@ public final class SQLiteWarehouse: Warehouse {
             + Array(repeating: "?", count: columns.count).joined(separator: ", ") + "), …"
     }
 
-    static func columns(of table: String, in connection: SQLiteConnection, schema: String = "main") throws -> Set<String> {
-        Set(try connection.query("SELECT name FROM pragma_table_info(?, ?)", [.text(table), .text(schema)]).compactMap { $0[0].text?.lowercased() })
+    /// A table's column names, lowercased (SQLite matches names whatever their case).
+    static func columns(of table: String, in connection: SQLiteConnection) throws -> Set<String> {
+        Set(try declaredColumns(of: table, in: connection).map { $0.name.lowercased() })
     }
 }
 

@@ -220,3 +220,83 @@ func records(_ text: String, _ dialect: Dialect = Dialect(), step: Int = 1 << 20
         #expect(throws: AutoloaderError.self) { try ParquetFile.decompress([1, 2, 3], codec: 3, size: 3, name: "t.parquet") }
     }
 }
+
+/// Snappy blocks written by hand, to reach each kind of element and each way a block can be corrupt.
+@Suite struct SnappyTests {
+    /// varint length, then elements: a literal, a copy that overlaps itself (a run), a copy that does not, each
+    /// copy form (1-, 2- and 4-byte offsets).
+    @Test func literalsAndCopiesOfEveryForm() throws {
+        let literal: [UInt8] = [(5 - 1) << 2] + Array("abcde".utf8)
+        let run: [UInt8] = [1 | ((7 - 4) << 2), 1]                       // 7 bytes from 1 back: "eeeeeee"
+        let far: [UInt8] = [2 | ((5 - 1) << 2), 12, 0]                   // 5 bytes from 12 back: "abcde"
+        let widest: [UInt8] = [3 | ((3 - 1) << 2), 17, 0, 0, 0]          // 3 bytes from 17 back: "abc"
+        let expected: [UInt8] = Array("abcdeeeeeeeeabcdeabc".utf8)
+        var block: [UInt8] = [UInt8(expected.count)]
+        block += literal
+        block += run
+        block += far
+        block += widest
+        #expect(try Snappy.decompress(block) == expected)
+        #expect(try Snappy.decompress([0]) == [])
+        // A literal longer than 60 bytes carries its length in the bytes after the tag.
+        let long = [UInt8](repeating: 0x41, count: 300)
+        #expect(try Snappy.decompress([0xAC, 0x02, 61 << 2, 0x2B, 0x01] + long) == long)
+    }
+
+    @Test func corruptBlocksAreErrors() {
+        let literal: [UInt8] = [(3 - 1) << 2] + Array("abc".utf8)
+        for (block, why) in [
+            ([3] + [1 | (0 << 2), 0], "copy offset 0"),                    // offset 0
+            ([7] + literal + [1 | (0 << 2), 4], "copy offset 4"),         // reaches before the output's start
+            ([2] + literal, "output longer"),                             // more than declared
+            ([9] + literal, "output shorter"),                            // less than declared
+            ([3] + [(3 - 1) << 2, 0x61], "literal past the end"),         // literal cut short
+            ([0x80], "bad length header"),
+            ([1] + [2 | (0 << 2), 1], "truncated copy"),
+        ] as [([UInt8], String)] {
+            do { _ = try Snappy.decompress(block); Issue.record("\(why): accepted") } catch {
+                #expect("\(error)".contains(why), "\(error)")
+            }
+        }
+    }
+}
+
+/// Parquet's RLE / bit-packed hybrid (levels, dictionary indices) at every bit width.
+@Suite struct RLEHybridTests {
+    /// Packs `values` as Parquet does: LSB first, eight values per group.
+    static func bitPacked(_ values: [Int], width: Int) -> (header: [UInt8], body: [UInt8]) {
+        let groups = (values.count + 7) / 8
+        var header = [UInt8]()
+        var v = groups << 1 | 1
+        while v >= 0x80 { header.append(UInt8(v & 0x7F | 0x80)); v >>= 7 }
+        header.append(UInt8(v))
+        var out = [UInt8]()
+        var bits = [Bool]()
+        for value in values + Array(repeating: 0, count: groups * 8 - values.count) {
+            for k in 0..<width { bits.append(value >> k & 1 == 1) }
+        }
+        for start in stride(from: 0, to: bits.count, by: 8) {
+            var byte: UInt8 = 0
+            for k in 0..<8 where start + k < bits.count && bits[start + k] { byte |= 1 << k }
+            out.append(byte)
+        }
+        return (header, out)
+    }
+
+    @Test func bitPackedRunsAtEveryWidth() throws {
+        var rng = SystemRandomNumberGenerator()
+        for width in 0...32 {
+            let values = (0..<(8 * Int.random(in: 1...40, using: &rng))).map { _ in width == 0 ? 0 : Int.random(in: 0..<(1 << width), using: &rng) }
+            // A repeated run after the packed one, as writers mix them.
+            let repeated: [UInt8] = [UInt8(5 << 1)] + (0..<((width + 7) / 8)).map { UInt8(truncatingIfNeeded: values[0] >> (8 * $0)) }
+            let (header, body) = Self.bitPacked(values, width: width)
+            #expect(try RLEHybrid.decode(header + body + repeated, bitWidth: width, count: values.count + 5)
+                    == values + Array(repeating: values[0], count: 5), "width \(width)")
+            // The last run may stop short of its group of eight, its bytes too: only the values asked for are read.
+            let count = values.count - Int.random(in: 1...7, using: &rng)
+            let (shortHeader, shortBody) = Self.bitPacked(Array(values.prefix(count)), width: width)
+            #expect(try RLEHybrid.decode(shortHeader + shortBody.prefix((count * width + 7) / 8), bitWidth: width, count: count)
+                    == Array(values.prefix(count)), "width \(width), short")
+        }
+    }
+}
