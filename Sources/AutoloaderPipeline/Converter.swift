@@ -96,7 +96,9 @@ struct Converter {
         case .boolean:
             if let v = Values.boolean(b) { batch.cells.append(.int(v ? 1 : 0)) } else if strict { return false } else { batch.appendText(b) }
         case .temporal:
-            if let v = temporal?.parse(b) {
+            if temporal?.isISO(b) == true {
+                batch.appendText(b)
+            } else if let v = temporal?.parse(b) {
                 let start = Int32(truncatingIfNeeded: batch.arena.count)
                 temporal?.writeISO(v, into: &batch.arena)
                 batch.cells.append(.text(start: start, count: Int32(truncatingIfNeeded: batch.arena.count) - start))

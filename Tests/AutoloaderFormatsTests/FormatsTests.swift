@@ -139,6 +139,44 @@ func records(_ text: String, _ dialect: Dialect = Dialect(), step: Int = 1 << 20
         #expect(iso("7:05", "%H:%M", .time) == "07:05:00")
     }
 
+    /// `isISO` (a value copied as written) says yes exactly when parsing and writing it back gives the same bytes.
+    @Test func isoValuesAreRecognisedExactly() throws {
+        var rng = SystemRandomNumberGenerator()
+        let alphabet = Array("0123456789-: .T".utf8)
+        for (pattern, kind, seed) in [("%Y-%m-%d", TypeKind.date, "2024-02-29"), ("%Y-%m-%d %H:%M:%S", .timestamp, "2023-12-31 23:59:59"),
+                                      ("%Y-%m-%d %H:%M:%S.%f", .timestamp, "2024-02-29 23:59:01.123456789")] {
+            let format = try #require(TemporalFormat(pattern, kind: kind))
+            var copied = 0
+            for _ in 0..<20_000 {
+                // The seed with a few bytes changed, cut or lengthened: valid values, impossible dates, wrong shapes.
+                var bytes = Array(seed.utf8)
+                for _ in 0..<Int.random(in: 0...2, using: &rng) {
+                    bytes[Int.random(in: 0..<bytes.count, using: &rng)] = alphabet.randomElement(using: &rng)!
+                }
+                switch Int.random(in: 0..<6, using: &rng) {
+                case 0: bytes.removeLast(Int.random(in: 1...min(10, bytes.count - 1), using: &rng))
+                case 1: bytes.append(alphabet.randomElement(using: &rng)!)
+                default: break
+                }
+                bytes.withUnsafeBufferPointer { b in
+                    var written: [UInt8]?
+                    if let v = format.parse(b) {
+                        written = []
+                        format.writeISO(v, into: &written!)
+                    }
+                    #expect(format.isISO(b) == (written == bytes), "\(String(decoding: bytes, as: UTF8.self)) as \(pattern)")
+                    if format.isISO(b) { copied += 1 }
+                }
+            }
+            #expect(copied > 1_000, "\(pattern): the test must reach valid values")
+        }
+        // Other layouts are never copied: their ISO text differs from what was written.
+        let us = try #require(TemporalFormat("%m/%d/%Y", kind: .date))
+        #expect(!Array("03/08/1971".utf8).withUnsafeBufferPointer { us.isISO($0) })
+        let t = try #require(TemporalFormat("%Y-%m-%dT%H:%M:%S", kind: .timestamp))
+        #expect(!Array("2024-01-01T00:00:00".utf8).withUnsafeBufferPointer { t.isISO($0) })
+    }
+
     @Test func utf8Validation() {
         let good = Array("naïve — ok 😀".utf8)
         #expect(good.withUnsafeBufferPointer { UTF8Validation.firstInvalidByte($0) } == nil)
