@@ -142,9 +142,12 @@ final class SQLiteStagedLoadTransaction: LoadTransaction {
         inserter = try RowInserter(connection: stage, table: name, columns: columns)
         let quoted = "main.\(SQLIdentifier.quoted(table))"
         let named = columns.map(SQLIdentifier.quoted).joined(separator: ", ")
+        // Whole records only when the file fills every column: a column it lacks must get the table's DEFAULT (a
+        // table made by hand may have one), which only an INSERT that leaves the column out gives.
+        let whole = Set(columns.map { $0.lowercased() }) == Set(layout.map { $0.name.lowercased() })
         steps.append { connection, _ in
             // Another process may have changed the table since it was staged: then by name.
-            if try SQLiteWarehouse.declaredColumns(of: table, in: connection) == layout {
+            if try whole && SQLiteWarehouse.declaredColumns(of: table, in: connection) == layout {
                 try connection.execute("INSERT INTO \(quoted) SELECT * FROM stage.\(name)")
             } else {
                 try connection.execute("INSERT INTO \(quoted) (\(named)) SELECT \(named) FROM stage.\(name)")

@@ -167,6 +167,17 @@ final class ThrottledStore: ObjectStore, @unchecked Sendable {
         #expect(try box.count("orders") == 5)
     }
 
+    /// A table made by hand with a column the files lack, and a DEFAULT for it: staged rows get the default, as a
+    /// direct INSERT gives them (copying whole staged records would write NULL there).
+    @Test func aColumnTheFileLacksGetsTheTablesDefault() throws {
+        let box = try Sandbox(.sqlite)
+        try box.write("orders/a.csv", orders)
+        _ = try box.makeBackend()  // the database file and its catalog
+        try box.execute("CREATE TABLE orders (id INTEGER, customer TEXT, amount REAL, ordered_on DATE, region TEXT NOT NULL DEFAULT 'eu')")
+        try box.loadOnce()
+        #expect(try box.column("SELECT region || ':' || count(*) FROM orders GROUP BY region") == ["eu:3"])
+    }
+
     /// Unchanged, the staged values land in their own columns whatever order the file gave them (the records were
     /// laid out as the table's when staged).
     @Test func stagedValuesLandInTheirColumns() throws {
