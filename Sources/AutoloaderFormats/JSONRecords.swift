@@ -584,6 +584,13 @@ public struct JSONObjectScanner {
         public var inScratch: Bool
         public var start: Int
         public var count: Int
+
+        public init(kind: Kind, inScratch: Bool, start: Int, count: Int) {
+            self.kind = kind
+            self.inScratch = inScratch
+            self.start = start
+            self.count = count
+        }
     }
 
     public var scratch: [UInt8] = []

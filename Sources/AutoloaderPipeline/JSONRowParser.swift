@@ -45,23 +45,36 @@ final class JSONRowParser: RecordParser, @unchecked Sendable {
         var sink = spec.sink(into: channel)
         var converters = self.converters  // called in place (see Converter.append)
         var scanner = JSONObjectScanner()
-        var slots = [JSONObjectScanner.Slice?](repeating: nil, count: converters.count)
+        // A column's value in the current record; `absent` where the record has none. Not optional: a flag
+        // beside the slice is cheaper to clear and to read per member than an Optional of it.
+        let absent = JSONObjectScanner.Slice(kind: .null, inScratch: false, start: -1, count: 0)
+        var slots = [JSONObjectScanner.Slice](repeating: absent, count: converters.count)
         // Records mostly repeat their keys in the same order: the key at a position last time is compared
-        // first, and only a different key is looked up.
-        var lastKeys: [(key: [UInt8], index: Int?)] = []
+        // first, and only a different key is looked up. The keys' bytes in one buffer, without an array per key.
+        var lastKeyBytes: [UInt8] = []
+        var lastKeys: [(start: Int, count: Int, index: Int?)] = []
 
         func scanRecord(_ raw: UnsafeBufferPointer<UInt8>) -> RecordResult {
-            for c in slots.indices { slots[c] = nil }
+            for c in slots.indices { slots[c] = absent }
             var unknown: String?
             var position = 0
             let wellFormed = scanner.scan(raw) { key, value in
-                let index: Int?
-                if position < lastKeys.count, lastKeys[position].key.count == key.count,
-                   key.isEmpty || lastKeys[position].key.withUnsafeBytes({ memcmp($0.baseAddress!, key.baseAddress!, key.count) }) == 0 {
-                    index = lastKeys[position].index
-                } else {
+                var index: Int?
+                var known = false
+                if position < lastKeys.count {
+                    let last = lastKeys[position]
+                    if last.count == key.count, key.isEmpty || lastKeyBytes.withUnsafeBufferPointer({
+                        memcmp($0.baseAddress! + last.start, key.baseAddress!, key.count) }) == 0 {
+                        index = last.index
+                        known = true
+                    }
+                }
+                if !known {
                     index = keyIndex[String(decoding: key, as: UTF8.self)]
-                    if position < lastKeys.count { lastKeys[position] = (Array(key), index) } else { lastKeys.append((Array(key), index)) }
+                    if position < lastKeys.count { lastKeys.removeSubrange(position...) }
+                    if let start = lastKeys.last.map({ $0.start + $0.count }) { lastKeyBytes.removeSubrange(start...) } else { lastKeyBytes.removeAll() }
+                    lastKeys.append((lastKeyBytes.count, key.count, index))
+                    lastKeyBytes.append(contentsOf: key)
                 }
                 position += 1
                 if let index { slots[index] = value } else if value.kind != .null, unknown == nil { unknown = String(decoding: key, as: UTF8.self) }
@@ -72,7 +85,8 @@ final class JSONRowParser: RecordParser, @unchecked Sendable {
             return scanner.scratch.withUnsafeBufferPointer { scratch in
                 for c in converters.indices {
                     let ok: Bool
-                    if let v = slots[c] {
+                    let v = slots[c]
+                    if v.start >= 0 {
                         let bytes = UnsafeBufferPointer(rebasing: (v.inScratch ? scratch : raw)[v.start..<(v.start + v.count)])
                         switch v.kind {
                         case .null: ok = converters[c].append(nil, to: &sink.batch)

@@ -172,6 +172,24 @@ let moreOrders = "id,customer,amount,ordered_on\n4,dee,1.00,2024-03-01\n5,eve,2.
         #expect(try box.scalar("SELECT tags FROM events WHERE id=4")?.text == #"{"nested":[1,2]}"#)
     }
 
+    /// Keys are matched against the previous record's keys at the same position first: records that reorder,
+    /// drop or add keys must still put every value in its own column.
+    @Test func recordsThatChangeTheirKeysOrderLoadByName() throws {
+        let box = try Sandbox()
+        try box.write("t/a.jsonl", """
+            {"a": 1, "b": "x", "c": true}
+            {"b": "y", "a": 2}
+            {"c": false, "a": 3, "b": "z"}
+            {"a": 4, "b": "w", "c": true}
+            {"a": 5, "bb": null, "b": "v"}
+            {"a": 6, "b": "u", "c": false}
+
+            """)
+        try box.loadOnce()
+        #expect(try box.column("SELECT a || ':' || b || ':' || coalesce(c, '-') FROM t ORDER BY a")
+                == ["1:x:1", "2:y:-", "3:z:0", "4:w:1", "5:v:-", "6:u:0"])
+    }
+
     @Test func brokenJSONFailsWithALine() throws {
         let box = try Sandbox()
         try box.write("events/bad.jsonl", "{\"id\": 1}\n{\"id\": 2,\n")
