@@ -310,15 +310,7 @@ public final class ParquetFile {
 
         /// Value `i` lent to `body`.
         @inline(__always) func lend(_ i: Int, physical: Int, _ body: (Cell) throws -> Void) rethrows {
-            switch physical {
-            case 0: try body(.bool(words[i] != 0))
-            case 1, 2: try body(.int(Int64(bitPattern: words[i])))
-            case 3: try body(.int96(nanosOfDay: Int64(bitPattern: words[i]), julianDay: days[i]))
-            case 4, 5: try body(.double(Double(bitPattern: words[i])))
-            default:
-                let start = starts[i], end = ends[i]
-                try heap.withUnsafeBufferPointer { try body(.bytes(UnsafeBufferPointer(rebasing: $0[start..<end]))) }
-            }
+            try withView { try body($0.cell(i, physical: physical)) }
         }
     }
 
@@ -589,12 +581,12 @@ public final class ParquetFile {
             case 9:  // BYTE_STREAM_SPLIT: byte k of every value, then byte k+1 of every value…
                 let width = physical == 1 || physical == 4 ? 4 : physical == 2 || physical == 5 ? 8 : node.typeLength
                 guard width > 0, valuesBytes.count >= width * present else { throw bad("BYTE_STREAM_SPLIT page shorter than its values") }
-                var value = [UInt8](repeating: 0, count: width)
+                // Put each value's bytes back together: then they are PLAIN.
+                var plain = [UInt8](repeating: 0, count: width * present)
                 for i in 0..<present {
-                    for k in 0..<width { value[k] = valuesBytes[k * present + i] }
-                    var p = PlainDecoder(bytes: value, physical: physical, typeLength: width)
-                    pageValues.append(try p.next())
+                    for k in 0..<width { plain[i * width + k] = valuesBytes[k * present + i] }
                 }
+                try pageValues.decodePlain(plain, count: present, physical: physical, typeLength: width)
             default:
                 throw bad("encoding \(encoding) is not supported (PLAIN, dictionary, RLE booleans, DELTA_BINARY_PACKED, DELTA_LENGTH_BYTE_ARRAY, DELTA_BYTE_ARRAY and BYTE_STREAM_SPLIT are)")
             }
@@ -760,55 +752,6 @@ struct DeltaDecoder {
             pos += Int(n)
         }
         return out
-    }
-}
-
-/// PLAIN-encoded values of one physical type.
-struct PlainDecoder {
-    let bytes: [UInt8]
-    let physical: Int
-    let typeLength: Int
-    var pos = 0
-    var bit = 0
-
-    init(bytes: [UInt8], physical: Int, typeLength: Int) {
-        self.bytes = bytes
-        self.physical = physical
-        self.typeLength = typeLength
-    }
-
-    mutating func take(_ n: Int) throws -> ArraySlice<UInt8> {
-        guard n >= 0, pos + n <= bytes.count else { throw ThriftError(description: "Parquet: value runs past its page") }
-        defer { pos += n }
-        return bytes[pos..<(pos + n)]
-    }
-
-    func le(_ s: ArraySlice<UInt8>) -> UInt64 {
-        var v: UInt64 = 0
-        for (i, b) in s.enumerated() { v |= UInt64(b) << (8 * UInt64(i)) }
-        return v
-    }
-
-    mutating func next() throws -> ParquetFile.Value {
-        switch physical {
-        case 0:
-            guard pos < bytes.count else { throw ThriftError(description: "Parquet: boolean past its page") }
-            let v = bytes[pos] >> bit & 1 == 1
-            bit += 1
-            if bit == 8 { bit = 0; pos += 1 }
-            return .bool(v)
-        case 1: return .int(Int64(Int32(truncatingIfNeeded: le(try take(4)))))
-        case 2: return .int(Int64(bitPattern: le(try take(8))))
-        case 3:
-            let s = try take(12)
-            return .int96(nanosOfDay: Int64(bitPattern: le(s.prefix(8))), julianDay: Int32(truncatingIfNeeded: le(s.suffix(4))))
-        case 4: return .double(Double(Float(bitPattern: UInt32(le(try take(4))))))
-        case 5: return .double(Double(bitPattern: le(try take(8))))
-        case 6:
-            let n = Int(le(try take(4)))
-            return .bytes(Array(try take(n)))
-        default: return .bytes(Array(try take(typeLength)))
-        }
     }
 }
 

@@ -137,8 +137,7 @@ final class ParquetRowParser: RecordParser, @unchecked Sendable {
                     switch columns[c] {
                     case let .flat(reader):
                         if converters[c].isDropped {
-                            let value = try reader.next()
-                            if rescue { rescue(value, name: plans[c].name, into: &rescued) }
+                            rescue(try reader.next(), name: plans[c].name, into: &rescued)
                             continue
                         }
                         try reader.next { cell in
@@ -148,7 +147,7 @@ final class ParquetRowParser: RecordParser, @unchecked Sendable {
                     case let .nested(reader):
                         if converters[c].isDropped {
                             scratch.removeAll(keepingCapacity: true)
-                            if try reader.next(into: &scratch), rescue { rescued.add(plans[c].name, value: .nested(String(decoding: scratch, as: UTF8.self))) }
+                            if try reader.next(into: &scratch) { rescued.add(plans[c].name, value: .nested(String(decoding: scratch, as: UTF8.self))) }
                             continue
                         }
                         let start = sink.batch.arena.count
@@ -159,7 +158,7 @@ final class ParquetRowParser: RecordParser, @unchecked Sendable {
                         }
                     }
                 }
-                if rescue { rescued.append(to: &sink.batch) }
+                rescued.append(to: &sink.batch)
                 try sink.endRow()
             }
         }

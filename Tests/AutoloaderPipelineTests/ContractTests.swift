@@ -497,6 +497,28 @@ import Testing
         #expect(throws: AutoloaderError.self) { try box.catalog().approve(table: "nope") }
     }
 
+    /// `rescue` on Parquet (read row by row then): a later file's columns the table lacks — flat and nested — go to
+    /// `_rescued_data` by name; a null is not rescued.
+    @Test(arguments: Backend.testable) func parquetColumnsTheTableLacksAreRescued(backend: Backend) throws {
+        let box = try Sandbox(backend)
+        let fixtures = Bundle.module.resourceURL!.appendingPathComponent("Fixtures")
+        func parquet(_ name: String) throws -> [UInt8] { [UInt8](try Data(contentsOf: fixtures.appendingPathComponent(name))) }
+        try box.write("t/a.parquet", bytes: try parquet("parquet_decimals.parquet"), mtimeOffset: -20)
+        try box.loadOnce()
+        try box.catalog().setOptions(table: "t", try TableOptions().merging(json: #"{"evolution": "rescue"}"#))
+        try box.write("t/b.parquet", bytes: try parquet("parquet_nested.parquet"), mtimeOffset: -10)
+        try box.loadOnce()
+        #expect(try box.count("t") == 9)
+        let rescued = try box.column("SELECT CAST(_rescued_data AS TEXT) FROM t WHERE _source_file = 't/b.parquet' ORDER BY t.id")
+        // JSON text in SQLite, JSONB (its own key order and spacing) in PostgreSQL: compared as objects.
+        let objects = try rescued.map { try #require(JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any]) }
+        #expect(objects.map { $0.keys.sorted() } == [["customer", "items", "note", "tags"], ["customer", "items", "tags"],
+                                                     ["items", "note", "tags"], ["customer", "tags"], ["customer", "items", "note", "tags"]])
+        #expect(objects.map { $0["note"] as? String } == ["first", nil, "third", nil, "fifth order"])
+        #expect((objects[0]["customer"] as? [String: Any])?["name"] as? String == "Ann")
+        #expect(objects[0]["tags"] as? [String] == ["vip", "early"])
+    }
+
     /// Evolution policies once the table exists: `fail` refuses the file (located), `freeze` drops unknown
     /// columns (recorded) and keeps the types, `rescue` keeps unknown columns and misfit values in `_rescued_data`.
     @Test(arguments: Backend.testable) func evolutionPolicies(backend: Backend) throws {
